@@ -1,0 +1,82 @@
+// The node's configuration: one struct, and one table of fields that every source (YAML file,
+// EVENTSTREAM_* environment variables, command-line flags) goes through, so that a field is
+// named, parsed and checked in one place.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.h"
+
+namespace es {
+
+struct peer_address {
+    uint32_t node_id = 0;
+    std::string host;
+    uint16_t port = 0;
+};
+
+struct node_config {
+    // Where the node keeps its data (embedded storage, ports.json, the LOCK file).
+    std::string data_dir = "./data";
+    // Address every listener binds to. 127.0.0.1 keeps the quick start private to this machine.
+    std::string bind = "127.0.0.1";
+    // Listener ports; 0 picks a free port, written to <data_dir>/ports.json.
+    uint16_t http_port = 8080;
+    uint16_t grpc_port = 8081;
+    uint16_t native_port = 7070;
+    uint16_t cluster_port = 7071;
+    // This node's id in the cluster, 1..2^31.
+    uint32_t node_id = 1;
+    // Seed peers as id@host:port. Clustering is not built yet: a non-empty list is refused.
+    std::vector<peer_address> peers;
+    // "text" or "json" log lines on stderr; level as in spdlog.
+    std::string log_format = "text";
+    std::string log_level = "info";
+    // Worker threads that own partitions; 0 means one per online core.
+    uint32_t workers = 0;
+    // Pin each worker to one core (and its memory to that core's NUMA node).
+    bool pin_workers = true;
+    // Capacity of each worker's ingest queue, in published batches. Rounded up to a power of two.
+    uint32_t ingest_queue_batches = 8192;
+    // Path of the YAML file the rest was read from, if any.
+    std::string config_file;
+};
+
+// One configurable field. `name` is the YAML key; the flag is --name with '-' for '_', the
+// environment variable EVENTSTREAM_NAME.
+struct config_field {
+    std::string_view name;
+    std::string_view help;
+    // Parses text into the field; the error names the field and the bad value.
+    std::function<status(node_config&, std::string_view)> parse;
+    // The field's current value as text (for --help defaults and the start-up log).
+    std::function<std::string(const node_config&)> show;
+};
+
+const std::vector<config_field>& config_fields();
+
+std::string flag_name(std::string_view field);  // "http_port" -> "--http-port"
+std::string env_name(std::string_view field);   // "http_port" -> "EVENTSTREAM_HTTP_PORT"
+
+// Values given on the command line, by field name, as text.
+using flag_values = std::map<std::string, std::string, std::less<>>;
+// Reads an environment variable; tests pass their own.
+using env_reader = std::function<std::optional<std::string>(const std::string&)>;
+
+env_reader process_environment();
+
+// Builds the configuration: defaults, then the YAML file (from --config, else
+// EVENTSTREAM_CONFIG), then the environment, then flags; later sources win. Ends with
+// validate(). Unknown YAML keys are errors, so that a typo does not pass silently.
+result<node_config> load_config(const flag_values& flags, const env_reader& env);
+
+// Checks the rules that span fields (distinct ports, valid peers).
+status validate(const node_config& config);
+
+}  // namespace es

@@ -1,0 +1,92 @@
+// event_batch: encoded records bound for one partition, the unit that travels from a producer's
+// thread to the worker that owns the partition. One allocation holds the routing fields and the
+// record bytes, so a batch costs one malloc however many events it carries.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <new>
+
+#include "common/errc.h"
+#include "common/result.h"
+#include "core/event.h"
+
+namespace es::core {
+
+struct topic;
+class memory_partition;
+
+// What happened to one batch: accepted with the offsets it got, or refused with a code.
+struct publish_outcome {
+    errc code = errc::ok;
+    uint32_t partition = 0;
+    uint64_t base_offset = 0;  // offset of the batch's first event when code == ok
+    uint32_t count = 0;        // events in the batch
+};
+
+// Called once per batch: on the owning worker's thread after the append, or on the publishing
+// thread when the batch is refused before it is queued. Must not block.
+struct publish_completion {
+    void (*fn)(void* context, const publish_outcome&) = nullptr;
+    void* context = nullptr;
+
+    void operator()(const publish_outcome& o) const {
+        if (fn)
+            fn(context, o);
+    }
+    explicit operator bool() const noexcept { return fn != nullptr; }
+};
+
+// Checks one event against a topic's limit before it is encoded. The message says which part
+// is too large.
+status validate_event(const event_in& e, size_t max_event_bytes);
+
+// Size of the record that encodes `e`.
+size_t encoded_size(const event_in& e) noexcept;
+
+class event_batch {
+    struct extra_bytes {
+        size_t n;
+    };
+
+  public:
+    // A batch with room for `capacity_bytes` of records.
+    static std::unique_ptr<event_batch> create(size_t capacity_bytes);
+
+    // Encodes `e` at the end. Returns false, changing nothing, when it does not fit.
+    // REQUIRES: validate_event(e) succeeded.
+    [[nodiscard]] bool append(const event_in& e) noexcept;
+
+    uint32_t count() const noexcept { return count_; }
+    size_t bytes() const noexcept { return bytes_; }
+    size_t capacity() const noexcept { return capacity_; }
+    const std::byte* data() const noexcept { return reinterpret_cast<const std::byte*>(this + 1); }
+    std::byte* data() noexcept { return reinterpret_cast<std::byte*>(this + 1); }
+
+    // Routing, set by the dispatcher before the batch is queued.
+    std::shared_ptr<topic> target_topic;  // keeps the partition alive while the batch travels
+    memory_partition* target = nullptr;
+    uint32_t partition = 0;
+    publish_completion completion;
+
+    static void operator delete(void* p) { ::operator delete(p); }
+
+  private:
+    explicit event_batch(size_t capacity) : capacity_(capacity) {}
+    static void* operator new(size_t size, extra_bytes extra) {
+        return ::operator new(size + extra.n);
+    }
+    static void operator delete(void* p, extra_bytes) { ::operator delete(p); }
+
+    size_t capacity_;
+    size_t bytes_ = 0;
+    uint32_t count_ = 0;
+};
+
+static_assert(sizeof(event_batch) % record_alignment == 0, "records start 8-byte aligned");
+
+// Encodes `e` into `out`, which has room for encoded_size(e) bytes; returns that size.
+size_t encode_record(const event_in& e, std::byte* out) noexcept;
+
+}  // namespace es::core

@@ -1,0 +1,83 @@
+// The dispatcher: turns one publish call into batches, one run of events per partition, and
+// queues each batch on the worker that owns its partition. It runs on the publishing thread;
+// there is no dispatcher thread to hop through.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "common/result.h"
+#include "core/batch.h"
+#include "core/event.h"
+#include "core/topic.h"
+#include "core/worker.h"
+
+namespace es::core {
+
+// What publish does when a worker's ingest queue is full.
+enum class backpressure {
+    fail,   // return queue_full at once (retryable)
+    block,  // wait for room, up to block_timeout_ns
+};
+
+struct publish_options {
+    backpressure on_full = backpressure::fail;
+    // With backpressure::block: give up with timed_out after this long. 0 waits without limit
+    // (until the node stops).
+    int64_t block_timeout_ns = 0;
+    // Send every event to this partition instead of choosing by key.
+    std::optional<uint32_t> partition;
+};
+
+struct publish_summary {
+    uint32_t batches_queued = 0;
+    uint32_t events_queued = 0;
+    // Events refused because a queue was full (only with backpressure::fail, and only when
+    // some other batch of the same call was queued: if none was, publish returns queue_full).
+    uint32_t events_refused = 0;
+};
+
+struct dispatcher_options {
+    // Largest batch handed to a worker; bigger publishes are split (bytes of records).
+    size_t batch_bytes_max = 1 << 20;
+    // Most events in one publish call.
+    size_t events_per_publish_max = 1 << 16;
+};
+
+class dispatcher {
+  public:
+    dispatcher(std::span<const std::unique_ptr<worker>> workers, dispatcher_options options = {});
+
+    // Any thread. Routes each event to a partition: the explicit one in `options`, else
+    // stable_hash(key) mod partitions for keyed events, else one partition per call chosen
+    // round-robin. Events of one partition keep their order. `done` is called once for every
+    // batch that was queued (never for refused ones).
+    // Errors, with nothing queued: invalid_argument / too_large (the message names the event),
+    // not_found (topic deleted), shutting_down, queue_full (fail mode), timed_out (block mode).
+    result<publish_summary> publish(const topic_ptr& t, std::span<const event_in> events,
+                                    const publish_options& options, publish_completion done);
+
+    // Refuses new publishes and waits until no publish call is running. Idempotent.
+    void close();
+
+  private:
+    struct group {
+        uint32_t partition;
+        uint32_t events;
+        size_t bytes;
+    };
+
+    bool enqueue(const topic_ptr& t, uint32_t partition, std::unique_ptr<event_batch>& batch,
+                 const publish_options& options, int64_t deadline_ns);
+
+    std::span<const std::unique_ptr<worker>> workers_;
+    const dispatcher_options options_;
+    std::atomic<bool> open_{true};
+    alignas(false_sharing_bytes) std::atomic<int64_t> in_flight_{0};
+};
+
+}  // namespace es::core

@@ -1,0 +1,120 @@
+// The engine: one node's data plane without I/O. It owns the topic table, the workers and the
+// dispatcher, and offers the calls every listener (native, HTTP, gRPC) is built on: topic
+// admin, publish, subscribe.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/result.h"
+#include "core/dispatcher.h"
+#include "core/subscription.h"
+#include "core/topic.h"
+#include "core/topic_table.h"
+#include "core/worker.h"
+
+namespace es::core {
+
+struct engine_options {
+    // Worker threads; 0 means one per CPU this process may use.
+    uint32_t workers = 0;
+    // Pin worker i to the i-th allowed CPU (NUMA-local memory where there are several nodes).
+    bool pin_workers = true;
+    worker_options worker;
+    dispatcher_options dispatch;
+    // Most subscriptions at once.
+    uint32_t subscriptions_max = 100000;
+    // Time for event stamps and retention; null means the system clock.
+    const clock_source* clock = nullptr;
+};
+
+struct partition_info {
+    uint32_t partition = 0;
+    uint32_t worker = 0;
+    uint64_t start_offset = 0;  // oldest offset held
+    uint64_t end_offset = 0;    // next offset to be assigned
+    uint64_t stored_bytes = 0;
+};
+
+struct topic_info {
+    topic_config config;
+    uint64_t id = 0;
+    std::vector<partition_info> partitions;
+};
+
+class engine {
+  public:
+    explicit engine(engine_options options = {});
+    ~engine();
+    engine(const engine&) = delete;
+    engine& operator=(const engine&) = delete;
+
+    // Starts the workers. Before start() the engine works synchronously on the calling thread
+    // for admin calls, but publish needs started workers.
+    void start();
+    // Refuses new publishes, lets every queued batch be appended and delivered as far as
+    // credit allows, then stops the workers. Idempotent; the destructor calls it.
+    void stop();
+
+    uint32_t worker_count() const noexcept { return static_cast<uint32_t>(workers_.size()); }
+    const worker& worker_at(uint32_t i) const { return *workers_.at(i); }
+
+    // Control plane, any thread.
+    // Errors: invalid_argument (names the field), already_exists, not_supported (durable
+    // topics need the storage subsystem, not built yet).
+    result<topic_info> create_topic(const topic_config& config);
+    // Deletes the topic and its events; its subscriptions end (their sinks are not called
+    // again once this returns). Error: not_found.
+    status delete_topic(std::string_view name);
+    std::vector<topic_info> list_topics() const;
+    result<topic_info> describe_topic(std::string_view name) const;
+    // A handle for publishing and subscribing without a lookup per call.
+    result<topic_ptr> find_topic(std::string_view name) const;
+
+    // Data plane, any thread. See dispatcher::publish.
+    result<publish_summary> publish(const topic_ptr& t, std::span<const event_in> events,
+                                    const publish_options& options = {},
+                                    publish_completion done = {}) {
+        return dispatcher_.publish(t, events, options, done);
+    }
+
+    // Starts delivering the given partitions of `t` (all when empty) to `sink`, from `start`.
+    // An offset start below a partition's oldest event begins with a gap notice; above its end
+    // it begins at the end. Returns the subscription id. Errors: not_found (topic deleted or
+    // no such partition), too_large (subscriptions_max).
+    result<uint64_t> subscribe(const topic_ptr& t, std::span<const uint32_t> partitions,
+                               start_position start, std::shared_ptr<subscription_sink> sink);
+    // Stops the subscription; its sink is not called again once this returns. Error: not_found.
+    status unsubscribe(uint64_t subscription_id);
+
+  private:
+    struct subscription_entry {
+        topic_ptr topic;
+        std::vector<uint32_t> partitions;
+        std::shared_ptr<subscription_sink> sink;
+    };
+
+    topic_info info_of(const topic& t) const;
+
+    const engine_options options_;
+    const clock_source& clock_;
+    std::vector<std::unique_ptr<worker>> workers_;  // constant after construction
+    topic_table topics_;
+    dispatcher dispatcher_;
+    uint32_t next_worker_ = 0;  // placement of new partitions; guarded by admin_mutex_
+
+    // Admin calls are serialised; the data plane never takes this lock.
+    mutable std::mutex admin_mutex_;
+    std::map<uint64_t, subscription_entry> subscriptions_;  // guarded by admin_mutex_
+    uint64_t next_subscription_id_ = 1;                     // guarded by admin_mutex_
+    bool started_ = false;                                  // guarded by admin_mutex_
+    bool stopped_ = false;                                  // guarded by admin_mutex_
+};
+
+}  // namespace es::core

@@ -1,0 +1,178 @@
+// Segmented in-memory log.
+#include "core/memory_partition.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "common/assert.h"
+#include "core/batch.h"
+
+namespace es::core {
+
+// A run of records with consecutive offsets, stored back to back.
+struct memory_partition::segment {
+    explicit segment(size_t capacity)
+        : capacity(capacity), data(std::make_unique<std::byte[]>(capacity)) {
+        positions.reserve(capacity / record_header_bytes / 4);
+    }
+
+    void reset(uint64_t base) {
+        base_offset = base;
+        used = 0;
+        positions.clear();
+    }
+    uint64_t end_offset() const noexcept { return base_offset + positions.size(); }
+    const std::byte* record(uint64_t offset) const noexcept {
+        return data.get() + positions[offset - base_offset];
+    }
+
+    const size_t capacity;
+    std::unique_ptr<std::byte[]> data;
+    std::vector<uint32_t> positions;  // byte position of each record, by offset - base_offset
+    uint64_t base_offset = 0;
+    size_t used = 0;
+};
+
+namespace {
+
+size_t choose_segment_bytes(const topic_config& c) {
+    size_t s = c.retention_bytes / memory_partition::segments_per_retention;
+    s = std::clamp(s, memory_partition::min_segment_bytes, memory_partition::max_segment_bytes);
+    return std::max(s, record_size(0, c.max_event_bytes, max_headers_bytes));
+}
+
+}  // namespace
+
+memory_partition::memory_partition(uint32_t index, const topic_config& config)
+    : index_(index),
+      retention_bytes_(config.retention_bytes),
+      retention_ns_(static_cast<int64_t>(config.retention_ms) * 1'000'000),
+      segment_bytes_(choose_segment_bytes(config)) {}
+
+memory_partition::~memory_partition() = default;
+
+memory_partition::segment& memory_partition::segment_for_append(size_t record_bytes) {
+    if (!segments_.empty() && segments_.back()->used + record_bytes <= segments_.back()->capacity) {
+        return *segments_.back();
+    }
+    std::unique_ptr<segment> s = std::move(spare_);
+    if (!s)
+        s = std::make_unique<segment>(segment_bytes_);
+    s->reset(end_offset_);
+    segments_.push_back(std::move(s));
+    return *segments_.back();
+}
+
+uint64_t memory_partition::append(const event_batch& batch, int64_t now_ns) {
+    ES_ASSERT(batch.count() > 0);
+    const uint64_t base = end_offset_;
+    const std::byte* p = batch.data();
+    const std::byte* const end = p + batch.bytes();
+    while (p < end) {
+        const auto size = load_le<uint32_t>(p + record_field::record_bytes);
+        ES_ASSERT(size >= record_header_bytes && p + size <= end);
+        segment& s = segment_for_append(size);
+        std::byte* dst = s.data.get() + s.used;
+        std::memcpy(dst, p, size);
+        store_le<uint64_t>(dst + record_field::offset, end_offset_);
+        if (load_le<int64_t>(dst + record_field::timestamp_ns) == 0) {
+            store_le<int64_t>(dst + record_field::timestamp_ns, now_ns);
+        }
+        s.positions.push_back(static_cast<uint32_t>(s.used));
+        s.used += size;
+        stored_bytes_ += size;
+        ++end_offset_;
+        p += size;
+    }
+    // Byte retention: whole segments go, oldest first, but never the one being written.
+    while (stored_bytes_ > retention_bytes_ && segments_.size() > 1)
+        drop_oldest_segment();
+    publish_counters();
+    return base;
+}
+
+void memory_partition::drop_oldest_segment() {
+    std::unique_ptr<segment> s = std::move(segments_.front());
+    segments_.pop_front();
+    stored_bytes_ -= s->used;
+    start_offset_ = std::max(start_offset_, s->end_offset());
+    spare_ = std::move(s);
+}
+
+void memory_partition::trim_by_age(int64_t now_ns) {
+    if (retention_ns_ == 0)
+        return;
+    const int64_t cutoff = now_ns - retention_ns_;
+    bool changed = false;
+    while (start_offset_ < end_offset_) {
+        const segment& s = *segments_.front();
+        if (start_offset_ >= s.end_offset()) {
+            drop_oldest_segment();
+            continue;
+        }
+        if (load_le<int64_t>(s.record(start_offset_) + record_field::timestamp_ns) >= cutoff)
+            break;
+        ++start_offset_;
+        changed = true;
+    }
+    // Free segments that hold only trimmed events, keeping the one being written.
+    while (segments_.size() > 1 && segments_.front()->end_offset() <= start_offset_) {
+        drop_oldest_segment();
+    }
+    if (start_offset_ == end_offset_ && segments_.size() == 1) {
+        drop_oldest_segment();
+    }
+    if (changed)
+        publish_counters();
+}
+
+memory_partition::segment_iterator memory_partition::find_segment(uint64_t offset) const {
+    // Readers are nearly always at the tail, so try the last segment before searching.
+    if (offset >= segments_.back()->base_offset)
+        return std::prev(segments_.end());
+    auto it = std::upper_bound(
+        segments_.begin(), segments_.end(), offset,
+        [](uint64_t o, const std::unique_ptr<segment>& s) { return o < s->base_offset; });
+    ES_ASSERT(it != segments_.begin());
+    return std::prev(it);
+}
+
+size_t memory_partition::read(uint64_t from, std::span<event_view> out, size_t max_bytes) const {
+    ES_ASSERT(from >= start_offset_ && from <= end_offset_);
+    if (from == end_offset_ || out.empty())
+        return 0;
+    auto it = find_segment(from);
+    size_t n = 0;
+    size_t bytes = 0;
+    uint64_t offset = from;
+    for (; it != segments_.end() && n < out.size(); ++it) {
+        const segment& seg = **it;
+        for (; offset < seg.end_offset() && n < out.size(); ++offset) {
+            const std::byte* r = seg.record(offset);
+            const auto size = load_le<uint32_t>(r + record_field::record_bytes);
+            if (n > 0 && bytes + size > max_bytes)
+                return n;
+            out[n++] = event_view::of(r);
+            bytes += size;
+        }
+    }
+    return n;
+}
+
+uint64_t memory_partition::offset_for_timestamp(int64_t ts_ns) const {
+    for (const auto& s : segments_) {
+        for (uint64_t o = std::max(start_offset_, s->base_offset); o < s->end_offset(); ++o) {
+            if (load_le<int64_t>(s->record(o) + record_field::timestamp_ns) >= ts_ns)
+                return o;
+        }
+    }
+    return end_offset_;
+}
+
+void memory_partition::publish_counters() noexcept {
+    pub_start_.store(start_offset_, std::memory_order_relaxed);
+    pub_end_.store(end_offset_, std::memory_order_relaxed);
+    pub_bytes_.store(stored_bytes_, std::memory_order_relaxed);
+}
+
+}  // namespace es::core

@@ -1,0 +1,105 @@
+// An in-memory partition: an ordered log of recent events held in segments of encoded records,
+// with offsets assigned on append and retention by bytes and by age. Owned by one worker thread;
+// other threads read only the published counters (start, end, bytes).
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "core/event.h"
+#include "core/topic.h"
+
+namespace es::core {
+
+class event_batch;
+struct cursor;
+
+class memory_partition {
+  public:
+    // Segment size: retention_bytes / segments_per_retention, clamped to
+    // [min_segment_bytes, max_segment_bytes] and never below one event of max_event_bytes.
+    static constexpr size_t segments_per_retention = 8;
+    static constexpr size_t min_segment_bytes = 64 * 1024;
+    static constexpr size_t max_segment_bytes = 8 << 20;
+
+    memory_partition(uint32_t index, const topic_config& config);
+    ~memory_partition();
+    memory_partition(const memory_partition&) = delete;
+    memory_partition& operator=(const memory_partition&) = delete;
+
+    uint32_t index() const noexcept { return index_; }
+
+    // Owning worker thread. Appends every record of the batch with consecutive offsets starting
+    // at end_offset(), stamping now_ns on records whose timestamp is 0, then applies byte
+    // retention. Returns the first offset. REQUIRES: batch.count() > 0.
+    uint64_t append(const event_batch& batch, int64_t now_ns);
+
+    // Owning worker thread. Views events from offset `from` on, up to out.size() events and
+    // about max_bytes of records (at least one event when any is there). Returns the count.
+    // The views are valid until the next append or trim.
+    // REQUIRES: start_offset() <= from <= end_offset().
+    size_t read(uint64_t from, std::span<event_view> out, size_t max_bytes) const;
+
+    // Owning worker thread. The first offset whose event has timestamp >= ts, scanning from the
+    // start; end_offset() when none does.
+    uint64_t offset_for_timestamp(int64_t ts_ns) const;
+
+    // Owning worker thread. Drops events older than now_ns - retention_ms from the start of the
+    // log (stopping at the first younger one). Does nothing when retention_ms is 0.
+    void trim_by_age(int64_t now_ns);
+
+    // Owning worker thread.
+    uint64_t start_offset() const noexcept { return start_offset_; }
+    uint64_t end_offset() const noexcept { return end_offset_; }
+    size_t stored_bytes() const noexcept { return stored_bytes_; }
+    size_t segment_bytes() const noexcept { return segment_bytes_; }
+
+    // Any thread: the same counters as last published by the owner (relaxed; a recent value).
+    uint64_t start_offset_approx() const noexcept {
+        return pub_start_.load(std::memory_order_relaxed);
+    }
+    uint64_t end_offset_approx() const noexcept { return pub_end_.load(std::memory_order_relaxed); }
+    uint64_t stored_bytes_approx() const noexcept {
+        return pub_bytes_.load(std::memory_order_relaxed);
+    }
+
+    // Owning worker thread: the cursors reading this partition, and whether the topic was
+    // deleted (batches still in flight are then refused).
+    std::vector<cursor*> cursors;
+    bool removed = false;
+
+  private:
+    struct segment;
+
+    void drop_oldest_segment();
+    void publish_counters() noexcept;
+    segment& segment_for_append(size_t record_bytes);
+    using segment_iterator = std::deque<std::unique_ptr<segment>>::const_iterator;
+    // REQUIRES: start_offset() <= offset < end_offset().
+    segment_iterator find_segment(uint64_t offset) const;
+
+    // Constant after construction.
+    const uint32_t index_;
+    const uint64_t retention_bytes_;
+    const int64_t retention_ns_;
+    const size_t segment_bytes_;
+
+    // Owning worker thread only.
+    std::deque<std::unique_ptr<segment>> segments_;
+    std::unique_ptr<segment> spare_;  // last dropped segment, reused to avoid an allocation
+    uint64_t start_offset_ = 0;
+    uint64_t end_offset_ = 0;
+    size_t stored_bytes_ = 0;  // record bytes in segments_, including those before start_offset_
+
+    // Written by the owner after each change, read by any thread.
+    std::atomic<uint64_t> pub_start_{0};
+    std::atomic<uint64_t> pub_end_{0};
+    std::atomic<uint64_t> pub_bytes_{0};
+};
+
+}  // namespace es::core

@@ -1,0 +1,59 @@
+// Subscriptions: where a subscriber starts, and the sink through which a partition's worker
+// delivers events to it. A subscriber takes events only as fast as it grants credit; a
+// subscriber that falls behind a memory partition's retention is told which offsets it missed
+// (a gap) instead of making the node buffer without bound.
+#pragma once
+
+#include <cstdint>
+#include <span>
+
+#include "core/event.h"
+
+namespace es::core {
+
+struct start_position {
+    enum class kind { earliest, latest, offset, timestamp };
+    kind where = kind::latest;
+    int64_t value = 0;  // the offset, or the timestamp in Unix ns
+
+    static start_position earliest() { return {kind::earliest, 0}; }
+    static start_position latest() { return {kind::latest, 0}; }
+    static start_position at_offset(uint64_t o) { return {kind::offset, static_cast<int64_t>(o)}; }
+    static start_position at_time(int64_t ns) { return {kind::timestamp, ns}; }
+};
+
+// How much a subscriber will take now.
+struct delivery_credit {
+    uint32_t events = 0;
+    uint64_t bytes = 0;
+};
+
+// Receives one subscription's events. Each partition's calls come from the worker that owns
+// it, one call at a time; calls for different partitions may run at once on different workers,
+// so an implementation keeps per-partition state apart (as feed does).
+class subscription_sink {
+  public:
+    virtual ~subscription_sink() = default;
+
+    // How much the subscriber can take for this partition now. The worker delivers no more;
+    // when it is zero the worker retries later (on its idle poll, or when woken).
+    virtual delivery_credit credit(uint32_t partition) = 0;
+
+    // Events in offset order, with no offset skipped since the last call or gap. The views are
+    // valid only during the call: copy what must outlive it.
+    virtual void on_events(uint32_t partition, std::span<const event_view> events) = 0;
+
+    // Offsets first..last (inclusive) left the partition before they could be delivered.
+    virtual void on_gap(uint32_t partition, uint64_t first, uint64_t last) = 0;
+};
+
+// A subscriber's place in one partition. Owned and touched by the partition's worker only.
+struct cursor {
+    uint64_t subscription_id = 0;
+    uint32_t partition = 0;
+    uint64_t next_offset = 0;
+    subscription_sink* sink = nullptr;  // kept alive by the subscription's entry in the engine
+    bool waiting_for_credit = false;
+};
+
+}  // namespace es::core

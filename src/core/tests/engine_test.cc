@@ -1,0 +1,425 @@
+// The engine end to end on real worker threads: publish, route, append, deliver; ordering,
+// gaps for slow subscribers, back-pressure, deletion and shutdown.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/engine.h"
+#include "core/feed.h"
+
+namespace es::core {
+namespace {
+
+using namespace std::chrono_literals;
+
+engine_options test_options(uint32_t workers = 2) {
+    engine_options o;
+    o.workers = workers;
+    o.pin_workers = false;  // tests share the machine with each other
+    return o;
+}
+
+topic_config topic_named(std::string name, uint32_t partitions = 1) {
+    topic_config c;
+    c.name = std::move(name);
+    c.partitions = partitions;
+    return c;
+}
+
+// Polls until `pred` holds or 10 s pass (a hang is a failure, not a slow pass).
+template <class Pred>
+bool eventually(Pred pred) {
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (!pred()) {
+        if (std::chrono::steady_clock::now() > deadline)
+            return false;
+        std::this_thread::sleep_for(1ms);
+    }
+    return true;
+}
+
+struct received {
+    std::vector<std::pair<uint32_t, event_view>> events;  // views invalid after poll; copy below
+    std::map<uint32_t, std::vector<std::pair<uint64_t, std::string>>> by_partition;
+    std::vector<std::tuple<uint32_t, uint64_t, uint64_t>> gaps;
+    size_t count = 0;
+};
+
+size_t drain(feed& f, received& r) {
+    return f.poll(
+        [&](const event_view& e, uint32_t p) {
+            r.by_partition[p].emplace_back(e.offset, std::string(e.payload));
+            ++r.count;
+        },
+        [&](uint32_t p, uint64_t first, uint64_t last) { r.gaps.emplace_back(p, first, last); });
+}
+
+bool drain_until(feed& f, received& r, size_t count) {
+    return eventually([&] {
+        drain(f, r);
+        return r.count >= count;
+    });
+}
+
+TEST(engine, topic_admin_round_trip) {
+    engine e(test_options());
+    e.start();
+    auto created = e.create_topic(topic_named("orders", 4));
+    ASSERT_TRUE(created);
+    EXPECT_EQ(created->partitions.size(), 4u);
+    std::set<uint32_t> workers;
+    for (const auto& p : created->partitions)
+        workers.insert(p.worker);
+    EXPECT_EQ(workers.size(), 2u);  // spread over both workers
+
+    EXPECT_EQ(e.create_topic(topic_named("orders")).err().code, errc::already_exists);
+    EXPECT_EQ(e.create_topic(topic_named("bad/name")).err().code, errc::invalid_argument);
+    auto durable = topic_named("d");
+    durable.storage = storage_mode::durable;
+    EXPECT_EQ(e.create_topic(durable).err().code, errc::not_supported);
+
+    ASSERT_TRUE(e.create_topic(topic_named("audit")));
+    auto list = e.list_topics();
+    ASSERT_EQ(list.size(), 2u);
+    EXPECT_EQ(list[0].config.name, "audit");
+    EXPECT_EQ(e.describe_topic("orders")->config.partitions, 4u);
+    EXPECT_EQ(e.describe_topic("nope").err().code, errc::not_found);
+
+    ASSERT_TRUE(e.delete_topic("orders"));
+    EXPECT_EQ(e.delete_topic("orders").err().code, errc::not_found);
+    EXPECT_EQ(e.list_topics().size(), 1u);
+}
+
+TEST(engine, publish_then_subscribe_from_earliest_latest_offset_and_time) {
+    manual_clock clock(1'000);
+    auto o = test_options(1);
+    o.clock = &clock;
+    engine e(o);
+    e.start();
+    ASSERT_TRUE(e.create_topic(topic_named("t")));
+    auto t = *e.find_topic("t");
+    const event_in first[] = {event_in::without_key("e0"), event_in::without_key("e1")};
+    ASSERT_TRUE(e.publish(t, first));
+    ASSERT_TRUE(eventually([&] { return e.describe_topic("t")->partitions[0].end_offset == 2; }));
+    clock.set_ns(5'000);
+    const event_in second[] = {event_in::without_key("e2"), event_in::without_key("e3")};
+    ASSERT_TRUE(e.publish(t, second));
+    ASSERT_TRUE(eventually([&] { return e.describe_topic("t")->partitions[0].end_offset == 4; }));
+
+    auto collect = [&](start_position start, size_t want) {
+        auto f = std::make_shared<feed>(1);
+        auto id = e.subscribe(t, {}, start, f);
+        EXPECT_TRUE(id);
+        received r;
+        drain_until(*f, r, want);
+        std::vector<std::string> got;
+        for (auto& [offset, payload] : r.by_partition[0])
+            got.push_back(payload);
+        EXPECT_TRUE(e.unsubscribe(*id));
+        return got;
+    };
+    EXPECT_EQ(collect(start_position::earliest(), 4),
+              (std::vector<std::string>{"e0", "e1", "e2", "e3"}));
+    EXPECT_EQ(collect(start_position::at_offset(1), 3),
+              (std::vector<std::string>{"e1", "e2", "e3"}));
+    EXPECT_EQ(collect(start_position::at_time(5'000), 2), (std::vector<std::string>{"e2", "e3"}));
+
+    // latest: only what comes after subscribing.
+    auto f = std::make_shared<feed>(1);
+    auto id = e.subscribe(t, {}, start_position::latest(), f);
+    ASSERT_TRUE(id);
+    const event_in third[] = {event_in::without_key("e4")};
+    ASSERT_TRUE(e.publish(t, third));
+    received r;
+    ASSERT_TRUE(drain_until(*f, r, 1));
+    ASSERT_EQ(r.by_partition[0].size(), 1u);
+    EXPECT_EQ(r.by_partition[0][0], (std::pair<uint64_t, std::string>{4, "e4"}));
+    EXPECT_EQ(e.unsubscribe(*id + 100).err().code, errc::not_found);
+}
+
+TEST(engine, completion_reports_partition_and_offsets) {
+    engine e(test_options(1));
+    e.start();
+    ASSERT_TRUE(e.create_topic(topic_named("t", 3)));
+    auto t = *e.find_topic("t");
+    struct sink {
+        std::mutex m;
+        std::vector<publish_outcome> outcomes;
+    } s;
+    publish_completion done{[](void* ctx, const publish_outcome& o) {
+                                auto* s = static_cast<sink*>(ctx);
+                                std::lock_guard l(s->m);
+                                s->outcomes.push_back(o);
+                            },
+                            &s};
+    const event_in events[] = {event_in::without_key("a"), event_in::without_key("b")};
+    publish_options to_two;
+    to_two.partition = 2;
+    auto r = e.publish(t, events, to_two, done);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->events_queued, 2u);
+    ASSERT_TRUE(e.publish(t, events, to_two, done));
+    ASSERT_TRUE(eventually([&] {
+        std::lock_guard l(s.m);
+        return s.outcomes.size() == 2;
+    }));
+    EXPECT_EQ(s.outcomes[0].code, errc::ok);
+    EXPECT_EQ(s.outcomes[0].partition, 2u);
+    EXPECT_EQ(s.outcomes[0].base_offset, 0u);
+    EXPECT_EQ(s.outcomes[0].count, 2u);
+    EXPECT_EQ(s.outcomes[1].base_offset, 2u);
+
+    publish_options bad;
+    bad.partition = 3;
+    EXPECT_EQ(e.publish(t, events, bad).err().code, errc::not_found);
+    EXPECT_EQ(e.publish(t, {}).err().code, errc::invalid_argument);
+}
+
+TEST(engine, keyed_events_stick_to_one_partition_in_order_across_producers) {
+    engine e(test_options(2));
+    e.start();
+    ASSERT_TRUE(e.create_topic(topic_named("t", 8)));
+    auto t = *e.find_topic("t");
+    auto f = std::make_shared<feed>(8);
+    ASSERT_TRUE(e.subscribe(t, {}, start_position::earliest(), f));
+
+    constexpr int producers = 4;
+    constexpr int per_producer = 5000;
+    std::vector<std::thread> threads;
+    for (int pr = 0; pr < producers; ++pr) {
+        threads.emplace_back([&, pr] {
+            const std::string key = "producer-" + std::to_string(pr);
+            for (int i = 0; i < per_producer; i += 10) {
+                std::vector<std::string> payloads;
+                std::vector<event_in> batch;
+                for (int j = i; j < i + 10; ++j)
+                    payloads.push_back(key + ":" + std::to_string(j));
+                for (auto& p : payloads)
+                    batch.push_back(event_in::with_key(key, p));
+                publish_options o;
+                o.on_full = backpressure::block;
+                ASSERT_TRUE(e.publish(t, batch, o));
+            }
+        });
+    }
+    for (auto& th : threads)
+        th.join();
+    received r;
+    ASSERT_TRUE(drain_until(*f, r, producers * per_producer));
+    EXPECT_EQ(r.count, static_cast<size_t>(producers * per_producer));
+    EXPECT_TRUE(r.gaps.empty());
+
+    // Each key's events sit in one partition, in the order they were published, and offsets
+    // within each partition are dense.
+    std::map<std::string, uint32_t> partition_of_key;
+    std::map<std::string, int> next_of_key;
+    for (auto& [partition, events] : r.by_partition) {
+        for (size_t i = 0; i < events.size(); ++i) {
+            ASSERT_EQ(events[i].first, i);
+            const auto& payload = events[i].second;
+            const std::string key = payload.substr(0, payload.find(':'));
+            const int seq = std::stoi(payload.substr(payload.find(':') + 1));
+            auto [it, fresh] = partition_of_key.emplace(key, partition);
+            EXPECT_EQ(it->second, partition) << key << " moved partition";
+            EXPECT_EQ(seq, next_of_key[key]++) << key << " out of order";
+        }
+    }
+    EXPECT_EQ(partition_of_key.size(), static_cast<size_t>(producers));
+}
+
+TEST(engine, unkeyed_publishes_round_robin_one_partition_per_call) {
+    engine e(test_options(1));
+    e.start();
+    ASSERT_TRUE(e.create_topic(topic_named("t", 3)));
+    auto t = *e.find_topic("t");
+    const event_in two[] = {event_in::without_key("x"), event_in::without_key("y")};
+    for (int i = 0; i < 6; ++i)
+        ASSERT_TRUE(e.publish(t, two, {}));
+    ASSERT_TRUE(eventually([&] {
+        uint64_t total = 0;
+        const auto info = *e.describe_topic("t");
+        for (auto& p : info.partitions)
+            total += p.end_offset;
+        return total == 12;
+    }));
+    const auto info = *e.describe_topic("t");
+    for (auto& p : info.partitions)
+        EXPECT_EQ(p.end_offset, 4u);
+}
+
+TEST(engine, slow_subscriber_gets_a_gap_naming_what_it_missed) {
+    engine e(test_options(1));
+    e.start();
+    auto c = topic_named("t");
+    c.retention_bytes = 64 * 1024;
+    c.max_event_bytes = 2048;
+    ASSERT_TRUE(e.create_topic(c));
+    auto t = *e.find_topic("t");
+    feed_options fo;
+    fo.max_buffered_events = 10;  // the subscriber takes 10 events, then stops polling
+    auto f = std::make_shared<feed>(1, fo);
+    ASSERT_TRUE(e.subscribe(t, {}, start_position::earliest(), f));
+
+    const std::string payload(1000, 'p');
+    constexpr uint64_t total = 1000;
+    for (uint64_t i = 0; i < total; ++i) {
+        const std::string p = payload + std::to_string(i);
+        const event_in one[] = {event_in::without_key(p)};
+        publish_options o;
+        o.on_full = backpressure::block;
+        ASSERT_TRUE(e.publish(t, one, o));
+    }
+    ASSERT_TRUE(
+        eventually([&] { return e.describe_topic("t")->partitions[0].end_offset == total; }));
+    const uint64_t start = e.describe_topic("t")->partitions[0].start_offset;
+    ASSERT_GT(start, 10u);  // retention has dropped what the subscriber has not read
+    EXPECT_LE(f->buffered_events_approx(), 10u);  // and the node buffered no more than credit
+
+    received r;
+    ASSERT_TRUE(drain_until(*f, r, 10 + (total - start)));
+    ASSERT_EQ(r.gaps.size(), 1u);
+    EXPECT_EQ(std::get<1>(r.gaps[0]), 10u);
+    EXPECT_EQ(std::get<2>(r.gaps[0]), start - 1);
+    const auto& events = r.by_partition[0];
+    ASSERT_EQ(events.size(), 10 + (total - start));
+    for (uint64_t i = 0; i < 10; ++i)
+        EXPECT_EQ(events[i].first, i);
+    for (uint64_t i = 10; i < events.size(); ++i) {
+        EXPECT_EQ(events[i].first, start + (i - 10));
+        EXPECT_EQ(events[i].second, payload + std::to_string(start + (i - 10)));
+    }
+}
+
+TEST(engine, full_queue_fails_or_blocks_as_asked_and_loses_nothing) {
+    auto o = test_options(1);
+    o.worker.ingest_queue_batches = 16;
+    engine e(o);
+    ASSERT_TRUE(e.create_topic(topic_named("t")));
+    auto t = *e.find_topic("t");
+    const event_in one[] = {event_in::without_key("x")};
+
+    // Workers not started yet: the queue fills and stays full.
+    int accepted = 0;
+    for (int i = 0; i < 16; ++i)
+        accepted += e.publish(t, one).has_value();
+    EXPECT_EQ(accepted, 16);
+    auto full = e.publish(t, one);
+    ASSERT_FALSE(full);
+    EXPECT_EQ(full.err().code, errc::queue_full);
+    EXPECT_TRUE(full.err().retryable());
+
+    publish_options blocking;
+    blocking.on_full = backpressure::block;
+    blocking.block_timeout_ns = 20'000'000;
+    auto timed = e.publish(t, one, blocking);
+    ASSERT_FALSE(timed);
+    EXPECT_EQ(timed.err().code, errc::timed_out);
+
+    // A blocked publisher gets through once the worker drains.
+    std::atomic<bool> done{false};
+    std::thread blocked([&] {
+        publish_options forever;
+        forever.on_full = backpressure::block;
+        EXPECT_TRUE(e.publish(t, one, forever));
+        done = true;
+    });
+    std::this_thread::sleep_for(20ms);
+    EXPECT_FALSE(done.load());
+    e.start();
+    blocked.join();
+    EXPECT_TRUE(done.load());
+    ASSERT_TRUE(eventually([&] { return e.describe_topic("t")->partitions[0].end_offset == 17; }));
+}
+
+TEST(engine, deleted_topic_refuses_publishes_and_ends_subscriptions) {
+    engine e(test_options(1));
+    e.start();
+    ASSERT_TRUE(e.create_topic(topic_named("t")));
+    auto t = *e.find_topic("t");
+    auto f = std::make_shared<feed>(1);
+    ASSERT_TRUE(e.subscribe(t, {}, start_position::earliest(), f));
+    ASSERT_TRUE(e.delete_topic("t"));
+    const event_in one[] = {event_in::without_key("x")};
+    auto r = e.publish(t, one);
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.err().code, errc::not_found);
+    EXPECT_EQ(e.subscribe(t, {}, start_position::earliest(), f).err().code, errc::not_found);
+    // A topic of the same name starts from offset 0 again.
+    ASSERT_TRUE(e.create_topic(topic_named("t")));
+    EXPECT_EQ(e.describe_topic("t")->partitions[0].end_offset, 0u);
+}
+
+TEST(engine, stop_drains_every_queued_batch_then_refuses) {
+    auto o = test_options(1);
+    o.worker.ingest_queue_batches = 4096;
+    engine e(o);
+    ASSERT_TRUE(e.create_topic(topic_named("t")));
+    auto t = *e.find_topic("t");
+    std::atomic<uint64_t> completed{0};
+    publish_completion done{[](void* ctx, const publish_outcome& out) {
+                                static_cast<std::atomic<uint64_t>*>(ctx)->fetch_add(out.count);
+                            },
+                            &completed};
+    const event_in one[] = {event_in::without_key("x")};
+    for (int i = 0; i < 1000; ++i)
+        ASSERT_TRUE(e.publish(t, one, {}, done));  // queued, not run
+    e.start();
+    e.stop();
+    EXPECT_EQ(completed.load(), 1000u);
+    EXPECT_EQ(e.describe_topic("t")->partitions[0].end_offset, 1000u);
+    auto r = e.publish(t, one);
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.err().code, errc::shutting_down);
+}
+
+TEST(engine, oversized_event_refuses_the_whole_call) {
+    engine e(test_options(1));
+    e.start();
+    auto c = topic_named("t");
+    c.max_event_bytes = 100;
+    ASSERT_TRUE(e.create_topic(c));
+    auto t = *e.find_topic("t");
+    const std::string big(101, 'x');
+    const event_in events[] = {event_in::without_key("fine"), event_in::without_key(big)};
+    auto r = e.publish(t, events);
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.err().code, errc::too_large);
+    EXPECT_NE(r.err().message.find("event 1"), std::string::npos);
+    std::this_thread::sleep_for(5ms);
+    EXPECT_EQ(e.describe_topic("t")->partitions[0].end_offset, 0u);
+}
+
+TEST(engine, large_publish_is_split_into_batches_in_order) {
+    auto o = test_options(1);
+    o.dispatch.batch_bytes_max = 4096;
+    engine e(o);
+    e.start();
+    ASSERT_TRUE(e.create_topic(topic_named("t")));
+    auto t = *e.find_topic("t");
+    auto f = std::make_shared<feed>(1);
+    ASSERT_TRUE(e.subscribe(t, {}, start_position::earliest(), f));
+    std::vector<std::string> payloads;
+    for (int i = 0; i < 500; ++i)
+        payloads.push_back(std::string(100, 'a') + std::to_string(i));
+    std::vector<event_in> events;
+    for (auto& p : payloads)
+        events.push_back(event_in::without_key(p));
+    auto r = e.publish(t, events);
+    ASSERT_TRUE(r);
+    EXPECT_GT(r->batches_queued, 1u);
+    EXPECT_EQ(r->events_queued, 500u);
+    received got;
+    ASSERT_TRUE(drain_until(*f, got, 500));
+    for (int i = 0; i < 500; ++i)
+        EXPECT_EQ(got.by_partition[0][i].second, payloads[i]);
+}
+
+}  // namespace
+}  // namespace es::core

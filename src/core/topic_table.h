@@ -1,0 +1,43 @@
+// The node's topic table: create, delete, list and look up topics by name. Control plane: it
+// takes a lock, which the data plane never needs (publishers hold topic_ptr handles).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.h"
+#include "core/topic.h"
+
+namespace es::core {
+
+class topic_table {
+  public:
+    // Validates `config` and adds a topic with its partitions; `owner_of(partition)` chooses the
+    // worker of each. Errors: invalid_argument (the message names the field), already_exists,
+    // too_large (max_topics).
+    result<topic_ptr> create(const topic_config& config,
+                             const std::function<uint32_t(uint32_t)>& owner_of);
+
+    // Removes the topic from the table and marks it deleted; returns it so the caller can tell
+    // its workers. Error: not_found.
+    result<topic_ptr> remove(std::string_view name);
+
+    result<topic_ptr> find(std::string_view name) const;
+
+    // Every topic, by name.
+    std::vector<topic_ptr> list() const;
+
+    size_t size() const;
+
+  private:
+    mutable std::shared_mutex mutex_;
+    std::map<std::string, topic_ptr, std::less<>> topics_;  // guarded by mutex_
+    uint64_t next_id_ = 1;                                  // guarded by mutex_
+};
+
+}  // namespace es::core
