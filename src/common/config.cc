@@ -33,10 +33,8 @@ result<Int> parse_int(std::string_view field, std::string_view text, Int lo, Int
 }
 
 result<bool> parse_bool(std::string_view field, std::string_view text) {
-    if (text == "true" || text == "1" || text == "yes" || text == "on")
-        return true;
-    if (text == "false" || text == "0" || text == "no" || text == "off")
-        return false;
+    if (text == "true" || text == "1" || text == "yes" || text == "on") return true;
+    if (text == "false" || text == "0" || text == "no" || text == "off") return false;
     return field_error(field, "expected true or false, got '" + std::string(text) + "'");
 }
 
@@ -53,17 +51,13 @@ result<std::vector<peer_address>> parse_peers(std::string_view field, std::strin
             return field_error(field, "expected id@host:port, got '" + std::string(item) + "'");
         }
         auto id = parse_int<uint32_t>(field, item.substr(0, at), 1, 0x7fffffff);
-        if (!id)
-            return id.err();
+        if (!id) return id.err();
         auto port = parse_int<uint16_t>(field, item.substr(colon + 1), 1, 65535);
-        if (!port)
-            return port.err();
+        if (!port) return port.err();
         std::string host(item.substr(at + 1, colon - at - 1));
-        if (host.empty())
-            return field_error(field, "empty host in '" + std::string(item) + "'");
+        if (host.empty()) return field_error(field, "empty host in '" + std::string(item) + "'");
         peers.push_back({*id, std::move(host), *port});
-        if (comma == std::string_view::npos)
-            break;
+        if (comma == std::string_view::npos) break;
         start = comma + 1;
     }
     return peers;
@@ -74,8 +68,7 @@ config_field int_field(std::string_view name, std::string_view help, Int lo, Int
     return {name, help,
             [name, lo, hi](node_config& c, std::string_view text) -> status {
                 auto v = parse_int<Int>(name, text, lo, hi);
-                if (!v)
-                    return v.err();
+                if (!v) return v.err();
                 c.*member = *v;
                 return {};
             },
@@ -86,8 +79,7 @@ config_field port_field(std::string_view name, std::string_view help, uint16_t n
     return {name, help,
             [name, m](node_config& c, std::string_view text) -> status {
                 auto v = parse_int<uint16_t>(name, text, 0, 65535);
-                if (!v)
-                    return v.err();
+                if (!v) return v.err();
                 c.*m = *v;
                 return {};
             },
@@ -98,16 +90,14 @@ std::vector<config_field> make_fields() {
     std::vector<config_field> f;
     f.push_back({"data_dir", "directory for the node's data (embedded storage, ports.json)",
                  [](node_config& c, std::string_view t) -> status {
-                     if (t.empty())
-                         return field_error("data_dir", "must not be empty");
+                     if (t.empty()) return field_error("data_dir", "must not be empty");
                      c.data_dir = t;
                      return {};
                  },
                  [](const node_config& c) { return c.data_dir; }});
     f.push_back({"bind", "address every listener binds to",
                  [](node_config& c, std::string_view t) -> status {
-                     if (t.empty())
-                         return field_error("bind", "must not be empty");
+                     if (t.empty()) return field_error("bind", "must not be empty");
                      c.bind = t;
                      return {};
                  },
@@ -124,16 +114,14 @@ std::vector<config_field> make_fields() {
     f.push_back({"peers", "seed peers as id@host:port,... (clustering is not built yet)",
                  [](node_config& c, std::string_view t) -> status {
                      auto p = parse_peers("peers", t);
-                     if (!p)
-                         return p.err();
+                     if (!p) return p.err();
                      c.peers = std::move(*p);
                      return {};
                  },
                  [](const node_config& c) {
                      std::string s;
                      for (const auto& p : c.peers) {
-                         if (!s.empty())
-                             s += ',';
+                         if (!s.empty()) s += ',';
                          s += std::to_string(p.node_id) + "@" + p.host + ":" +
                               std::to_string(p.port);
                      }
@@ -166,51 +154,44 @@ std::vector<config_field> make_fields() {
         {"pin_workers", "pin each worker thread to a core (true/false)",
          [](node_config& c, std::string_view t) -> status {
              auto b = parse_bool("pin_workers", t);
-             if (!b)
-                 return b.err();
+             if (!b) return b.err();
              c.pin_workers = *b;
              return {};
          },
          [](const node_config& c) { return std::string(c.pin_workers ? "true" : "false"); }});
-    f.push_back(int_field<uint32_t, &node_config::ingest_queue_batches>(
-        "ingest_queue_batches", "per-worker ingest queue capacity, in batches", 16, 1u << 20));
+    f.push_back(int_field<uint64_t, &node_config::ingest_queue_bytes>(
+        "ingest_queue_bytes", "per-worker ingest queue capacity in bytes (power of two)", 64 * 1024,
+        uint64_t{1} << 32));
     return f;
 }
 
 // Flattens a YAML scalar or a sequence of scalars (peers may be a list) into text.
 result<std::string> yaml_text(const std::string& key, const YAML::Node& node) {
-    if (node.IsScalar())
-        return node.Scalar();
+    if (node.IsScalar()) return node.Scalar();
     if (node.IsSequence()) {
         std::string joined;
         for (const auto& item : node) {
-            if (!item.IsScalar())
-                return field_error(key, "list items must be plain values");
-            if (!joined.empty())
-                joined += ',';
+            if (!item.IsScalar()) return field_error(key, "list items must be plain values");
+            if (!joined.empty()) joined += ',';
             joined += item.Scalar();
         }
         return joined;
     }
-    if (node.IsNull())
-        return std::string();
+    if (node.IsNull()) return std::string();
     return field_error(key, "expected a value or a list of values");
 }
 
 status apply_yaml_file(node_config& c, const std::string& path) {
     std::ifstream in(path);
-    if (!in)
-        return field_error("config", "cannot read file '" + path + "'");
+    if (!in) return field_error("config", "cannot read file '" + path + "'");
     YAML::Node root;
     try {
         root = YAML::Load(in);
     } catch (const YAML::Exception& e) {
         return field_error("config", "'" + path + "' is not valid YAML: " + e.what());
     }
-    if (root.IsNull())
-        return {};  // an empty file sets nothing
-    if (!root.IsMap())
-        return field_error("config", "'" + path + "' must be a mapping of fields");
+    if (root.IsNull()) return {};  // an empty file sets nothing
+    if (!root.IsMap()) return field_error("config", "'" + path + "' must be a mapping of fields");
     for (const auto& kv : root) {
         const std::string key = kv.first.as<std::string>();
         const auto& fields = config_fields();
@@ -220,8 +201,7 @@ status apply_yaml_file(node_config& c, const std::string& path) {
             return field_error(key, "unknown field in '" + path + "'");
         }
         auto text = yaml_text(key, kv.second);
-        if (!text)
-            return text.err();
+        if (!text) return text.err();
         ES_TRY(it->parse(c, *text));
     }
     return {};
@@ -236,23 +216,20 @@ const std::vector<config_field>& config_fields() {
 
 std::string flag_name(std::string_view field) {
     std::string s = "--";
-    for (char c : field)
-        s += (c == '_') ? '-' : c;
+    for (char c : field) s += (c == '_') ? '-' : c;
     return s;
 }
 
 std::string env_name(std::string_view field) {
     std::string s = "EVENTSTREAM_";
-    for (char c : field)
-        s += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    for (char c : field) s += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
     return s;
 }
 
 env_reader process_environment() {
     return [](const std::string& name) -> std::optional<std::string> {
         const char* v = std::getenv(name.c_str());
-        if (!v)
-            return std::nullopt;
+        if (!v) return std::nullopt;
         return std::string(v);
     };
 }
@@ -264,8 +241,7 @@ result<node_config> load_config(const flag_values& flags, const env_reader& env)
     } else if (auto v = env("EVENTSTREAM_CONFIG")) {
         c.config_file = *v;
     }
-    if (!c.config_file.empty())
-        ES_TRY(apply_yaml_file(c, c.config_file));
+    if (!c.config_file.empty()) ES_TRY(apply_yaml_file(c, c.config_file));
 
     for (const auto& field : config_fields()) {
         if (auto v = env(env_name(field.name))) {
@@ -277,8 +253,7 @@ result<node_config> load_config(const flag_values& flags, const env_reader& env)
         }
     }
     for (const auto& [name, value] : flags) {
-        if (name == "config")
-            continue;
+        if (name == "config") continue;
         auto it = std::find_if(config_fields().begin(), config_fields().end(),
                                [&](const config_field& f) { return f.name == name; });
         if (it == config_fields().end()) {

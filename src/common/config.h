@@ -42,8 +42,9 @@ struct node_config {
     uint32_t workers = 0;
     // Pin each worker to one core (and its memory to that core's NUMA node).
     bool pin_workers = true;
-    // Capacity of each worker's ingest queue, in published batches. Rounded up to a power of two.
-    uint32_t ingest_queue_batches = 8192;
+    // Capacity of each worker's ingest queue in bytes of encoded events, rounded up to a power
+    // of two. One batch takes at most a quarter of it, which also bounds the largest event.
+    uint64_t ingest_queue_bytes = 16 << 20;
     // Path of the YAML file the rest was read from, if any.
     std::string config_file;
 };

@@ -58,8 +58,7 @@ bool is_valid_log_level(std::string_view level) noexcept {
     static constexpr std::array<std::string_view, 7> levels{"trace", "debug",    "info", "warn",
                                                             "error", "critical", "off"};
     for (auto l : levels) {
-        if (l == level)
-            return true;
+        if (l == level) return true;
     }
     return false;
 }

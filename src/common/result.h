@@ -92,9 +92,8 @@ using status = result<void>;
 
 // Propagates an error from an expression returning result<...>; the enclosing function must
 // return a result of any type.
-#define ES_TRY(expr)                           \
-    do {                                       \
-        auto es_try_r_ = (expr);               \
-        if (!es_try_r_)                        \
-            return std::move(es_try_r_).err(); \
+#define ES_TRY(expr)                                       \
+    do {                                                   \
+        auto es_try_r_ = (expr);                           \
+        if (!es_try_r_) return std::move(es_try_r_).err(); \
     } while (0)

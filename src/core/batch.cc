@@ -20,8 +20,7 @@ size_t headers_region_bytes(const event_in& e) noexcept {
 
 status validate_event(const event_in& e, size_t max_event_bytes) {
     for (const auto& h : e.headers) {
-        if (h.name.empty())
-            return make_error(errc::invalid_argument, "header name is empty");
+        if (h.name.empty()) return make_error(errc::invalid_argument, "header name is empty");
         if (h.name.size() > max_header_name_bytes) {
             return make_error(errc::too_large, "header name is " + std::to_string(h.name.size()) +
                                                    " bytes; the limit is " +
@@ -60,11 +59,9 @@ size_t encode_record(const event_in& e, std::byte* out) noexcept {
     store_le<int64_t>(out + record_field::timestamp_ns, e.timestamp_ns);
     store_le<uint64_t>(out + record_field::offset, 0);
     std::byte* p = out + record_header_bytes;
-    if (!e.key.empty())
-        std::memcpy(p, e.key.data(), e.key.size());
+    if (!e.key.empty()) std::memcpy(p, e.key.data(), e.key.size());
     p += e.key.size();
-    if (!e.payload.empty())
-        std::memcpy(p, e.payload.data(), e.payload.size());
+    if (!e.payload.empty()) std::memcpy(p, e.payload.data(), e.payload.size());
     p += e.payload.size();
     for (const auto& h : e.headers) {
         store_le<uint16_t>(p, static_cast<uint16_t>(h.name.size()));
@@ -72,8 +69,7 @@ size_t encode_record(const event_in& e, std::byte* out) noexcept {
         p += header_entry_overhead_bytes;
         std::memcpy(p, h.name.data(), h.name.size());
         p += h.name.size();
-        if (!h.value.empty())
-            std::memcpy(p, h.value.data(), h.value.size());
+        if (!h.value.empty()) std::memcpy(p, h.value.data(), h.value.size());
         p += h.value.size();
     }
     // Zero the padding so that records compare and checksum byte for byte.
@@ -88,8 +84,7 @@ std::unique_ptr<event_batch> event_batch::create(size_t capacity_bytes) {
 
 bool event_batch::append(const event_in& e) noexcept {
     const size_t size = encoded_size(e);
-    if (bytes_ + size > capacity_)
-        return false;
+    if (bytes_ + size > capacity_) return false;
     encode_record(e, data() + bytes_);
     bytes_ += size;
     ++count_;

@@ -1,6 +1,6 @@
-// event_batch: encoded records bound for one partition, the unit that travels from a producer's
-// thread to the worker that owns the partition. One allocation holds the routing fields and the
-// record bytes, so a batch costs one malloc however many events it carries.
+// Batches of encoded records: record_run (a view of back-to-back records, what a partition
+// appends), event_batch (a heap buffer that builds one), and what a publisher is told about
+// the fate of its batch.
 #pragma once
 
 #include <cstddef>
@@ -13,9 +13,6 @@
 #include "core/event.h"
 
 namespace es::core {
-
-struct topic;
-class memory_partition;
 
 // What happened to one batch: accepted with the offsets it got, or refused with a code.
 struct publish_outcome {
@@ -32,8 +29,7 @@ struct publish_completion {
     void* context = nullptr;
 
     void operator()(const publish_outcome& o) const {
-        if (fn)
-            fn(context, o);
+        if (fn) fn(context, o);
     }
     explicit operator bool() const noexcept { return fn != nullptr; }
 };
@@ -44,6 +40,13 @@ status validate_event(const event_in& e, size_t max_event_bytes);
 
 // Size of the record that encodes `e`.
 size_t encoded_size(const event_in& e) noexcept;
+
+// Records stored back to back (layout in record_format.h).
+struct record_run {
+    const std::byte* data = nullptr;
+    size_t bytes = 0;
+    uint32_t count = 0;
+};
 
 class event_batch {
     struct extra_bytes {
@@ -64,11 +67,7 @@ class event_batch {
     const std::byte* data() const noexcept { return reinterpret_cast<const std::byte*>(this + 1); }
     std::byte* data() noexcept { return reinterpret_cast<std::byte*>(this + 1); }
 
-    // Routing, set by the dispatcher before the batch is queued.
-    std::shared_ptr<topic> target_topic;  // keeps the partition alive while the batch travels
-    memory_partition* target = nullptr;
-    uint32_t partition = 0;
-    publish_completion completion;
+    record_run records() const noexcept { return {data(), bytes_, count_}; }
 
     static void operator delete(void* p) { ::operator delete(p); }
 

@@ -13,16 +13,14 @@ std::vector<int> allowed_cpus() {
     CPU_ZERO(&set);
     if (sched_getaffinity(0, sizeof set, &set) == 0) {
         for (int c = 0; c < CPU_SETSIZE; ++c) {
-            if (CPU_ISSET(c, &set))
-                cpus.push_back(c);
+            if (CPU_ISSET(c, &set)) cpus.push_back(c);
         }
     }
     return cpus;
 }
 
 int numa_node_count() {
-    if (numa_available() < 0)
-        return 1;
+    if (numa_available() < 0) return 1;
     return numa_num_configured_nodes();
 }
 
@@ -30,12 +28,10 @@ bool pin_current_thread(int cpu) {
     cpu_set_t set;
     CPU_ZERO(&set);
     CPU_SET(cpu, &set);
-    if (pthread_setaffinity_np(pthread_self(), sizeof set, &set) != 0)
-        return false;
+    if (pthread_setaffinity_np(pthread_self(), sizeof set, &set) != 0) return false;
     if (numa_node_count() > 1) {
         const int node = numa_node_of_cpu(cpu);
-        if (node >= 0)
-            numa_set_preferred(node);
+        if (node >= 0) numa_set_preferred(node);
     }
     return true;
 }

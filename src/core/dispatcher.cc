@@ -5,6 +5,7 @@
 
 #include "common/clock.h"
 #include "common/hash.h"
+#include "core/ingest_entry.h"
 
 namespace es::core {
 namespace {
@@ -20,23 +21,19 @@ thread_local routing_scratch scratch;
 
 }  // namespace
 
-dispatcher::dispatcher(std::span<const std::unique_ptr<worker>> workers, dispatcher_options options)
-    : workers_(workers), options_(options) {}
+dispatcher::dispatcher(std::span<const std::unique_ptr<worker>> workers,
+                       const engine_metrics& metrics, dispatcher_options options)
+    : workers_(workers), metrics_(metrics), options_(options) {}
 
 void dispatcher::close() {
     open_.store(false, std::memory_order_seq_cst);
-    while (in_flight_.load(std::memory_order_seq_cst) != 0)
-        std::this_thread::yield();
+    while (in_flight_.load(std::memory_order_seq_cst) != 0) std::this_thread::yield();
 }
 
-bool dispatcher::enqueue(const topic_ptr& t, uint32_t partition,
-                         std::unique_ptr<event_batch>& batch, const publish_options& options,
-                         int64_t deadline_ns) {
-    worker& w = *workers_[t->owner_worker[partition]];
-    if (w.try_enqueue(batch))
-        return true;
-    if (options.on_full == backpressure::fail)
-        return false;
+bool dispatcher::claim(worker& w, size_t bytes, mpsc_byte_ring::claim& c,
+                       const publish_options& options, int64_t deadline_ns) {
+    if (w.try_claim(bytes, c)) return true;
+    if (options.on_full == backpressure::fail) return false;
     for (unsigned attempt = 0;; ++attempt) {
         if (attempt < 64) {
             cpu_relax();
@@ -45,10 +42,8 @@ bool dispatcher::enqueue(const topic_ptr& t, uint32_t partition,
         } else {
             std::this_thread::sleep_for(std::chrono::microseconds(50));
         }
-        if (w.try_enqueue(batch))
-            return true;
-        if (deadline_ns && monotonic_ns() >= deadline_ns)
-            return false;
+        if (w.try_claim(bytes, c)) return true;
+        if (deadline_ns && monotonic_ns() >= deadline_ns) return false;
     }
 }
 
@@ -69,9 +64,12 @@ result<publish_summary> dispatcher::publish(const topic_ptr& t, std::span<const 
     if (tp.deleted.load(std::memory_order_acquire)) {
         return make_error(errc::not_found, "topic '" + tp.config.name + "' was deleted");
     }
-    if (events.empty())
+    if (events.empty()) {
+        metrics_.publish_invalid->inc();
         return make_error(errc::invalid_argument, "publish holds no events");
+    }
     if (events.size() > options_.events_per_publish_max) {
+        metrics_.publish_invalid->inc();
         return make_error(errc::too_large, "publish holds " + std::to_string(events.size()) +
                                                " events; the limit is " +
                                                std::to_string(options_.events_per_publish_max));
@@ -82,6 +80,7 @@ result<publish_summary> dispatcher::publish(const topic_ptr& t, std::span<const 
                                                std::to_string(*options.partition));
     }
 
+    const size_t entry_bytes_max = workers_[0]->max_entry_bytes() - ingest_header_bytes;
     // Validate and route every event before queuing any, so that a bad event refuses the
     // whole call rather than half of it.
     auto& part_of = scratch.partition_of;
@@ -91,7 +90,17 @@ result<publish_summary> dispatcher::publish(const topic_ptr& t, std::span<const 
     for (size_t i = 0; i < events.size(); ++i) {
         const event_in& e = events[i];
         if (auto s = validate_event(e, tp.config.max_event_bytes); !s) {
+            metrics_.publish_invalid->inc();
             return make_error(s.err().code, "event " + std::to_string(i) + ": " + s.err().message);
+        }
+        if (encoded_size(e) > entry_bytes_max) {
+            metrics_.publish_invalid->inc();
+            return make_error(errc::too_large,
+                              "event " + std::to_string(i) + " encodes to " +
+                                  std::to_string(encoded_size(e)) +
+                                  " bytes, more than this node's ingest queue takes in one "
+                                  "batch (" +
+                                  std::to_string(entry_bytes_max) + "); raise ingest_queue_bytes");
         }
         uint32_t p;
         if (options.partition) {
@@ -111,27 +120,22 @@ result<publish_summary> dispatcher::publish(const topic_ptr& t, std::span<const 
 
     // Group the events by partition, in order of first appearance.
     std::vector<group> groups_storage;
-    group one{part_of[0], 0, 0};
+    group one{part_of[0], 0};
     std::span<group> groups(&one, 1);
     if (single) {
-        for (const auto& e : events)
-            one.bytes += encoded_size(e);
         one.events = static_cast<uint32_t>(events.size());
     } else {
         auto& group_of = scratch.group_of;
-        if (group_of.size() < partitions)
-            group_of.resize(partitions, -1);
+        if (group_of.size() < partitions) group_of.resize(partitions, -1);
         for (size_t i = 0; i < events.size(); ++i) {
             int32_t& g = group_of[part_of[i]];
             if (g < 0) {
                 g = static_cast<int32_t>(groups_storage.size());
-                groups_storage.push_back({part_of[i], 0, 0});
+                groups_storage.push_back({part_of[i], 0});
             }
             groups_storage[g].events++;
-            groups_storage[g].bytes += encoded_size(events[i]);
         }
-        for (const auto& g : groups_storage)
-            group_of[g.partition] = -1;
+        for (const auto& g : groups_storage) group_of[g.partition] = -1;
         groups = groups_storage;
     }
 
@@ -139,37 +143,48 @@ result<publish_summary> dispatcher::publish(const topic_ptr& t, std::span<const 
         options.block_timeout_ns > 0 ? monotonic_ns() + options.block_timeout_ns : 0;
     publish_summary summary;
     for (const group& g : groups) {
-        size_t i = 0;  // next event of this group to place (scan from the start)
+        worker& w = *workers_[tp.owner_worker[g.partition]];
+        const size_t batch_max =
+            std::min(options_.batch_bytes_max, w.max_entry_bytes() - ingest_header_bytes);
+        size_t i = 0;  // next event of this group to place
         uint32_t left = g.events;
-        size_t bytes_left = g.bytes;
         while (left > 0) {
-            while (part_of[i] != g.partition)
-                ++i;
-            // Room for the rest of the group, split at batch_bytes_max, but always room for
-            // the next event whatever its size.
-            const size_t next = encoded_size(events[i]);
-            auto batch =
-                event_batch::create(std::min(bytes_left, std::max(options_.batch_bytes_max, next)));
-            for (; i < events.size() && left > 0; ++i) {
-                if (part_of[i] != g.partition)
-                    continue;
-                if (!batch->append(events[i]))
-                    break;
-                --left;
-                bytes_left -= encoded_size(events[i]);
+            // Take the group's next events up to batch_max bytes (always at least one).
+            while (part_of[i] != g.partition) ++i;
+            size_t bytes = 0;
+            uint32_t count = 0;
+            size_t end = i;
+            for (; end < events.size() && count < left; ++end) {
+                if (part_of[end] != g.partition) continue;
+                const size_t size = encoded_size(events[end]);
+                if (count > 0 && bytes + size > batch_max) break;
+                bytes += size;
+                ++count;
             }
-            const uint32_t count = batch->count();
-            batch->target_topic = t;
-            batch->target = tp.partitions[g.partition].get();
-            batch->partition = g.partition;
-            batch->completion = done;
-            if (enqueue(t, g.partition, batch, options, deadline)) {
-                summary.batches_queued++;
-                summary.events_queued += count;
-            } else {
-                summary.events_refused += count;
+            mpsc_byte_ring::claim c;
+            if (!claim(w, ingest_header_bytes + bytes, c, options, deadline)) {
+                // Refused: the rest of this group goes no further, so its order holds.
+                summary.events_refused += left;
+                break;
             }
+            write_ingest_header(c.data, {tp.slot[g.partition], tp.generation[g.partition],
+                                         g.partition, count, done});
+            std::byte* out = c.data + ingest_header_bytes;
+            for (uint32_t placed = 0; placed < count; ++i) {
+                if (part_of[i] != g.partition) continue;
+                out += encode_record(events[i], out);
+                ++placed;
+            }
+            w.commit(c);
+            summary.batches_queued++;
+            summary.events_queued += count;
+            left -= count;
         }
+    }
+    if (summary.events_refused > 0) {
+        (options.on_full == backpressure::block ? metrics_.publish_timed_out
+                                                : metrics_.publish_queue_full)
+            ->inc();
     }
     if (summary.events_queued == 0) {
         if (options.on_full == backpressure::block) {

@@ -12,6 +12,7 @@
 
 #include "common/result.h"
 #include "core/batch.h"
+#include "core/engine_metrics.h"
 #include "core/event.h"
 #include "core/topic.h"
 #include "core/worker.h"
@@ -42,7 +43,8 @@ struct publish_summary {
 };
 
 struct dispatcher_options {
-    // Largest batch handed to a worker; bigger publishes are split (bytes of records).
+    // Largest batch handed to a worker; bigger publishes are split (bytes of records). Also
+    // capped by a quarter of the worker's ingest queue.
     size_t batch_bytes_max = 1 << 20;
     // Most events in one publish call.
     size_t events_per_publish_max = 1 << 16;
@@ -50,12 +52,15 @@ struct dispatcher_options {
 
 class dispatcher {
   public:
-    dispatcher(std::span<const std::unique_ptr<worker>> workers, dispatcher_options options = {});
+    // REQUIRES: workers and metrics outlive the dispatcher.
+    dispatcher(std::span<const std::unique_ptr<worker>> workers, const engine_metrics& metrics,
+               dispatcher_options options = {});
 
     // Any thread. Routes each event to a partition: the explicit one in `options`, else
     // stable_hash(key) mod partitions for keyed events, else one partition per call chosen
-    // round-robin. Events of one partition keep their order. `done` is called once for every
-    // batch that was queued (never for refused ones).
+    // round-robin. Events of one partition keep their order. The events are encoded straight
+    // into the owning worker's ingest queue. `done` is called once for every batch that was
+    // queued (never for refused ones).
     // Errors, with nothing queued: invalid_argument / too_large (the message names the event),
     // not_found (topic deleted), shutting_down, queue_full (fail mode), timed_out (block mode).
     result<publish_summary> publish(const topic_ptr& t, std::span<const event_in> events,
@@ -68,13 +73,14 @@ class dispatcher {
     struct group {
         uint32_t partition;
         uint32_t events;
-        size_t bytes;
     };
 
-    bool enqueue(const topic_ptr& t, uint32_t partition, std::unique_ptr<event_batch>& batch,
-                 const publish_options& options, int64_t deadline_ns);
+    // Claims room for `bytes` in the worker's ingest queue, waiting as options say.
+    bool claim(worker& w, size_t bytes, mpsc_byte_ring::claim& c, const publish_options& options,
+               int64_t deadline_ns);
 
     std::span<const std::unique_ptr<worker>> workers_;
+    const engine_metrics& metrics_;
     const dispatcher_options options_;
     std::atomic<bool> open_{true};
     alignas(false_sharing_bytes) std::atomic<int64_t> in_flight_{0};

@@ -5,14 +5,14 @@
 #include <thread>
 
 #include "core/cpu_affinity.h"
+#include "core/ingest_entry.h"
 #include "core/memory_partition.h"
 
 namespace es::core {
 namespace {
 
 uint32_t choose_worker_count(uint32_t requested) {
-    if (requested > 0)
-        return requested;
+    if (requested > 0) return requested;
     const auto cpus = allowed_cpus().size();
     return cpus > 0 ? static_cast<uint32_t>(cpus)
                     : std::max(1u, std::thread::hardware_concurrency());
@@ -20,18 +20,34 @@ uint32_t choose_worker_count(uint32_t requested) {
 
 }  // namespace
 
+std::pair<uint32_t, uint32_t> engine::slot_allocator::allocate() {
+    if (free.empty()) {
+        generation.push_back(1);
+        return {static_cast<uint32_t>(generation.size() - 1), 1};
+    }
+    const uint32_t slot = free.back();
+    free.pop_back();
+    return {slot, generation[slot]};
+}
+
+void engine::slot_allocator::release(uint32_t slot) {
+    generation[slot]++;  // batches still naming the old generation are refused
+    free.push_back(slot);
+}
+
 engine::engine(engine_options options)
     : options_(options),
       clock_(options.clock ? *options.clock : system_clock_source::instance()),
+      metrics_(engine_metrics::create(options.metrics, choose_worker_count(options.workers))),
       workers_([&] {
           std::vector<std::unique_ptr<worker>> w;
-          const uint32_t n = choose_worker_count(options.workers);
-          for (uint32_t i = 0; i < n; ++i) {
-              w.push_back(std::make_unique<worker>(i, options.worker, clock_));
+          for (uint32_t i = 0; i < metrics_.workers.size(); ++i) {
+              w.push_back(std::make_unique<worker>(i, options.worker, clock_, metrics_.workers[i]));
           }
           return w;
       }()),
-      dispatcher_(workers_, options.dispatch) {}
+      dispatcher_(workers_, metrics_, options.dispatch),
+      slots_(workers_.size()) {}
 
 engine::~engine() {
     stop();
@@ -39,14 +55,12 @@ engine::~engine() {
 
 void engine::start() {
     std::lock_guard lock(admin_mutex_);
-    if (started_)
-        return;
+    if (started_) return;
     started_ = true;
     const auto cpus = allowed_cpus();
     for (auto& w : workers_) {
         int cpu = -1;
-        if (options_.pin_workers && !cpus.empty())
-            cpu = cpus[w->index() % cpus.size()];
+        if (options_.pin_workers && !cpus.empty()) cpu = cpus[w->index() % cpus.size()];
         w->start(cpu);
     }
 }
@@ -54,13 +68,11 @@ void engine::start() {
 void engine::stop() {
     {
         std::lock_guard lock(admin_mutex_);
-        if (stopped_)
-            return;
+        if (stopped_) return;
         stopped_ = true;
     }
     dispatcher_.close();
-    for (auto& w : workers_)
-        w->stop();
+    for (auto& w : workers_) w->stop();
 }
 
 result<topic_info> engine::create_topic(const topic_config& config) {
@@ -70,34 +82,52 @@ result<topic_info> engine::create_topic(const topic_config& config) {
                           "storage=durable needs the RocksDB storage subsystem, which is not "
                           "built yet; use storage=memory");
     }
+    // The largest event must fit in one ingest batch of this node.
+    const size_t batch_max = workers_[0]->max_entry_bytes() - ingest_header_bytes;
+    if (record_size(0, config.max_event_bytes, 0) > batch_max) {
+        return make_error(errc::invalid_argument,
+                          "max_event_bytes " + std::to_string(config.max_event_bytes) +
+                              " is more than this node's ingest queue takes in one batch (" +
+                              std::to_string(batch_max - record_header_bytes) +
+                              "); lower it or raise ingest_queue_bytes");
+    }
     std::lock_guard lock(admin_mutex_);
     const auto worker_count = static_cast<uint32_t>(workers_.size());
     // Spread partitions over the workers round-robin across topics, so that many small topics
-    // do not all land on worker 0.
+    // do not all land on worker 0. Each partition takes a slot in its worker's table; the
+    // topic becomes visible only once every worker holds its partitions.
     const uint32_t first = next_worker_;
-    auto t = topics_.create(config, [&](uint32_t p) { return (first + p) % worker_count; });
-    if (!t)
-        return std::move(t).err();
+    auto t = topics_.create(config, [&](topic& tp) -> status {
+        for (uint32_t p = 0; p < config.partitions; ++p) {
+            const uint32_t wi = (first + p) % worker_count;
+            const auto [slot, generation] = slots_[wi].allocate();
+            tp.owner_worker.push_back(wi);
+            tp.slot.push_back(slot);
+            tp.generation.push_back(generation);
+            worker& w = *workers_[wi];
+            memory_partition* mp = tp.partitions[p].get();
+            w.call([&, slot = slot, generation = generation] {
+                w.adopt_partition(slot, generation, mp);
+            });
+        }
+        return {};
+    });
+    if (!t) return std::move(t).err();
     next_worker_ = (first + config.partitions) % worker_count;
-    const topic_ptr& tp = *t;
-    for (uint32_t p = 0; p < config.partitions; ++p) {
-        memory_partition* mp = tp->partitions[p].get();
-        workers_[tp->owner_worker[p]]->call(
-            [&] { workers_[tp->owner_worker[p]]->adopt_partition(mp); });
-    }
-    return info_of(*tp);
+    update_admin_gauges();
+    return info_of(**t);
 }
 
 status engine::delete_topic(std::string_view name) {
     std::lock_guard lock(admin_mutex_);
     auto t = topics_.remove(name);
-    if (!t)
-        return std::move(t).err();
+    if (!t) return std::move(t).err();
     const topic_ptr& tp = *t;
     for (uint32_t p = 0; p < tp->partitions.size(); ++p) {
         worker& w = *workers_[tp->owner_worker[p]];
-        memory_partition* mp = tp->partitions[p].get();
-        w.call([&] { w.drop_partition(mp); });
+        const uint32_t slot = tp->slot[p];
+        w.call([&] { w.drop_partition(slot); });
+        slots_[tp->owner_worker[p]].release(slot);
     }
     for (auto it = subscriptions_.begin(); it != subscriptions_.end();) {
         if (it->second.topic == tp) {
@@ -106,7 +136,17 @@ status engine::delete_topic(std::string_view name) {
             ++it;
         }
     }
+    update_admin_gauges();
     return {};
+}
+
+void engine::update_admin_gauges() {
+    const auto all = topics_.list();
+    int64_t partitions = 0;
+    for (const auto& t : all) partitions += static_cast<int64_t>(t->partitions.size());
+    metrics_.topics->set(static_cast<int64_t>(all.size()));
+    metrics_.partitions->set(partitions);
+    metrics_.subscriptions->set(static_cast<int64_t>(subscriptions_.size()));
 }
 
 topic_info engine::info_of(const topic& t) const {
@@ -123,15 +163,13 @@ topic_info engine::info_of(const topic& t) const {
 
 std::vector<topic_info> engine::list_topics() const {
     std::vector<topic_info> out;
-    for (const auto& t : topics_.list())
-        out.push_back(info_of(*t));
+    for (const auto& t : topics_.list()) out.push_back(info_of(*t));
     return out;
 }
 
 result<topic_info> engine::describe_topic(std::string_view name) const {
     auto t = topics_.find(name);
-    if (!t)
-        return std::move(t).err();
+    if (!t) return std::move(t).err();
     return info_of(**t);
 }
 
@@ -144,8 +182,7 @@ result<uint64_t> engine::subscribe(const topic_ptr& t, std::span<const uint32_t>
     ES_ASSERT(sink != nullptr);
     std::vector<uint32_t> parts(partitions.begin(), partitions.end());
     if (parts.empty()) {
-        for (uint32_t p = 0; p < t->partitions.size(); ++p)
-            parts.push_back(p);
+        for (uint32_t p = 0; p < t->partitions.size(); ++p) parts.push_back(p);
     }
     std::sort(parts.begin(), parts.end());
     parts.erase(std::unique(parts.begin(), parts.end()), parts.end());
@@ -192,6 +229,7 @@ result<uint64_t> engine::subscribe(const topic_ptr& t, std::span<const uint32_t>
         });
     }
     subscriptions_.emplace(id, subscription_entry{t, std::move(parts), std::move(sink)});
+    update_admin_gauges();
     return id;
 }
 
@@ -206,13 +244,13 @@ status engine::unsubscribe(uint64_t subscription_id) {
     std::vector<uint32_t> done;
     for (uint32_t p : s.partitions) {
         const uint32_t wi = s.topic->owner_worker[p];
-        if (std::find(done.begin(), done.end(), wi) != done.end())
-            continue;
+        if (std::find(done.begin(), done.end(), wi) != done.end()) continue;
         done.push_back(wi);
         worker& w = *workers_[wi];
         w.call([&] { w.remove_cursors(subscription_id); });
     }
     subscriptions_.erase(it);
+    update_admin_gauges();
     return {};
 }
 

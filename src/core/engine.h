@@ -14,6 +14,7 @@
 #include "common/clock.h"
 #include "common/result.h"
 #include "core/dispatcher.h"
+#include "core/engine_metrics.h"
 #include "core/subscription.h"
 #include "core/topic.h"
 #include "core/topic_table.h"
@@ -32,6 +33,9 @@ struct engine_options {
     uint32_t subscriptions_max = 100000;
     // Time for event stamps and retention; null means the system clock.
     const clock_source* clock = nullptr;
+    // Where the engine registers its eventstream_* metrics; null keeps them unregistered.
+    // REQUIRES: outlives the engine.
+    metrics::registry* metrics = nullptr;
 };
 
 struct partition_info {
@@ -101,13 +105,24 @@ class engine {
     };
 
     topic_info info_of(const topic& t) const;
+    void update_admin_gauges();  // REQUIRES: admin_mutex_ held
+
+    // Slots of one worker's partition table. Control plane only.
+    struct slot_allocator {
+        std::vector<uint32_t> generation;  // by slot: current (if used) or next generation
+        std::vector<uint32_t> free;
+        std::pair<uint32_t, uint32_t> allocate();  // slot, generation
+        void release(uint32_t slot);
+    };
 
     const engine_options options_;
     const clock_source& clock_;
+    const engine_metrics metrics_;
     std::vector<std::unique_ptr<worker>> workers_;  // constant after construction
     topic_table topics_;
     dispatcher dispatcher_;
-    uint32_t next_worker_ = 0;  // placement of new partitions; guarded by admin_mutex_
+    std::vector<slot_allocator> slots_;  // by worker; guarded by admin_mutex_
+    uint32_t next_worker_ = 0;           // placement of new partitions; guarded by admin_mutex_
 
     // Admin calls are serialised; the data plane never takes this lock.
     mutable std::mutex admin_mutex_;

@@ -21,16 +21,14 @@ feed::~feed() = default;
 
 size_t feed::buffered_events_approx() const noexcept {
     size_t n = 0;
-    for (const auto& l : lanes_)
-        n += l->outstanding_events.load(std::memory_order_relaxed);
+    for (const auto& l : lanes_) n += l->outstanding_events.load(std::memory_order_relaxed);
     return n;
 }
 
 delivery_credit feed::credit(uint32_t partition) {
     lane& l = *lanes_.at(partition);
     // One slot stays free for a gap notice, which needs no credit but needs a slot.
-    if (l.ring.size_approx() + 2 > l.ring.capacity())
-        return {};
+    if (l.ring.size_approx() + 2 > l.ring.capacity()) return {};
     const uint64_t events = l.outstanding_events.load(std::memory_order_acquire);
     const uint64_t bytes = l.outstanding_bytes.load(std::memory_order_acquire);
     delivery_credit c;
@@ -38,16 +36,14 @@ delivery_credit feed::credit(uint32_t partition) {
                    ? 0
                    : static_cast<uint32_t>(options_.max_buffered_events - events);
     c.bytes = bytes >= options_.max_buffered_bytes ? 0 : options_.max_buffered_bytes - bytes;
-    if (c.bytes == 0)
-        c.events = 0;
+    if (c.bytes == 0) c.events = 0;
     return c;
 }
 
 void feed::on_events(uint32_t partition, std::span<const event_view> events) {
     lane& l = *lanes_.at(partition);
     size_t bytes = 0;
-    for (const auto& e : events)
-        bytes += e.record.size();
+    for (const auto& e : events) bytes += e.record.size();
     chunk c;
     c.records = std::make_unique_for_overwrite<std::byte[]>(bytes);
     std::byte* p = c.records.get();

@@ -79,8 +79,7 @@ size_t feed::poll(OnEvent&& on_event, OnGap&& on_gap, size_t max_events) {
         lane& l = *lanes_[p];
         while (handed < max_events) {
             chunk* c = l.ring.front();
-            if (!c)
-                break;
+            if (!c) break;
             if (!c->records) {
                 on_gap(p, c->gap_first, c->gap_last);
                 chunk done;
@@ -96,8 +95,7 @@ size_t feed::poll(OnEvent&& on_event, OnGap&& on_gap, size_t max_events) {
                 ++l.consumed_in_front;
                 ++handed;
             }
-            if (l.consumed_in_front < c->count)
-                break;
+            if (l.consumed_in_front < c->count) break;
             l.outstanding_events.fetch_sub(c->count, std::memory_order_release);
             l.outstanding_bytes.fetch_sub(c->bytes, std::memory_order_release);
             l.consumed_in_front = 0;

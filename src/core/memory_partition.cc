@@ -11,9 +11,10 @@ namespace es::core {
 
 // A run of records with consecutive offsets, stored back to back.
 struct memory_partition::segment {
+    // The bytes are not zeroed: every byte is written by an append before it is read.
     explicit segment(size_t capacity)
-        : capacity(capacity), data(std::make_unique<std::byte[]>(capacity)) {
-        positions.reserve(capacity / record_header_bytes / 4);
+        : capacity(capacity), data(std::make_unique_for_overwrite<std::byte[]>(capacity)) {
+        positions.reserve(capacity / 64);
     }
 
     void reset(uint64_t base) {
@@ -56,18 +57,17 @@ memory_partition::segment& memory_partition::segment_for_append(size_t record_by
         return *segments_.back();
     }
     std::unique_ptr<segment> s = std::move(spare_);
-    if (!s)
-        s = std::make_unique<segment>(segment_bytes_);
+    if (!s) s = std::make_unique<segment>(segment_bytes_);
     s->reset(end_offset_);
     segments_.push_back(std::move(s));
     return *segments_.back();
 }
 
-uint64_t memory_partition::append(const event_batch& batch, int64_t now_ns) {
-    ES_ASSERT(batch.count() > 0);
+uint64_t memory_partition::append(const record_run& run, int64_t now_ns) {
+    ES_ASSERT(run.count > 0);
     const uint64_t base = end_offset_;
-    const std::byte* p = batch.data();
-    const std::byte* const end = p + batch.bytes();
+    const std::byte* p = run.data;
+    const std::byte* const end = p + run.bytes;
     while (p < end) {
         const auto size = load_le<uint32_t>(p + record_field::record_bytes);
         ES_ASSERT(size >= record_header_bytes && p + size <= end);
@@ -85,8 +85,7 @@ uint64_t memory_partition::append(const event_batch& batch, int64_t now_ns) {
         p += size;
     }
     // Byte retention: whole segments go, oldest first, but never the one being written.
-    while (stored_bytes_ > retention_bytes_ && segments_.size() > 1)
-        drop_oldest_segment();
+    while (stored_bytes_ > retention_bytes_ && segments_.size() > 1) drop_oldest_segment();
     publish_counters();
     return base;
 }
@@ -96,12 +95,31 @@ void memory_partition::drop_oldest_segment() {
     segments_.pop_front();
     stored_bytes_ -= s->used;
     start_offset_ = std::max(start_offset_, s->end_offset());
-    spare_ = std::move(s);
+    if (!spare_) {
+        spare_ = std::move(s);  // its pages are already mapped
+        spare_faulted_bytes_ = spare_->capacity;
+    }
+}
+
+bool memory_partition::prepare_spare(size_t budget_bytes) {
+    if (segments_.empty() || segments_.back()->used < segments_.back()->capacity / 2) return false;
+    if (spare_ && spare_faulted_bytes_ >= spare_->capacity) return false;
+    if (!spare_) {
+        spare_ = std::make_unique<segment>(segment_bytes_);
+        spare_faulted_bytes_ = 0;
+    }
+    // Touch one byte per page so that the kernel maps (and zeroes) the pages now, in idle
+    // time, rather than during the appends that will fill the segment.
+    constexpr size_t page = 4096;
+    const size_t end = std::min(spare_->capacity, spare_faulted_bytes_ + budget_bytes);
+    volatile std::byte* data = spare_->data.get();
+    for (size_t at = spare_faulted_bytes_; at < end; at += page) data[at] = std::byte{0};
+    spare_faulted_bytes_ = end;
+    return true;
 }
 
 void memory_partition::trim_by_age(int64_t now_ns) {
-    if (retention_ns_ == 0)
-        return;
+    if (retention_ns_ == 0) return;
     const int64_t cutoff = now_ns - retention_ns_;
     bool changed = false;
     while (start_offset_ < end_offset_) {
@@ -110,8 +128,7 @@ void memory_partition::trim_by_age(int64_t now_ns) {
             drop_oldest_segment();
             continue;
         }
-        if (load_le<int64_t>(s.record(start_offset_) + record_field::timestamp_ns) >= cutoff)
-            break;
+        if (load_le<int64_t>(s.record(start_offset_) + record_field::timestamp_ns) >= cutoff) break;
         ++start_offset_;
         changed = true;
     }
@@ -122,14 +139,12 @@ void memory_partition::trim_by_age(int64_t now_ns) {
     if (start_offset_ == end_offset_ && segments_.size() == 1) {
         drop_oldest_segment();
     }
-    if (changed)
-        publish_counters();
+    if (changed) publish_counters();
 }
 
 memory_partition::segment_iterator memory_partition::find_segment(uint64_t offset) const {
     // Readers are nearly always at the tail, so try the last segment before searching.
-    if (offset >= segments_.back()->base_offset)
-        return std::prev(segments_.end());
+    if (offset >= segments_.back()->base_offset) return std::prev(segments_.end());
     auto it = std::upper_bound(
         segments_.begin(), segments_.end(), offset,
         [](uint64_t o, const std::unique_ptr<segment>& s) { return o < s->base_offset; });
@@ -139,8 +154,7 @@ memory_partition::segment_iterator memory_partition::find_segment(uint64_t offse
 
 size_t memory_partition::read(uint64_t from, std::span<event_view> out, size_t max_bytes) const {
     ES_ASSERT(from >= start_offset_ && from <= end_offset_);
-    if (from == end_offset_ || out.empty())
-        return 0;
+    if (from == end_offset_ || out.empty()) return 0;
     auto it = find_segment(from);
     size_t n = 0;
     size_t bytes = 0;
@@ -150,8 +164,7 @@ size_t memory_partition::read(uint64_t from, std::span<event_view> out, size_t m
         for (; offset < seg.end_offset() && n < out.size(); ++offset) {
             const std::byte* r = seg.record(offset);
             const auto size = load_le<uint32_t>(r + record_field::record_bytes);
-            if (n > 0 && bytes + size > max_bytes)
-                return n;
+            if (n > 0 && bytes + size > max_bytes) return n;
             out[n++] = event_view::of(r);
             bytes += size;
         }
@@ -162,8 +175,7 @@ size_t memory_partition::read(uint64_t from, std::span<event_view> out, size_t m
 uint64_t memory_partition::offset_for_timestamp(int64_t ts_ns) const {
     for (const auto& s : segments_) {
         for (uint64_t o = std::max(start_offset_, s->base_offset); o < s->end_offset(); ++o) {
-            if (load_le<int64_t>(s->record(o) + record_field::timestamp_ns) >= ts_ns)
-                return o;
+            if (load_le<int64_t>(s->record(o) + record_field::timestamp_ns) >= ts_ns) return o;
         }
     }
     return end_offset_;

@@ -1,6 +1,7 @@
 // An in-memory partition: an ordered log of recent events held in segments of encoded records,
-// with offsets assigned on append and retention by bytes and by age. Owned by one worker thread;
-// other threads read only the published counters (start, end, bytes).
+// with offsets assigned on append and retention by bytes and by age. Memory: at most
+// retention_bytes of events plus two segments (the one being written and a spare). Owned by one
+// worker thread; other threads read only the published counters (start, end, bytes).
 #pragma once
 
 #include <atomic>
@@ -16,8 +17,8 @@
 
 namespace es::core {
 
-class event_batch;
 struct cursor;
+struct record_run;
 
 class memory_partition {
   public:
@@ -34,10 +35,11 @@ class memory_partition {
 
     uint32_t index() const noexcept { return index_; }
 
-    // Owning worker thread. Appends every record of the batch with consecutive offsets starting
+    // Owning worker thread. Appends every record of the run with consecutive offsets starting
     // at end_offset(), stamping now_ns on records whose timestamp is 0, then applies byte
-    // retention. Returns the first offset. REQUIRES: batch.count() > 0.
-    uint64_t append(const event_batch& batch, int64_t now_ns);
+    // retention. Returns the first offset. REQUIRES: run.count > 0, and the run holds
+    // well-formed records (encoded by encode_record).
+    uint64_t append(const record_run& run, int64_t now_ns);
 
     // Owning worker thread. Views events from offset `from` on, up to out.size() events and
     // about max_bytes of records (at least one event when any is there). Returns the count.
@@ -48,6 +50,11 @@ class memory_partition {
     // Owning worker thread. The first offset whose event has timestamp >= ts, scanning from the
     // start; end_offset() when none does.
     uint64_t offset_for_timestamp(int64_t ts_ns) const;
+
+    // Owning worker thread, in idle time. Once the segment being written is half full, makes
+    // the next one ready: allocates it and maps up to budget_bytes more of its pages, so that
+    // appends do not stall on page faults. Returns false when there is nothing to do.
+    bool prepare_spare(size_t budget_bytes);
 
     // Owning worker thread. Drops events older than now_ns - retention_ms from the start of the
     // log (stopping at the first younger one). Does nothing when retention_ms is 0.
@@ -68,10 +75,10 @@ class memory_partition {
         return pub_bytes_.load(std::memory_order_relaxed);
     }
 
-    // Owning worker thread: the cursors reading this partition, and whether the topic was
-    // deleted (batches still in flight are then refused).
+    // Owning worker thread: the cursors reading this partition, and whether it is on the
+    // worker's list of partitions to deliver from after the current pass.
     std::vector<cursor*> cursors;
-    bool removed = false;
+    bool has_new_events = false;
 
   private:
     struct segment;
@@ -91,7 +98,8 @@ class memory_partition {
 
     // Owning worker thread only.
     std::deque<std::unique_ptr<segment>> segments_;
-    std::unique_ptr<segment> spare_;  // last dropped segment, reused to avoid an allocation
+    std::unique_ptr<segment> spare_;  // the next segment to write, made ready ahead of time
+    size_t spare_faulted_bytes_ = 0;  // how much of spare_ has its pages mapped
     uint64_t start_offset_ = 0;
     uint64_t end_offset_ = 0;
     size_t stored_bytes_ = 0;  // record bytes in segments_, including those before start_offset_

@@ -48,8 +48,7 @@ class mpsc_queue {
     template <class U>
     [[nodiscard]] bool try_push(U&& item) noexcept(std::is_nothrow_assignable_v<T&, U&&>) {
         uint64_t pos;
-        if (!claim(1, 1, pos))
-            return false;
+        if (!claim(1, 1, pos)) return false;
         slot& s = slots_[pos & mask_];
         s.value = std::forward<U>(item);
         s.seq.store(pos + 1, std::memory_order_release);
@@ -71,8 +70,7 @@ class mpsc_queue {
     // Any thread. Moves a prefix of items[0..n) into the queue with a single claim and returns
     // its length (0 when full). The items keep their order relative to each other.
     [[nodiscard]] size_t try_push_batch(T* items, size_t n) noexcept {
-        if (n == 0)
-            return 0;
+        if (n == 0) return 0;
         uint64_t pos;
         const size_t count = claim(1, n, pos);
         for (size_t i = 0; i < count; ++i) {
@@ -92,13 +90,11 @@ class mpsc_queue {
         size_t count = 0;
         while (count < max) {
             slot& s = slots_[(tail + count) & mask_];
-            if (s.seq.load(std::memory_order_acquire) != tail + count + 1)
-                break;
+            if (s.seq.load(std::memory_order_acquire) != tail + count + 1) break;
             out[count] = std::move(s.value);
             ++count;
         }
-        if (count)
-            cons_.tail.store(tail + count, std::memory_order_release);
+        if (count) cons_.tail.store(tail + count, std::memory_order_release);
         return count;
     }
 
@@ -140,8 +136,7 @@ class mpsc_queue {
                 head = prod_.head.load(std::memory_order_relaxed);
                 continue;
             }
-            if (room < min)
-                return 0;
+            if (room < min) return 0;
             const size_t count = max < room ? max : room;
             if (prod_.head.compare_exchange_weak(head, head + count, std::memory_order_relaxed,
                                                  std::memory_order_relaxed)) {

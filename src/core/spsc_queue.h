@@ -56,8 +56,7 @@ class spsc_queue {
         const uint64_t head = prod_.head.load(std::memory_order_relaxed);
         if (head - prod_.tail_cached == capacity_) {
             prod_.tail_cached = cons_.tail.load(std::memory_order_acquire);
-            if (head - prod_.tail_cached == capacity_)
-                return false;
+            if (head - prod_.tail_cached == capacity_) return false;
         }
         new (&slots_[head & mask_]) T(std::forward<U>(item));
         prod_.head.store(head + 1, std::memory_order_release);
@@ -87,10 +86,8 @@ class spsc_queue {
             room = capacity_ - (head - prod_.tail_cached);
         }
         const size_t count = n < room ? n : room;
-        for (size_t i = 0; i < count; ++i)
-            new (&slots_[(head + i) & mask_]) T(std::move(items[i]));
-        if (count)
-            prod_.head.store(head + count, std::memory_order_release);
+        for (size_t i = 0; i < count; ++i) new (&slots_[(head + i) & mask_]) T(std::move(items[i]));
+        if (count) prod_.head.store(head + count, std::memory_order_release);
         return count;
     }
 
@@ -99,8 +96,7 @@ class spsc_queue {
         const uint64_t tail = cons_.tail.load(std::memory_order_relaxed);
         if (tail == cons_.head_cached) {
             cons_.head_cached = prod_.head.load(std::memory_order_acquire);
-            if (tail == cons_.head_cached)
-                return false;
+            if (tail == cons_.head_cached) return false;
         }
         T& slot = slots_[tail & mask_];
         out = std::move(slot);
@@ -124,8 +120,7 @@ class spsc_queue {
             out[i] = std::move(slot);
             slot.~T();
         }
-        if (count)
-            cons_.tail.store(tail + count, std::memory_order_release);
+        if (count) cons_.tail.store(tail + count, std::memory_order_release);
         return count;
     }
 
@@ -134,8 +129,7 @@ class spsc_queue {
         const uint64_t tail = cons_.tail.load(std::memory_order_relaxed);
         if (tail == cons_.head_cached) {
             cons_.head_cached = prod_.head.load(std::memory_order_acquire);
-            if (tail == cons_.head_cached)
-                return nullptr;
+            if (tail == cons_.head_cached) return nullptr;
         }
         return &slots_[tail & mask_];
     }

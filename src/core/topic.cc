@@ -14,17 +14,14 @@ const char* storage_mode_name(storage_mode m) noexcept {
 }
 
 result<storage_mode> parse_storage_mode(std::string_view text) {
-    if (text == "memory")
-        return storage_mode::memory;
-    if (text == "durable")
-        return storage_mode::durable;
+    if (text == "memory") return storage_mode::memory;
+    if (text == "durable") return storage_mode::durable;
     return make_error(errc::invalid_argument,
                       "storage must be memory or durable, got '" + std::string(text) + "'");
 }
 
 status validate_topic_name(std::string_view name) {
-    if (name.empty())
-        return make_error(errc::invalid_argument, "topic name is empty");
+    if (name.empty()) return make_error(errc::invalid_argument, "topic name is empty");
     if (name.size() > max_topic_name_bytes) {
         return make_error(errc::invalid_argument, "topic name is " + std::to_string(name.size()) +
                                                       " characters; the limit is " +

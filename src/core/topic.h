@@ -55,9 +55,12 @@ status validate_topic_config(const topic_config& config);
 struct topic {
     topic_config config;
     uint64_t id = 0;
-    // partitions[i] is owned, and touched only, by worker owner_worker[i].
+    // partitions[i] is touched only by worker owner_worker[i], where it sits in slot slot[i]
+    // of that worker's table with generation generation[i].
     std::vector<std::unique_ptr<memory_partition>> partitions;
     std::vector<uint32_t> owner_worker;
+    std::vector<uint32_t> slot;
+    std::vector<uint32_t> generation;
     std::atomic<bool> deleted{false};
     // Spreads unkeyed publishes over the partitions, one partition per publish call.
     std::atomic<uint64_t> round_robin{0};

@@ -8,24 +8,33 @@
 namespace es::core {
 
 result<topic_ptr> topic_table::create(const topic_config& config,
-                                      const std::function<uint32_t(uint32_t)>& owner_of) {
+                                      const std::function<status(topic&)>& prepare) {
     ES_TRY(validate_topic_config(config));
+    auto check = [&]() -> status {
+        if (topics_.count(config.name)) {
+            return make_error(errc::already_exists, "topic '" + config.name + "' already exists");
+        }
+        if (topics_.size() >= max_topics) {
+            return make_error(errc::too_large, "the node holds " + std::to_string(max_topics) +
+                                                   " topics, its limit");
+        }
+        return {};
+    };
+    {
+        std::shared_lock lock(mutex_);
+        ES_TRY(check());
+    }
     auto t = std::make_shared<topic>();
     t->config = config;
     t->partitions.reserve(config.partitions);
-    t->owner_worker.reserve(config.partitions);
     for (uint32_t p = 0; p < config.partitions; ++p) {
         t->partitions.push_back(std::make_unique<memory_partition>(p, config));
-        t->owner_worker.push_back(owner_of(p));
     }
+    ES_TRY(prepare(*t));
+    ES_ASSERT(t->owner_worker.size() == config.partitions && t->slot.size() == config.partitions &&
+              t->generation.size() == config.partitions);
     std::unique_lock lock(mutex_);
-    if (topics_.count(config.name)) {
-        return make_error(errc::already_exists, "topic '" + config.name + "' already exists");
-    }
-    if (topics_.size() >= max_topics) {
-        return make_error(errc::too_large,
-                          "the node holds " + std::to_string(max_topics) + " topics, its limit");
-    }
+    ES_TRY(check());
     t->id = next_id_++;
     topics_.emplace(config.name, t);
     return t;
@@ -56,8 +65,7 @@ std::vector<topic_ptr> topic_table::list() const {
     std::shared_lock lock(mutex_);
     std::vector<topic_ptr> out;
     out.reserve(topics_.size());
-    for (const auto& [name, t] : topics_)
-        out.push_back(t);
+    for (const auto& [name, t] : topics_) out.push_back(t);
     return out;
 }
 

@@ -17,11 +17,14 @@ namespace es::core {
 
 class topic_table {
   public:
-    // Validates `config` and adds a topic with its partitions; `owner_of(partition)` chooses the
-    // worker of each. Errors: invalid_argument (the message names the field), already_exists,
-    // too_large (max_topics).
+    // Validates `config`, builds the topic with its partitions, lets `prepare` place them (fill
+    // owner_worker, slot, generation and hand them to their workers), and only then makes the
+    // topic visible to find() and list(). Errors: invalid_argument (the message names the
+    // field), already_exists, too_large (max_topics), or prepare's error.
+    // REQUIRES: callers whose prepare has side effects serialise their creates, so that the
+    // name cannot be taken between the check and the insert.
     result<topic_ptr> create(const topic_config& config,
-                             const std::function<uint32_t(uint32_t)>& owner_of);
+                             const std::function<status(topic&)>& prepare);
 
     // Removes the topic from the table and marks it deleted; returns it so the caller can tell
     // its workers. Error: not_found.

@@ -30,14 +30,15 @@ void futex_wake(std::atomic<uint32_t>& word) {
 
 }  // namespace
 
-worker::worker(uint32_t index, const worker_options& options, const clock_source& clock)
+worker::worker(uint32_t index, const worker_options& options, const clock_source& clock,
+               worker_metrics metrics)
     : index_(index),
       options_(options),
       clock_(clock),
-      ingest_(options.ingest_queue_batches),
+      ingest_(options.ingest_queue_bytes),
       control_(1024),
       view_buffer_(options.deliver_events_max),
-      pop_buffer_(options.ingest_pop_batches) {}
+      metrics_(std::move(metrics)) {}
 
 worker::~worker() {
     stop();
@@ -47,27 +48,18 @@ void worker::start(int cpu) {
     ES_ASSERT(!started_.load());
     started_.store(true);
     thread_ = std::thread([this, cpu] {
-        if (cpu >= 0)
-            pin_current_thread(cpu);
+        if (cpu >= 0) pin_current_thread(cpu);
         loop();
     });
 }
 
 void worker::stop() {
-    if (!thread_.joinable())
-        return;
+    if (!thread_.joinable()) return;
     stopping_.store(true, std::memory_order_seq_cst);
     wake();
     thread_.join();
     // From here on post() runs tasks in place: the thread that owned the state is gone.
     started_.store(false, std::memory_order_release);
-}
-
-bool worker::try_enqueue(std::unique_ptr<event_batch>& batch) {
-    if (!ingest_.try_push(std::move(batch)))
-        return false;
-    wake();
-    return true;
 }
 
 void worker::post(task t) {
@@ -83,7 +75,13 @@ void worker::wake() noexcept {
     // Pairs with the fence in park(): either the worker sees our queued item on its re-check,
     // or we see parked_ and wake it.
     std::atomic_thread_fence(std::memory_order_seq_cst);
-    if (parked_.load(std::memory_order_relaxed)) {
+    wake_after_commit();
+}
+
+void worker::wake_after_commit() noexcept {
+    // The claim was a seq_cst read-modify-write of the ring's head, which orders this seq_cst
+    // load after it: either park() sees the claimed room on its re-check, or we see parked_.
+    if (parked_.load(std::memory_order_seq_cst)) {
         wake_word_.fetch_add(1, std::memory_order_release);
         futex_wake(wake_word_);
     }
@@ -95,22 +93,22 @@ void worker::loop() {
     for (;;) {
         bool busy = run_tasks();
         busy |= run_ingest();
-        if (!waiting_.empty())
-            busy |= deliver_waiting();
+        if (!waiting_.empty()) busy |= deliver_waiting();
         if (busy) {
             idle_since = 0;
             continue;
         }
         if (stopping_.load(std::memory_order_acquire)) {
             // Drain: stop only once both queues are empty after the stop flag was seen.
-            if (ingest_.empty_approx() && control_.empty_approx())
-                break;
+            if (ingest_.empty_approx() && control_.empty_approx()) break;
             continue;
         }
         const int64_t now = monotonic_ns();
         if (idle_since == 0) {
             idle_since = now;
             retention_tick();
+        } else if (prepare_segments()) {
+            // Idle time went into mapping the next segment's pages.
         } else if (now - idle_since >= int64_t{options_.spin_before_park_us} * 1000) {
             park();
             idle_since = 0;
@@ -131,31 +129,57 @@ bool worker::run_tasks() {
 }
 
 bool worker::run_ingest() {
-    const size_t n = ingest_.try_pop_batch(pop_buffer_.data(), pop_buffer_.size());
-    for (size_t i = 0; i < n; ++i)
-        append(std::move(pop_buffer_[i]));
-    if (n == pop_buffer_.size())
-        retention_tick();  // a busy worker still ages its partitions
-    return n > 0;
+    // One clock read per pass: every batch of the pass gets the same append time.
+    int64_t now_ns = 0;
+    const size_t n = ingest_.consume(
+        [&](std::span<std::byte> entry) {
+            if (now_ns == 0) now_ns = clock_.now_ns();
+            append(entry, now_ns);
+        },
+        options_.ingest_pop_batches);
+    if (n == 0) return false;
+    // Counted once per pass, not per batch.
+    metrics_.batches_appended->inc(pass_batches_);
+    metrics_.events_appended->inc(pass_events_);
+    metrics_.ingest_queue_bytes->set(static_cast<int64_t>(ingest_.used_bytes_approx()));
+    pass_batches_ = 0;
+    pass_events_ = 0;
+    // Deliver once per pass rather than once per batch: subscribers get larger chunks, and
+    // the worker's cost per small batch drops (the batching a busy Disruptor consumer does).
+    for (memory_partition* p : appended_) {
+        p->has_new_events = false;
+        for (cursor* c : p->cursors) {
+            if (!c->waiting_for_credit) deliver(*p, *c);
+        }
+    }
+    appended_.clear();
+    if (n == options_.ingest_pop_batches) retention_tick();  // a busy worker still ages
+    return true;
 }
 
-void worker::append(std::unique_ptr<event_batch> batch) {
-    memory_partition* p = batch->target;
+void worker::append(std::span<const std::byte> entry, int64_t now_ns) {
+    const ingest_header h = read_ingest_header(entry.data());
     publish_outcome out;
-    out.partition = batch->partition;
-    out.count = batch->count();
-    if (p->removed) {
+    out.partition = h.partition;
+    out.count = h.count;
+    memory_partition* p = nullptr;
+    if (h.slot < slots_.size() && slots_[h.slot].generation == h.generation) {
+        p = slots_[h.slot].partition;
+    }
+    if (p == nullptr) {  // the topic was deleted after this batch was routed
         out.code = errc::not_found;
-        batch->completion(out);
+        h.completion(out);
         return;
     }
-    out.base_offset = p->append(*batch, clock_.now_ns());
-    stats_.batches.fetch_add(1, std::memory_order_relaxed);
-    stats_.events_appended.fetch_add(out.count, std::memory_order_relaxed);
-    batch->completion(out);
-    for (cursor* c : p->cursors) {
-        if (!c->waiting_for_credit)
-            deliver(*p, *c);
+    const record_run run{entry.data() + ingest_header_bytes, entry.size() - ingest_header_bytes,
+                         h.count};
+    out.base_offset = p->append(run, now_ns);
+    pass_batches_++;
+    pass_events_ += h.count;
+    h.completion(out);
+    if (!p->has_new_events && !p->cursors.empty()) {
+        p->has_new_events = true;
+        appended_.push_back(p);
     }
 }
 
@@ -174,7 +198,7 @@ bool worker::deliver(memory_partition& p, cursor& c) {
             // The events it had not read yet have left the partition: say so, then go on from
             // the oldest one still held.
             c.sink->on_gap(c.partition, c.next_offset, p.start_offset() - 1);
-            stats_.gaps.fetch_add(1, std::memory_order_relaxed);
+            metrics_.gaps->inc();
             c.next_offset = p.start_offset();
             delivered = true;
             continue;
@@ -183,8 +207,7 @@ bool worker::deliver(memory_partition& p, cursor& c) {
         const size_t max_bytes = std::min<uint64_t>(credit.bytes, options_.deliver_bytes_max);
         const size_t n =
             p.read(c.next_offset, std::span(view_buffer_.data(), max_events), max_bytes);
-        if (n == 0)
-            break;
+        if (n == 0) break;
         // read() hands over at least one event even when it is larger than max_bytes; hold it
         // back unless the subscriber can take it whole.
         if (n == 1 && view_buffer_[0].record.size() > credit.bytes) {
@@ -195,7 +218,7 @@ bool worker::deliver(memory_partition& p, cursor& c) {
             return delivered;
         }
         c.sink->on_events(c.partition, std::span<const event_view>(view_buffer_.data(), n));
-        stats_.events_delivered.fetch_add(n, std::memory_order_relaxed);
+        metrics_.events_delivered->inc(n);
         c.next_offset += n;
         delivered = true;
     }
@@ -214,13 +237,24 @@ bool worker::deliver_waiting() {
     return delivered;
 }
 
+bool worker::prepare_segments() {
+    // One page per call: a batch that arrives meanwhile waits about a microsecond at most.
+    constexpr size_t budget_bytes = 4096;
+    for (size_t i = 0; i < partitions_.size(); ++i) {
+        memory_partition* p = partitions_[(prepare_next_ + i) % partitions_.size()];
+        if (p->prepare_spare(budget_bytes)) {
+            prepare_next_ = (prepare_next_ + i) % partitions_.size();
+            return true;
+        }
+    }
+    return false;
+}
+
 void worker::retention_tick() {
     const int64_t now = clock_.now_ns();
-    if (now < next_retention_ns_)
-        return;
+    if (now < next_retention_ns_) return;
     next_retention_ns_ = now + int64_t{options_.retention_tick_ms} * 1'000'000;
-    for (memory_partition* p : partitions_)
-        p->trim_by_age(now);
+    for (memory_partition* p : partitions_) p->trim_by_age(now);
 }
 
 void worker::park() {
@@ -228,28 +262,32 @@ void worker::park() {
     parked_.store(true, std::memory_order_relaxed);
     std::atomic_thread_fence(std::memory_order_seq_cst);
     if (ingest_.empty_approx() && control_.empty_approx() && !stopping_.load()) {
-        stats_.parks.fetch_add(1, std::memory_order_relaxed);
+        metrics_.parks->inc();
         // Sleep until woken, but not past the next retention tick, and not long while some
         // subscriber waits for credit (a consumer returns credit without waking us).
         int64_t timeout_ns = int64_t{options_.retention_tick_ms} * 1'000'000;
-        if (!waiting_.empty())
-            timeout_ns = int64_t{options_.credit_poll_us} * 1000;
+        if (!waiting_.empty()) timeout_ns = int64_t{options_.credit_poll_us} * 1000;
         futex_wait(wake_word_, seen, timeout_ns);
     }
     parked_.store(false, std::memory_order_relaxed);
 }
 
-void worker::adopt_partition(memory_partition* p) {
+void worker::adopt_partition(uint32_t slot, uint32_t generation, memory_partition* p) {
+    if (slots_.size() <= slot) slots_.resize(slot + 1);
+    ES_ASSERT(slots_[slot].partition == nullptr);
+    slots_[slot] = {p, generation};
     partitions_.push_back(p);
 }
 
-void worker::drop_partition(memory_partition* p) {
-    p->removed = true;
+void worker::drop_partition(uint32_t slot) {
+    ES_ASSERT(slot < slots_.size() && slots_[slot].partition != nullptr);
+    memory_partition* p = slots_[slot].partition;
+    // Batches routed before the delete still name this slot with the old generation; with no
+    // partition here (or a new generation once the slot is reused) they are refused.
+    slots_[slot].partition = nullptr;
     std::vector<uint64_t> ids;
-    for (const cursor* c : p->cursors)
-        ids.push_back(c->subscription_id);
-    for (uint64_t id : ids)
-        remove_cursors(id);
+    for (const cursor* c : p->cursors) ids.push_back(c->subscription_id);
+    for (uint64_t id : ids) remove_cursors(id);
     partitions_.erase(std::remove(partitions_.begin(), partitions_.end(), p), partitions_.end());
 }
 

@@ -13,15 +13,19 @@
 
 #include "common/clock.h"
 #include "core/batch.h"
+#include "core/engine_metrics.h"
+#include "core/ingest_entry.h"
 #include "core/memory_partition.h"
+#include "core/mpsc_byte_ring.h"
 #include "core/mpsc_queue.h"
 #include "core/subscription.h"
 
 namespace es::core {
 
 struct worker_options {
-    // Ingest queue capacity, in batches (rounded up to a power of two).
-    uint32_t ingest_queue_batches = 8192;
+    // Ingest queue capacity in bytes of encoded batches (rounded up to a power of two). A batch
+    // may take at most a quarter of it, which bounds the largest event a node accepts.
+    uint64_t ingest_queue_bytes = 16 << 20;
     // Batches taken from the ingest queue per pass.
     uint32_t ingest_pop_batches = 64;
     // Most events, and about the most bytes, handed to a sink per call.
@@ -36,19 +40,12 @@ struct worker_options {
     uint32_t retention_tick_ms = 100;
 };
 
-struct worker_stats {
-    std::atomic<uint64_t> batches{0};
-    std::atomic<uint64_t> events_appended{0};
-    std::atomic<uint64_t> events_delivered{0};
-    std::atomic<uint64_t> gaps{0};
-    std::atomic<uint64_t> parks{0};
-};
-
 class worker {
   public:
     using task = std::function<void()>;
 
-    worker(uint32_t index, const worker_options& options, const clock_source& clock);
+    worker(uint32_t index, const worker_options& options, const clock_source& clock,
+           worker_metrics metrics);
     ~worker();
     worker(const worker&) = delete;
     worker& operator=(const worker&) = delete;
@@ -61,8 +58,18 @@ class worker {
     // stopped handing work in. Idempotent.
     void stop();
 
-    // Any thread. Queues the batch; false (batch left in place) when the queue is full.
-    [[nodiscard]] bool try_enqueue(std::unique_ptr<event_batch>& batch);
+    // Any thread. Claims room for an ingest entry of `bytes` (ingest_entry.h); false when the
+    // queue has no room now. The claimer fills the entry and then calls commit().
+    // REQUIRES: bytes <= max_entry_bytes().
+    [[nodiscard]] bool try_claim(size_t bytes, mpsc_byte_ring::claim& c) noexcept {
+        return ingest_.try_claim(bytes, c);
+    }
+    // The claiming thread. Hands the entry to the worker and wakes it if it is parked.
+    void commit(const mpsc_byte_ring::claim& c) noexcept {
+        ingest_.commit(c);
+        wake_after_commit();
+    }
+    size_t max_entry_bytes() const noexcept { return ingest_.max_entry_payload(); }
 
     // Any thread. Runs `t` on the worker thread, after the work queued before it. Blocks only
     // while the control queue is full. A worker that was never started runs it in place.
@@ -81,12 +88,12 @@ class worker {
     // Any thread. Wakes the worker if it is parked.
     void wake() noexcept;
 
-    size_t ingest_depth_approx() const noexcept { return ingest_.size_approx(); }
-    const worker_stats& stats() const noexcept { return stats_; }
+    size_t ingest_bytes_approx() const noexcept { return ingest_.used_bytes_approx(); }
 
-    // Worker thread only (from tasks): partitions and cursors this worker owns.
-    void adopt_partition(memory_partition* p);
-    void drop_partition(memory_partition* p);
+    // Worker thread only (from tasks): partitions and cursors this worker owns. A partition
+    // lives in a slot of the worker's table; batches name it by slot and generation.
+    void adopt_partition(uint32_t slot, uint32_t generation, memory_partition* p);
+    void drop_partition(uint32_t slot);
     void add_cursor(memory_partition* p, std::unique_ptr<cursor> c);
     void remove_cursors(uint64_t subscription_id);
 
@@ -94,11 +101,13 @@ class worker {
     void loop();
     bool run_tasks();
     bool run_ingest();
-    void append(std::unique_ptr<event_batch> batch);
+    void append(std::span<const std::byte> entry, int64_t now_ns);
+    void wake_after_commit() noexcept;
     // Delivers what c may take now; returns true if it delivered anything.
     bool deliver(memory_partition& p, cursor& c);
     bool deliver_waiting();
     void retention_tick();
+    bool prepare_segments();
     void park();
 
     // Constant after construction.
@@ -106,7 +115,7 @@ class worker {
     const worker_options options_;
     const clock_source& clock_;
 
-    mpsc_queue<std::unique_ptr<event_batch>> ingest_;
+    mpsc_byte_ring ingest_;
     mpsc_queue<std::unique_ptr<task>> control_;
 
     // Parking: the worker announces parked_, re-checks its queues, then sleeps on wake_word_
@@ -117,14 +126,22 @@ class worker {
     std::atomic<bool> started_{false};
 
     // Worker thread only.
+    struct slot_entry {
+        memory_partition* partition = nullptr;
+        uint32_t generation = 0;
+    };
+    std::vector<slot_entry> slots_;
     std::vector<memory_partition*> partitions_;
+    std::vector<memory_partition*> appended_;  // partitions with new events in this pass
     std::vector<std::unique_ptr<cursor>> cursors_;
     std::vector<std::pair<memory_partition*, cursor*>> waiting_;  // cursors short of credit
     std::vector<event_view> view_buffer_;
-    std::vector<std::unique_ptr<event_batch>> pop_buffer_;
     int64_t next_retention_ns_ = 0;
+    size_t prepare_next_ = 0;    // round-robin position of prepare_segments()
+    uint64_t pass_batches_ = 0;  // appended in the current pass, counted at its end
+    uint64_t pass_events_ = 0;
 
-    worker_stats stats_;
+    const worker_metrics metrics_;
     std::thread thread_;
 };
 

@@ -26,8 +26,7 @@ TEST(batch, round_trips_key_payload_headers_and_timestamp) {
     EXPECT_EQ(v.offset, 0u);
     EXPECT_EQ(v.record.size(), b->bytes());
     std::vector<std::pair<std::string, std::string>> got;
-    for (auto h : v.headers)
-        got.emplace_back(h.name, h.value);
+    for (auto h : v.headers) got.emplace_back(h.name, h.value);
     ASSERT_EQ(got.size(), 2u);
     EXPECT_EQ(got[0], (std::pair<std::string, std::string>{"trace-id", "abc"}));
     EXPECT_EQ(got[1], (std::pair<std::string, std::string>{"empty", ""}));

@@ -25,8 +25,7 @@ topic_config small_topic(uint64_t retention_bytes, uint64_t retention_ms = 0) {
 
 std::unique_ptr<event_batch> batch_of(const std::vector<std::string>& payloads, int64_t ts = 0) {
     size_t bytes = 0;
-    for (const auto& p : payloads)
-        bytes += encoded_size(event_in::without_key(p));
+    for (const auto& p : payloads) bytes += encoded_size(event_in::without_key(p));
     auto b = event_batch::create(bytes);
     for (const auto& p : payloads) {
         event_in e = event_in::without_key(p);
@@ -53,8 +52,8 @@ std::vector<std::string> read_all(const memory_partition& p, uint64_t from) {
 
 TEST(memory_partition, assigns_consecutive_offsets_and_stamps_time) {
     memory_partition p(0, small_topic(1 << 20));
-    EXPECT_EQ(p.append(*batch_of({"a", "b", "c"}), 500), 0u);
-    EXPECT_EQ(p.append(*batch_of({"d"}, 77), 600), 3u);
+    EXPECT_EQ(p.append(batch_of({"a", "b", "c"})->records(), 500), 0u);
+    EXPECT_EQ(p.append(batch_of({"d"}, 77)->records(), 600), 3u);
     EXPECT_EQ(p.start_offset(), 0u);
     EXPECT_EQ(p.end_offset(), 4u);
     EXPECT_EQ(p.end_offset_approx(), 4u);
@@ -73,7 +72,9 @@ TEST(memory_partition, assigns_consecutive_offsets_and_stamps_time) {
 
 TEST(memory_partition, read_respects_event_and_byte_bounds_but_returns_at_least_one) {
     memory_partition p(0, small_topic(1 << 20));
-    p.append(*batch_of({std::string(100, 'a'), std::string(100, 'b'), std::string(100, 'c')}), 1);
+    p.append(
+        batch_of({std::string(100, 'a'), std::string(100, 'b'), std::string(100, 'c')})->records(),
+        1);
     std::vector<event_view> v(2);
     EXPECT_EQ(p.read(0, v, SIZE_MAX), 2u);  // bounded by the span
     std::vector<event_view> w(10);
@@ -87,8 +88,7 @@ TEST(memory_partition, byte_retention_drops_oldest_segments_and_bounds_memory) {
     const uint64_t retention = 256 * 1024;
     memory_partition p(0, small_topic(retention));
     const std::string payload(1000, 'x');
-    for (int i = 0; i < 2000; ++i)
-        p.append(*batch_of({payload + std::to_string(i)}), 1);
+    for (int i = 0; i < 2000; ++i) p.append(batch_of({payload + std::to_string(i)})->records(), 1);
     EXPECT_EQ(p.end_offset(), 2000u);
     EXPECT_GT(p.start_offset(), 0u);
     EXPECT_LE(p.stored_bytes(), retention + p.segment_bytes());
@@ -106,8 +106,8 @@ TEST(memory_partition, byte_retention_drops_oldest_segments_and_bounds_memory) {
 TEST(memory_partition, age_retention_trims_old_events_only) {
     memory_partition p(0, small_topic(1 << 20, /*retention_ms=*/1000));
     const int64_t ms = 1'000'000;
-    p.append(*batch_of({"old1", "old2"}), 1000 * ms);
-    p.append(*batch_of({"new"}), 1800 * ms);
+    p.append(batch_of({"old1", "old2"})->records(), 1000 * ms);
+    p.append(batch_of({"new"})->records(), 1800 * ms);
     p.trim_by_age(1900 * ms);  // cutoff 900 ms: nothing is old enough
     EXPECT_EQ(p.start_offset(), 0u);
     p.trim_by_age(2500 * ms);  // cutoff 1500 ms: the first two go
@@ -117,22 +117,22 @@ TEST(memory_partition, age_retention_trims_old_events_only) {
     p.trim_by_age(10'000 * ms);  // everything goes; offsets keep counting
     EXPECT_EQ(p.start_offset(), 3u);
     EXPECT_EQ(p.stored_bytes(), 0u);
-    EXPECT_EQ(p.append(*batch_of({"later"}), 10'000 * ms), 3u);
+    EXPECT_EQ(p.append(batch_of({"later"})->records(), 10'000 * ms), 3u);
     EXPECT_EQ(read_all(p, 3), (std::vector<std::string>{"later"}));
 }
 
 TEST(memory_partition, zero_retention_ms_keeps_events_of_any_age) {
     memory_partition p(0, small_topic(1 << 20, 0));
-    p.append(*batch_of({"a"}), 1);
+    p.append(batch_of({"a"})->records(), 1);
     p.trim_by_age(INT64_MAX / 2);
     EXPECT_EQ(p.start_offset(), 0u);
 }
 
 TEST(memory_partition, offset_for_timestamp_finds_first_at_or_after) {
     memory_partition p(0, small_topic(1 << 20));
-    p.append(*batch_of({"a"}), 10);
-    p.append(*batch_of({"b"}), 20);
-    p.append(*batch_of({"c"}), 30);
+    p.append(batch_of({"a"})->records(), 10);
+    p.append(batch_of({"b"})->records(), 20);
+    p.append(batch_of({"c"})->records(), 30);
     EXPECT_EQ(p.offset_for_timestamp(0), 0u);
     EXPECT_EQ(p.offset_for_timestamp(20), 1u);
     EXPECT_EQ(p.offset_for_timestamp(21), 2u);
@@ -161,10 +161,9 @@ TEST(memory_partition, randomized_against_model) {
                 payloads.push_back(std::string(rng() % 2000, static_cast<char>('a' + rng() % 26)) +
                                    std::to_string(model.size() + i));
             }
-            const uint64_t base = p.append(*batch_of(payloads), now);
+            const uint64_t base = p.append(batch_of(payloads)->records(), now);
             ASSERT_EQ(base, model.size());
-            for (auto& s : payloads)
-                model.emplace_back(std::move(s), now);
+            for (auto& s : payloads) model.emplace_back(std::move(s), now);
         } else if (op < 8) {
             if (p.start_offset() < p.end_offset()) {
                 const uint64_t from =

@@ -79,7 +79,14 @@ TEST(topic_rules, storage_mode_parses) {
 
 TEST(topic_table, create_find_list_remove) {
     topic_table table;
-    auto owner = [](uint32_t p) { return p % 2; };
+    auto owner = [](topic& t) -> status {
+        for (uint32_t p = 0; p < t.partitions.size(); ++p) {
+            t.owner_worker.push_back(p % 2);
+            t.slot.push_back(p);
+            t.generation.push_back(1);
+        }
+        return {};
+    };
     auto c = config_named("b-topic");
     c.partitions = 3;
     auto t = table.create(c, owner);
@@ -115,10 +122,24 @@ TEST(topic_table, create_find_list_remove) {
 TEST(topic_table, invalid_config_is_refused_before_anything_is_made) {
     topic_table table;
     auto c = config_named("bad name");
-    auto t = table.create(c, [](uint32_t) { return 0u; });
+    bool prepared = false;
+    auto t = table.create(c, [&](topic&) -> status {
+        prepared = true;
+        return {};
+    });
     ASSERT_FALSE(t);
     EXPECT_EQ(t.err().code, errc::invalid_argument);
+    EXPECT_FALSE(prepared);
     EXPECT_EQ(table.size(), 0u);
+}
+
+TEST(topic_table, a_failed_prepare_leaves_no_topic) {
+    topic_table table;
+    auto t = table.create(config_named("t"),
+                          [](topic&) -> status { return make_error(errc::too_large, "no room"); });
+    ASSERT_FALSE(t);
+    EXPECT_EQ(t.err().code, errc::too_large);
+    EXPECT_EQ(table.find("t").err().code, errc::not_found);
 }
 
 }  // namespace

@@ -1,0 +1,303 @@
+// Node assembly: start-up in dependency order, shutdown in reverse with the engine drained.
+#include "server/node.h"
+
+#include <pthread.h>
+#include <unistd.h>
+
+#include <spdlog/spdlog.h>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+
+#include <atomic>
+#include <condition_variable>
+#include <csignal>
+#include <cstdlib>
+#include <filesystem>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/assert.h"
+#include "core/engine.h"
+#include "metrics/registry.h"
+#include "server/accept_loop.h"
+#include "server/data_dir_lock.h"
+#include "server/http_listener.h"
+#include "server/node_routes.h"
+#include "server/placeholder_listener.h"
+#include "server/ports_file.h"
+
+namespace es::server {
+namespace {
+
+// Asio threads for the listeners. Two keep one slow handler from stalling every connection
+// while leaving the cores to the workers; the protocols' real work happens on the workers.
+constexpr int io_thread_count = 2;
+
+core::engine_options engine_options_of(const node_config& c, metrics::registry* registry) {
+    core::engine_options o;
+    o.metrics = registry;
+    o.workers = c.workers;
+    o.pin_workers = c.pin_workers;
+    o.worker.ingest_queue_bytes = c.ingest_queue_bytes;
+    return o;
+}
+
+const char* signal_name(int signo) {
+    switch (signo) {
+        case SIGINT:
+            return "SIGINT";
+        case SIGTERM:
+            return "SIGTERM";
+        default:
+            return "a signal";
+    }
+}
+
+}  // namespace
+
+struct node::impl {
+    explicit impl(node_config c, bool signals)
+        : config(std::move(c)),
+          handle_signals(signals),
+          engine(engine_options_of(config, &metrics)),
+          work(io.get_executor()) {}
+
+    status start_steps();
+    void on_signal(const boost::system::error_code& ec, int signo);
+    void close_listeners();
+
+    // Constant after construction.
+    const node_config config;
+    const bool handle_signals;
+
+    metrics::registry metrics;
+    core::engine engine;
+    std::atomic<node_state> state{node_state::created};
+
+    // Owned by the controlling thread (start/stop).
+    data_dir_lock lock;
+    bool ports_file_written = false;
+    node_ports ports;
+    std::vector<std::thread> io_threads;
+
+    // The io_context outlives the listeners declared after it: they hold sockets of it.
+    asio::io_context io;
+    std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
+    std::optional<asio::signal_set> signals;  // used on io threads once started
+    std::unique_ptr<http_listener> http;
+    std::vector<std::unique_ptr<placeholder_listener>> placeholders;
+
+    std::atomic<int> signals_received{0};
+    std::mutex stop_mutex;
+    std::condition_variable stop_cv;
+    bool stop_requested = false;  // guarded by stop_mutex
+};
+
+void node::impl::on_signal(const boost::system::error_code& ec, int signo) {
+    if (ec) return;  // the signal_set was cancelled
+    if (signals_received.fetch_add(1) == 0) {
+        spdlog::info("received {}; stopping (send it again to exit at once without draining)",
+                     signal_name(signo));
+        std::lock_guard lock(stop_mutex);
+        stop_requested = true;
+        stop_cv.notify_all();
+    } else {
+        spdlog::warn("received {} again while stopping; exiting now without draining",
+                     signal_name(signo));
+        spdlog::default_logger()->flush();
+        std::_Exit(128 + signo);
+    }
+    signals->async_wait([this](const boost::system::error_code& e, int s) { on_signal(e, s); });
+}
+
+status node::impl::start_steps() {
+    if (!config.peers.empty()) {
+        return make_error(errc::not_supported,
+                          "peers: clustering is not built yet, so this node cannot join " +
+                              std::to_string(config.peers.size()) +
+                              " peer(s); start it without --peers (EVENTSTREAM_PEERS) to run "
+                              "a single node");
+    }
+
+    auto locked = data_dir_lock::acquire(config.data_dir);
+    if (!locked) return std::move(locked).err();
+    lock = std::move(*locked);
+
+    // We hold the lock, so a ports.json here was left by a process that did not stop cleanly;
+    // remove it before anyone reads stale ports from it.
+    std::error_code fs_ec;
+    if (std::filesystem::remove(ports_file_path(config.data_dir), fs_ec)) {
+        spdlog::warn("removed a stale {} left by a node that did not stop cleanly",
+                     ports_file_path(config.data_dir));
+    }
+
+    // Signals are caught before anything else starts, so that a stop requested during start-up
+    // is honoured rather than killing the process half-way.
+    if (handle_signals) {
+        signals.emplace(io, SIGINT, SIGTERM);
+        signals->async_wait([this](const boost::system::error_code& e, int s) { on_signal(e, s); });
+    }
+    for (int i = 0; i < io_thread_count; ++i) {
+        io_threads.emplace_back([this, i] {
+            const std::string name = "es-io-" + std::to_string(i);
+            pthread_setname_np(pthread_self(), name.c_str());
+            io.run();
+        });
+    }
+
+    engine.start();
+    spdlog::info("engine started with {} worker(s)", engine.worker_count());
+
+    // Bind every port before serving any, so that a conflict on the last one leaves nothing
+    // half-served.
+    auto http_acceptor = open_listener(io, config.bind, config.http_port, "http_port");
+    if (!http_acceptor) return std::move(http_acceptor).err();
+    auto grpc_acceptor = open_listener(io, config.bind, config.grpc_port, "grpc_port");
+    if (!grpc_acceptor) return std::move(grpc_acceptor).err();
+    auto native_acceptor = open_listener(io, config.bind, config.native_port, "native_port");
+    if (!native_acceptor) return std::move(native_acceptor).err();
+    auto cluster_acceptor = open_listener(io, config.bind, config.cluster_port, "cluster_port");
+    if (!cluster_acceptor) return std::move(cluster_acceptor).err();
+
+    auto router = std::make_shared<http_router>();
+    add_health_routes(
+        *router, [this] { return state.load(std::memory_order_acquire); }, config.node_id);
+    add_metrics_route(*router, metrics);
+    http = std::make_unique<http_listener>(io, std::move(*http_acceptor), std::move(router),
+                                           http_listener_options{}, &metrics);
+    placeholders.push_back(std::make_unique<placeholder_listener>(
+        io, std::move(*grpc_acceptor), "grpc", "gRPC (eventstream.v1.EventService)"));
+    placeholders.push_back(std::make_unique<placeholder_listener>(io, std::move(*native_acceptor),
+                                                                  "native", "the native protocol"));
+    placeholders.push_back(std::make_unique<placeholder_listener>(
+        io, std::move(*cluster_acceptor), "cluster", "node-to-node traffic (clustering)"));
+
+    const auto& http_ep = http->local_endpoint();
+    ports.http = http_ep.port();
+    ports.grpc = placeholders[0]->local_endpoint().port();
+    ports.native = placeholders[1]->local_endpoint().port();
+    ports.cluster = placeholders[2]->local_endpoint().port();
+
+    http->start();
+    for (auto& p : placeholders) p->start();
+
+    ports_record record;
+    record.node_id = config.node_id;
+    record.bind = http_ep.address().to_string();
+    record.http = ports.http;
+    record.grpc = ports.grpc;
+    record.native = ports.native;
+    record.cluster = ports.cluster;
+    record.pid = ::getpid();
+    ES_TRY(write_ports_file(config.data_dir, record));
+    ports_file_written = true;
+
+    spdlog::info("http listening on {} (REST not built yet; health and metrics served)",
+                 endpoint_text(http_ep));
+    spdlog::info("grpc listening on {} (gRPC not built yet; connections are closed)",
+                 endpoint_text(placeholders[0]->local_endpoint()));
+    spdlog::info("native listening on {} (native protocol not built yet; connections are closed)",
+                 endpoint_text(placeholders[1]->local_endpoint()));
+    spdlog::info("cluster listening on {} (clustering not built yet; connections are closed)",
+                 endpoint_text(placeholders[2]->local_endpoint()));
+    return {};
+}
+
+void node::impl::close_listeners() {
+    if (http) http->close();
+    for (auto& p : placeholders) p->close();
+}
+
+node::node(node_config config, bool handle_signals)
+    : impl_(std::make_unique<impl>(std::move(config), handle_signals)) {}
+
+node::~node() {
+    stop();
+}
+
+status node::start() {
+    node_state expected = node_state::created;
+    ES_ASSERT_MSG(impl_->state.compare_exchange_strong(expected, node_state::starting),
+                  "node::start called twice");
+    spdlog::info("node {} starting; data directory {}", impl_->config.node_id,
+                 impl_->config.data_dir);
+    auto s = impl_->start_steps();
+    if (!s) {
+        stop();
+        return s;
+    }
+    impl_->state.store(node_state::running, std::memory_order_release);
+    spdlog::info("node {} ready", impl_->config.node_id);
+    return {};
+}
+
+void node::wait_for_stop_request() {
+    std::unique_lock lock(impl_->stop_mutex);
+    impl_->stop_cv.wait(lock, [this] { return impl_->stop_requested; });
+}
+
+void node::request_stop() {
+    std::lock_guard lock(impl_->stop_mutex);
+    impl_->stop_requested = true;
+    impl_->stop_cv.notify_all();
+}
+
+void node::stop() {
+    impl& n = *impl_;
+    const node_state before = n.state.exchange(node_state::stopping);
+    if (before == node_state::stopped || before == node_state::stopping) {
+        n.state.store(before);
+        return;
+    }
+    const bool was_running = before == node_state::running;
+    if (was_running) spdlog::info("node {} stopping", n.config.node_id);
+
+    // 1. No new connections or requests; /health/ready already says 503 (state is stopping).
+    if (!n.io_threads.empty()) n.close_listeners();
+    // 2. Everything queued is appended and delivered, then the workers stop. Producers are gone:
+    //    the listeners that feed the engine are closed.
+    n.engine.stop();
+    // 3. The io threads end once their work is gone. The signal_set stays (without a running
+    //    io_context a signal is only recorded), so that a late signal cannot kill us half-way.
+    n.work.reset();
+    n.io.stop();
+    for (auto& t : n.io_threads) t.join();
+    n.io_threads.clear();
+    n.http.reset();
+    n.placeholders.clear();
+    // 4. The ports are no longer valid; a reader must not find them.
+    if (n.ports_file_written) {
+        std::error_code ec;
+        std::filesystem::remove(ports_file_path(n.config.data_dir), ec);
+        if (ec)
+            spdlog::warn("cannot remove {}: {}", ports_file_path(n.config.data_dir), ec.message());
+        n.ports_file_written = false;
+    }
+    n.lock.release();
+    n.state.store(node_state::stopped);
+    if (was_running) {
+        spdlog::info("node {} stopped cleanly", n.config.node_id);
+    }
+}
+
+node_state node::state() const noexcept {
+    return impl_->state.load(std::memory_order_acquire);
+}
+node_ports node::ports() const {
+    return impl_->ports;
+}
+const node_config& node::config() const {
+    return impl_->config;
+}
+core::engine& node::engine() {
+    return impl_->engine;
+}
+metrics::registry& node::metrics() {
+    return impl_->metrics;
+}
+
+}  // namespace es::server

@@ -1,0 +1,20 @@
+// Accept-and-close listener for protocols that are not built yet.
+#include "server/placeholder_listener.h"
+
+#include <spdlog/spdlog.h>
+
+#include <utility>
+
+namespace es::server {
+
+placeholder_listener::placeholder_listener(asio::io_context& io, asio::ip::tcp::acceptor acceptor,
+                                           std::string name, std::string protocol)
+    : loop_(io, std::move(acceptor), name, [name, protocol](asio::ip::tcp::socket socket) {
+          boost::system::error_code ec;
+          const auto peer = socket.remote_endpoint(ec);
+          spdlog::debug("{}: closing connection from {}: {} is not built yet", name,
+                        ec ? std::string("unknown peer") : endpoint_text(peer), protocol);
+          socket.close(ec);
+      }) {}
+
+}  // namespace es::server

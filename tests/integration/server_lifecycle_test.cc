@@ -1,0 +1,197 @@
+// The eventstream binary's life: start-up with ports 0, clean stops on SIGTERM and SIGINT, and
+// the start-up failures that must be refused clearly (data directory, ports, peers).
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <string>
+
+#include "tests/integration/server_process_fixture.h"
+#include "tests/integration/test_http_client.h"
+
+namespace es::test {
+namespace {
+
+class server_lifecycle_test : public server_process_fixture {};
+
+TEST_F(server_lifecycle_test, starts_with_all_ports_zero_and_writes_ports_json) {
+    server::ports_record ports;
+    server_process* node = start_ready({}, &ports);
+    ASSERT_NE(node, nullptr);
+
+    EXPECT_EQ(ports.pid, node->pid());
+    EXPECT_EQ(ports.node_id, 1u);
+    EXPECT_EQ(ports.bind, "127.0.0.1");
+    const std::set<uint16_t> distinct{ports.http, ports.grpc, ports.native, ports.cluster};
+    EXPECT_EQ(distinct.size(), 4u);
+    EXPECT_EQ(distinct.count(0), 0u);
+
+    auto reply = http_call(ports.http, "GET", "/health/live");
+    ASSERT_TRUE(reply) << reply.err().message;
+    EXPECT_EQ(reply->status, 200);
+    EXPECT_EQ(reply->header("content-type"), "application/json");
+    EXPECT_EQ(nlohmann::json::parse(reply->body), nlohmann::json({{"status", "live"}}));
+
+    // The human summary on stdout names the HTTP address.
+    EXPECT_NE(node->output().find("http://127.0.0.1:" + std::to_string(ports.http)),
+              std::string::npos)
+        << node->output();
+    // One log line per listener with its address.
+    const std::string log = node->log();
+    EXPECT_NE(log.find("http listening on 127.0.0.1:" + std::to_string(ports.http)),
+              std::string::npos)
+        << log;
+    EXPECT_NE(log.find("native listening on 127.0.0.1:" + std::to_string(ports.native)),
+              std::string::npos)
+        << log;
+}
+
+TEST_F(server_lifecycle_test, node_id_is_written_to_ports_json) {
+    server_launch launch;
+    launch.flags["node_id"] = "42";
+    server::ports_record ports;
+    ASSERT_NE(start_ready(launch, &ports), nullptr);
+    EXPECT_EQ(ports.node_id, 42u);
+
+    auto reply = http_call(ports.http, "GET", "/health");
+    ASSERT_TRUE(reply) << reply.err().message;
+    EXPECT_EQ(reply->status, 200);
+    EXPECT_EQ(nlohmann::json::parse(reply->body),
+              nlohmann::json({{"status", "passing"}, {"node_id", 42}}));
+}
+
+TEST_F(server_lifecycle_test, sigterm_stops_cleanly_and_removes_ports_json) {
+    server_process* node = start_ready();
+    ASSERT_NE(node, nullptr);
+    const std::string ports_json = node->data_dir() + "/ports.json";
+    ASSERT_TRUE(std::filesystem::exists(ports_json));
+
+    auto exit = node->stop(SIGTERM, 10s);
+    ASSERT_TRUE(exit) << "did not stop within 10 s; log:\n" << node->log();
+    EXPECT_TRUE(exit->exited_with(0)) << *exit << "\n" << node->log();
+    EXPECT_NE(node->log().find("stopped cleanly"), std::string::npos) << node->log();
+    EXPECT_FALSE(std::filesystem::exists(ports_json));
+    // The lock file stays; only the lock is released.
+    EXPECT_TRUE(std::filesystem::exists(node->data_dir() + "/LOCK"));
+}
+
+TEST_F(server_lifecycle_test, sigint_stops_cleanly) {
+    server_process* node = start_ready();
+    ASSERT_NE(node, nullptr);
+    auto exit = node->stop(SIGINT, 10s);
+    ASSERT_TRUE(exit) << "did not stop within 10 s; log:\n" << node->log();
+    EXPECT_TRUE(exit->exited_with(0)) << *exit << "\n" << node->log();
+    EXPECT_NE(node->log().find("stopped cleanly"), std::string::npos) << node->log();
+}
+
+TEST_F(server_lifecycle_test, sigterm_closes_open_connections) {
+    server::ports_record ports;
+    server_process* node = start_ready({}, &ports);
+    ASSERT_NE(node, nullptr);
+    // One idle keep-alive connection, one in the middle of a request.
+    auto idle = http_test_client::connect(ports.http);
+    ASSERT_TRUE(idle) << idle.err().message;
+    auto reply = idle->request("GET", "/health/live");
+    ASSERT_TRUE(reply) << reply.err().message;
+    auto partial = http_test_client::connect(ports.http);
+    ASSERT_TRUE(partial) << partial.err().message;
+    ASSERT_TRUE(partial->send_raw("GET /health/live HTTP/1.1\r\nHost: x\r\n"));
+
+    // The node must not wait for these clients (their read timeout is 30 s).
+    auto exit = node->stop(SIGTERM, 10s);
+    ASSERT_TRUE(exit) << "did not stop within 10 s; log:\n" << node->log();
+    EXPECT_TRUE(exit->exited_with(0)) << *exit << "\n" << node->log();
+    EXPECT_TRUE(idle->closed_by_server());
+    EXPECT_TRUE(partial->closed_by_server());
+}
+
+TEST_F(server_lifecycle_test, data_dir_can_be_reused_after_a_clean_stop) {
+    server_process* first = start_ready();
+    ASSERT_NE(first, nullptr);
+    const std::string dir = first->data_dir();
+    auto exit = first->stop();
+    ASSERT_TRUE(exit && exit->exited_with(0)) << first->log();
+
+    server_launch again;
+    again.flags["data_dir"] = dir;
+    EXPECT_NE(start_ready(again), nullptr);
+}
+
+TEST_F(server_lifecycle_test, second_node_on_the_same_data_dir_fails) {
+    server_process* first = start_ready();
+    ASSERT_NE(first, nullptr);
+
+    server_launch second_launch;
+    second_launch.flags["data_dir"] = first->data_dir();
+    server_process* second = launch(second_launch);
+    ASSERT_NE(second, nullptr);
+    auto exit = second->wait_exit(10s);
+    ASSERT_TRUE(exit) << "second node did not exit; log:\n" << second->log();
+    EXPECT_TRUE(exit->exited_with(1)) << *exit;
+    const std::string log = second->log();
+    EXPECT_NE(log.find("data directory " + first->data_dir() + " is in use"), std::string::npos)
+        << log;
+    EXPECT_NE(log.find("pid " + std::to_string(first->pid())), std::string::npos) << log;
+
+    // The failed node must not disturb the running one: its ports.json is intact.
+    auto ports = server::read_ports_file(first->data_dir());
+    ASSERT_TRUE(ports) << ports.err().message;
+    EXPECT_EQ(ports->pid, first->pid());
+    EXPECT_TRUE(first->running());
+}
+
+TEST_F(server_lifecycle_test, data_dir_that_is_a_file_fails) {
+    server_launch launch_options;
+    launch_options.flags["data_dir"] = write_file("not-a-dir", "x");
+    server_process* node = launch(launch_options);
+    ASSERT_NE(node, nullptr);
+    auto exit = node->wait_exit(10s);
+    ASSERT_TRUE(exit) << node->log();
+    EXPECT_TRUE(exit->exited_with(1)) << *exit;
+    EXPECT_NE(node->log().find("data directory " + launch_options.flags["data_dir"]),
+              std::string::npos)
+        << node->log();
+}
+
+TEST_F(server_lifecycle_test, port_in_use_fails_naming_the_field) {
+    held_port taken;
+    server_launch launch_options;
+    launch_options.flags["native_port"] = std::to_string(taken.port());
+    server_process* node = launch(launch_options);
+    ASSERT_NE(node, nullptr);
+    auto exit = node->wait_exit(10s);
+    ASSERT_TRUE(exit) << node->log();
+    EXPECT_TRUE(exit->exited_with(1)) << *exit;
+    const std::string log = node->log();
+    EXPECT_NE(log.find("native_port: cannot listen on 127.0.0.1:" + std::to_string(taken.port())),
+              std::string::npos)
+        << log;
+    EXPECT_NE(log.find("Address already in use"), std::string::npos) << log;
+    // A node that failed to start leaves no ports.json behind.
+    EXPECT_FALSE(std::filesystem::exists(launch_options.flags["data_dir"] + "/ports.json"));
+}
+
+TEST_F(server_lifecycle_test, peers_are_refused_until_clustering_exists) {
+    server_launch launch_options;
+    launch_options.flags["peers"] = "2@127.0.0.1:7072";
+    server_process* node = launch(launch_options);
+    ASSERT_NE(node, nullptr);
+    auto exit = node->wait_exit(10s);
+    ASSERT_TRUE(exit) << node->log();
+    EXPECT_FALSE(exit->exited_with(0)) << *exit;
+    EXPECT_NE(node->log().find("clustering is not built yet"), std::string::npos) << node->log();
+}
+
+TEST_F(server_lifecycle_test, ports_of_unbuilt_protocols_accept_and_close) {
+    server::ports_record ports;
+    ASSERT_NE(start_ready({}, &ports), nullptr);
+    for (uint16_t port : {ports.grpc, ports.native, ports.cluster}) {
+        auto client = http_test_client::connect(port);
+        ASSERT_TRUE(client) << client.err().message;
+        EXPECT_TRUE(client->closed_by_server()) << "port " << port;
+    }
+}
+
+}  // namespace
+}  // namespace es::test
