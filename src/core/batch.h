@@ -48,6 +48,17 @@ struct record_run {
     uint32_t count = 0;
 };
 
+// Calls f(const event_view&) for each record of the run, in order.
+template <class F>
+void for_each_event(const record_run& run, F&& f) {
+    const std::byte* p = run.data;
+    for (uint32_t i = 0; i < run.count; ++i) {
+        const event_view v = event_view::of(p);
+        f(v);
+        p += v.record.size();
+    }
+}
+
 class event_batch {
     struct extra_bytes {
         size_t n;

@@ -48,8 +48,10 @@ engine_metrics engine_metrics::create(metrics::registry* registry, uint32_t work
                       "Gap notices sent to subscribers that fell behind retention, by worker.", l),
             m.counter("eventstream_worker_parks_total",
                       "Times a worker went to sleep for lack of work.", l),
-            m.gauge("eventstream_ingest_queue_bytes",
-                    "Bytes waiting in a worker's ingest queue (sampled once per pass).", l),
+            m.gauge(
+                "eventstream_ingest_queue_bytes",
+                "Bytes waiting in a worker's ingest queue (sampled every retention tick, 100 ms).",
+                l),
         });
     }
     const char* refused = "Publish calls refused, by reason.";

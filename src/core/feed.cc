@@ -40,21 +40,15 @@ delivery_credit feed::credit(uint32_t partition) {
     return c;
 }
 
-void feed::on_events(uint32_t partition, std::span<const event_view> events) {
+void feed::on_events(uint32_t partition, const record_run& events) {
     lane& l = *lanes_.at(partition);
-    size_t bytes = 0;
-    for (const auto& e : events) bytes += e.record.size();
     chunk c;
-    c.records = std::make_unique_for_overwrite<std::byte[]>(bytes);
-    std::byte* p = c.records.get();
-    for (const auto& e : events) {
-        std::memcpy(p, e.record.data(), e.record.size());
-        p += e.record.size();
-    }
-    c.bytes = bytes;
-    c.count = static_cast<uint32_t>(events.size());
+    c.records = std::make_unique_for_overwrite<std::byte[]>(events.bytes);
+    std::memcpy(c.records.get(), events.data, events.bytes);
+    c.bytes = events.bytes;
+    c.count = events.count;
     l.outstanding_events.fetch_add(c.count, std::memory_order_relaxed);
-    l.outstanding_bytes.fetch_add(bytes, std::memory_order_relaxed);
+    l.outstanding_bytes.fetch_add(c.bytes, std::memory_order_relaxed);
     // credit() kept a slot free, so this cannot fail while the worker respects credit.
     const bool pushed = l.ring.try_push(std::move(c));
     ES_ASSERT_MSG(pushed, "feed delivery beyond credit");

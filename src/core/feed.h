@@ -41,7 +41,7 @@ class feed final : public subscription_sink {
 
     // subscription_sink, called by the workers.
     delivery_credit credit(uint32_t partition) override;
-    void on_events(uint32_t partition, std::span<const event_view> events) override;
+    void on_events(uint32_t partition, const record_run& events) override;
     void on_gap(uint32_t partition, uint64_t first, uint64_t last) override;
 
   private:

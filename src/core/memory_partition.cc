@@ -152,24 +152,34 @@ memory_partition::segment_iterator memory_partition::find_segment(uint64_t offse
     return std::prev(it);
 }
 
-size_t memory_partition::read(uint64_t from, std::span<event_view> out, size_t max_bytes) const {
+record_run memory_partition::read(uint64_t from, uint32_t max_events, size_t max_bytes) const {
     ES_ASSERT(from >= start_offset_ && from <= end_offset_);
-    if (from == end_offset_ || out.empty()) return 0;
-    auto it = find_segment(from);
-    size_t n = 0;
-    size_t bytes = 0;
-    uint64_t offset = from;
-    for (; it != segments_.end() && n < out.size(); ++it) {
-        const segment& seg = **it;
-        for (; offset < seg.end_offset() && n < out.size(); ++offset) {
-            const std::byte* r = seg.record(offset);
-            const auto size = load_le<uint32_t>(r + record_field::record_bytes);
-            if (n > 0 && bytes + size > max_bytes) return n;
-            out[n++] = event_view::of(r);
-            bytes += size;
+    if (from == end_offset_ || max_events == 0) return {};
+    const segment& seg = **find_segment(from);
+    const uint64_t first = from - seg.base_offset;
+    const uint64_t last_max = first + std::min<uint64_t>(seg.positions.size() - first, max_events);
+    // end_at(j): byte position where the record before index j ends (j in first+1..size).
+    auto end_at = [&](uint64_t j) -> size_t {
+        return j < seg.positions.size() ? seg.positions[j] : seg.used;
+    };
+    const size_t begin = seg.positions[first];
+    const size_t limit = max_bytes > SIZE_MAX - begin ? SIZE_MAX : begin + max_bytes;
+    uint64_t end = last_max;  // one past the last record taken
+    if (end_at(end) > limit) {
+        // The first j whose record ends past the limit; records before it fit.
+        uint64_t lo = first + 1;
+        uint64_t hi = end;
+        while (lo < hi) {
+            const uint64_t mid = lo + (hi - lo) / 2;
+            if (end_at(mid) <= limit) {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
         }
+        end = std::max(lo - 1, first + 1);  // at least one record
     }
-    return n;
+    return {seg.data.get() + begin, end_at(end) - begin, static_cast<uint32_t>(end - first)};
 }
 
 uint64_t memory_partition::offset_for_timestamp(int64_t ts_ns) const {

@@ -12,13 +12,13 @@
 #include <span>
 #include <vector>
 
+#include "core/batch.h"
 #include "core/event.h"
 #include "core/topic.h"
 
 namespace es::core {
 
 struct cursor;
-struct record_run;
 
 class memory_partition {
   public:
@@ -41,11 +41,11 @@ class memory_partition {
     // well-formed records (encoded by encode_record).
     uint64_t append(const record_run& run, int64_t now_ns);
 
-    // Owning worker thread. Views events from offset `from` on, up to out.size() events and
-    // about max_bytes of records (at least one event when any is there). Returns the count.
-    // The views are valid until the next append or trim.
-    // REQUIRES: start_offset() <= from <= end_offset().
-    size_t read(uint64_t from, std::span<event_view> out, size_t max_bytes) const;
+    // Owning worker thread. The records from offset `from` on, as one contiguous run within a
+    // segment: at most max_events of them and at most max_bytes, but at least one when any is
+    // there (even if it is larger than max_bytes). Empty at the end of the log. Valid until
+    // the next append or trim. REQUIRES: start_offset() <= from <= end_offset().
+    record_run read(uint64_t from, uint32_t max_events, size_t max_bytes) const;
 
     // Owning worker thread. The first offset whose event has timestamp >= ts, scanning from the
     // start; end_offset() when none does.

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <span>
 
+#include "core/batch.h"
 #include "core/event.h"
 
 namespace es::core {
@@ -39,9 +40,10 @@ class subscription_sink {
     // when it is zero the worker retries later (on its idle poll, or when woken).
     virtual delivery_credit credit(uint32_t partition) = 0;
 
-    // Events in offset order, with no offset skipped since the last call or gap. The views are
-    // valid only during the call: copy what must outlive it.
-    virtual void on_events(uint32_t partition, std::span<const event_view> events) = 0;
+    // Events in offset order, with no offset skipped since the last call or gap, as one run
+    // of encoded records (record_format.h; for_each_event() walks it). The bytes are valid
+    // only during the call: copy what must outlive it (a single memcpy of run.bytes).
+    virtual void on_events(uint32_t partition, const record_run& events) = 0;
 
     // Offsets first..last (inclusive) left the partition before they could be delivered.
     virtual void on_gap(uint32_t partition, uint64_t first, uint64_t last) = 0;

@@ -37,7 +37,6 @@ worker::worker(uint32_t index, const worker_options& options, const clock_source
       clock_(clock),
       ingest_(options.ingest_queue_bytes),
       control_(1024),
-      view_buffer_(options.deliver_events_max),
       metrics_(std::move(metrics)) {}
 
 worker::~worker() {
@@ -141,7 +140,6 @@ bool worker::run_ingest() {
     // Counted once per pass, not per batch.
     metrics_.batches_appended->inc(pass_batches_);
     metrics_.events_appended->inc(pass_events_);
-    metrics_.ingest_queue_bytes->set(static_cast<int64_t>(ingest_.used_bytes_approx()));
     pass_batches_ = 0;
     pass_events_ = 0;
     // Deliver once per pass rather than once per batch: subscribers get larger chunks, and
@@ -203,21 +201,21 @@ bool worker::deliver(memory_partition& p, cursor& c) {
             delivered = true;
             continue;
         }
-        const size_t max_events = std::min<size_t>(credit.events, view_buffer_.size());
+        const auto max_events = std::min<uint32_t>(credit.events, options_.deliver_events_max);
         const size_t max_bytes = std::min<uint64_t>(credit.bytes, options_.deliver_bytes_max);
-        const size_t n =
-            p.read(c.next_offset, std::span(view_buffer_.data(), max_events), max_bytes);
-        if (n == 0) break;
+        const record_run run = p.read(c.next_offset, max_events, max_bytes);
+        if (run.count == 0) break;
         // read() hands over at least one event even when it is larger than max_bytes; hold it
         // back unless the subscriber can take it whole.
-        if (n == 1 && view_buffer_[0].record.size() > credit.bytes) {
+        if (run.bytes > credit.bytes) {
             if (!c.waiting_for_credit) {
                 c.waiting_for_credit = true;
                 waiting_.emplace_back(&p, &c);
             }
             return delivered;
         }
-        c.sink->on_events(c.partition, std::span<const event_view>(view_buffer_.data(), n));
+        c.sink->on_events(c.partition, run);
+        const uint32_t n = run.count;
         metrics_.events_delivered->inc(n);
         c.next_offset += n;
         delivered = true;
@@ -254,6 +252,8 @@ void worker::retention_tick() {
     const int64_t now = clock_.now_ns();
     if (now < next_retention_ns_) return;
     next_retention_ns_ = now + int64_t{options_.retention_tick_ms} * 1'000'000;
+    // Sampled here, not per pass: reading the ring's head pulls the producers' cache line.
+    metrics_.ingest_queue_bytes->set(static_cast<int64_t>(ingest_.used_bytes_approx()));
     for (memory_partition* p : partitions_) p->trim_by_age(now);
 }
 

@@ -135,7 +135,6 @@ class worker {
     std::vector<memory_partition*> appended_;  // partitions with new events in this pass
     std::vector<std::unique_ptr<cursor>> cursors_;
     std::vector<std::pair<memory_partition*, cursor*>> waiting_;  // cursors short of credit
-    std::vector<event_view> view_buffer_;
     int64_t next_retention_ns_ = 0;
     size_t prepare_next_ = 0;    // round-robin position of prepare_segments()
     uint64_t pass_batches_ = 0;  // appended in the current pass, counted at its end

@@ -35,17 +35,22 @@ std::unique_ptr<event_batch> batch_of(const std::vector<std::string>& payloads, 
     return b;
 }
 
+std::vector<event_view> views_of(const record_run& run) {
+    std::vector<event_view> out;
+    for_each_event(run, [&](const event_view& v) { out.push_back(v); });
+    return out;
+}
+
 std::vector<std::string> read_all(const memory_partition& p, uint64_t from) {
-    std::vector<event_view> views(1024);
     std::vector<std::string> out;
     while (from < p.end_offset()) {
-        const size_t n = p.read(from, views, SIZE_MAX);
-        EXPECT_GT(n, 0u);
-        for (size_t i = 0; i < n; ++i) {
+        const auto views = views_of(p.read(from, 1024, SIZE_MAX));
+        EXPECT_GT(views.size(), 0u);
+        for (size_t i = 0; i < views.size(); ++i) {
             EXPECT_EQ(views[i].offset, from + i);
             out.emplace_back(views[i].payload);
         }
-        from += n;
+        from += views.size();
     }
     return out;
 }
@@ -58,16 +63,17 @@ TEST(memory_partition, assigns_consecutive_offsets_and_stamps_time) {
     EXPECT_EQ(p.end_offset(), 4u);
     EXPECT_EQ(p.end_offset_approx(), 4u);
 
-    std::vector<event_view> v(10);
-    ASSERT_EQ(p.read(0, v, SIZE_MAX), 4u);
+    auto v = views_of(p.read(0, 10, SIZE_MAX));
+    ASSERT_EQ(v.size(), 4u);
     EXPECT_EQ(v[0].payload, "a");
     EXPECT_EQ(v[0].timestamp_ns, 500);  // stamped on append
     EXPECT_EQ(v[3].payload, "d");
     EXPECT_EQ(v[3].timestamp_ns, 77);  // the producer's own stamp is kept
     EXPECT_EQ(v[3].offset, 3u);
-    ASSERT_EQ(p.read(2, v, SIZE_MAX), 2u);
+    v = views_of(p.read(2, 10, SIZE_MAX));
+    ASSERT_EQ(v.size(), 2u);
     EXPECT_EQ(v[0].payload, "c");
-    EXPECT_EQ(p.read(4, v, SIZE_MAX), 0u);
+    EXPECT_EQ(p.read(4, 10, SIZE_MAX).count, 0u);
 }
 
 TEST(memory_partition, read_respects_event_and_byte_bounds_but_returns_at_least_one) {
@@ -75,13 +81,15 @@ TEST(memory_partition, read_respects_event_and_byte_bounds_but_returns_at_least_
     p.append(
         batch_of({std::string(100, 'a'), std::string(100, 'b'), std::string(100, 'c')})->records(),
         1);
-    std::vector<event_view> v(2);
-    EXPECT_EQ(p.read(0, v, SIZE_MAX), 2u);  // bounded by the span
-    std::vector<event_view> w(10);
-    EXPECT_EQ(p.read(0, w, 1), 1u);  // one event even though it is larger than max_bytes
-    const size_t one = w[0].record.size();
-    EXPECT_EQ(p.read(0, w, 2 * one), 2u);
-    EXPECT_EQ(p.read(0, w, 2 * one + one - 1), 2u);
+    EXPECT_EQ(p.read(0, 2, SIZE_MAX).count, 2u);  // bounded by the event count
+    const record_run one = p.read(0, 10, 1);      // one event even if larger than max_bytes
+    EXPECT_EQ(one.count, 1u);
+    EXPECT_EQ(views_of(one)[0].payload, std::string(100, 'a'));
+    EXPECT_EQ(p.read(0, 10, 2 * one.bytes).count, 2u);
+    EXPECT_EQ(p.read(0, 10, 3 * one.bytes - 1).count, 2u);
+    EXPECT_EQ(p.read(0, 10, 3 * one.bytes).count, 3u);
+    EXPECT_EQ(p.read(1, 10, 2 * one.bytes).bytes, 2 * one.bytes);
+    EXPECT_EQ(p.read(0, 0, SIZE_MAX).count, 0u);
 }
 
 TEST(memory_partition, byte_retention_drops_oldest_segments_and_bounds_memory) {
@@ -168,9 +176,17 @@ TEST(memory_partition, randomized_against_model) {
             if (p.start_offset() < p.end_offset()) {
                 const uint64_t from =
                     p.start_offset() + rng() % (p.end_offset() - p.start_offset());
-                std::vector<event_view> v(1 + rng() % 64);
-                const size_t n = p.read(from, v, 1 + rng() % 50000);
+                const auto max_events = static_cast<uint32_t>(1 + rng() % 64);
+                const size_t max_bytes = 1 + rng() % 50000;
+                const record_run run = p.read(from, max_events, max_bytes);
+                const auto v = views_of(run);
+                const size_t n = v.size();
                 ASSERT_GE(n, 1u);
+                ASSERT_EQ(n, run.count);
+                ASSERT_LE(n, max_events);
+                if (n > 1) {
+                    ASSERT_LE(run.bytes, max_bytes);
+                }
                 for (size_t i = 0; i < n; ++i) {
                     ASSERT_EQ(v[i].offset, from + i);
                     ASSERT_EQ(v[i].payload, model[from + i].first);
