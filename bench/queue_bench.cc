@@ -55,11 +55,13 @@ inline void back_off(unsigned& spins) {
 // The adapters give the three queues one shape: producer(i) and consumer() return handles with
 // try_push, push_batch (all n items, retrying), try_pop and try_pop_batch.
 
-struct ours_spsc {
-    es::core::spsc_queue<uint64_t> queue{k_capacity};
+// Our two queues share one API, so one adapter serves both.
+template <template <class> class Queue>
+struct ours {
+    Queue<uint64_t> queue{k_capacity};
 
     struct producer_handle {
-        es::core::spsc_queue<uint64_t>& q;
+        Queue<uint64_t>& q;
         bool try_push(uint64_t v) { return q.try_push(v); }
         void push_batch(uint64_t* items, size_t n) {
             unsigned spins = 0;
@@ -71,41 +73,18 @@ struct ours_spsc {
         }
     };
     struct consumer_handle {
-        es::core::spsc_queue<uint64_t>& q;
+        Queue<uint64_t>& q;
         bool try_pop(uint64_t& v) { return q.try_pop(v); }
         size_t try_pop_batch(uint64_t* out, size_t max) { return q.try_pop_batch(out, max); }
     };
 
-    explicit ours_spsc(int producers) {}
+    explicit ours(int producers) {}
     producer_handle producer(int) { return {queue}; }
     consumer_handle consumer() { return {queue}; }
 };
-
-struct ours_mpsc {
-    es::core::mpsc_queue<uint64_t> queue{k_capacity};
-
-    struct producer_handle {
-        es::core::mpsc_queue<uint64_t>& q;
-        bool try_push(uint64_t v) { return q.try_push(v); }
-        void push_batch(uint64_t* items, size_t n) {
-            unsigned spins = 0;
-            for (size_t done = 0; done < n;) {
-                const size_t got = q.try_push_batch(items + done, n - done);
-                if (got == 0) back_off(spins);
-                done += got;
-            }
-        }
-    };
-    struct consumer_handle {
-        es::core::mpsc_queue<uint64_t>& q;
-        bool try_pop(uint64_t& v) { return q.try_pop(v); }
-        size_t try_pop_batch(uint64_t* out, size_t max) { return q.try_pop_batch(out, max); }
-    };
-
-    explicit ours_mpsc(int producers) {}
-    producer_handle producer(int) { return {queue}; }
-    consumer_handle consumer() { return {queue}; }
-};
+// The aliases keep the benchmark names (bm_transfer<ours_spsc>, ...) of earlier runs.
+using ours_spsc = ours<es::core::spsc_queue>;
+using ours_mpsc = ours<es::core::mpsc_queue>;
 
 struct moodycamel_cq {
     using queue_type = moodycamel::ConcurrentQueue<uint64_t>;
@@ -234,24 +213,21 @@ void bm_round_trip(benchmark::State& state) {
     state.SetItemsProcessed(state.iterations());
 }
 
-void spsc_args(benchmark::internal::Benchmark* b) {
-    b->ArgNames({"producers", "batch"})->Args({1, 1})->Args({1, k_batch_max});
-    b->UseRealTime()->Unit(benchmark::kMillisecond);
-}
-void mpsc_args(benchmark::internal::Benchmark* b) {
-    b->ArgNames({"producers", "batch"})->Args({2, 1})->Args({2, k_batch_max});
+template <int Producers>
+void transfer_args(benchmark::internal::Benchmark* b) {
+    b->ArgNames({"producers", "batch"})->Args({Producers, 1})->Args({Producers, k_batch_max});
     b->UseRealTime()->Unit(benchmark::kMillisecond);
 }
 
 // SPSC: one producer, one consumer. mpsc_queue with one producer is listed too: it is what a
 // partition's ingest queue looks like when a single listener thread feeds it.
-BENCHMARK_TEMPLATE(bm_transfer, ours_spsc)->Apply(spsc_args);
-BENCHMARK_TEMPLATE(bm_transfer, ours_mpsc)->Apply(spsc_args);
-BENCHMARK_TEMPLATE(bm_transfer, moodycamel_cq)->Apply(spsc_args);
+BENCHMARK_TEMPLATE(bm_transfer, ours_spsc)->Apply(transfer_args<1>);
+BENCHMARK_TEMPLATE(bm_transfer, ours_mpsc)->Apply(transfer_args<1>);
+BENCHMARK_TEMPLATE(bm_transfer, moodycamel_cq)->Apply(transfer_args<1>);
 
 // MPSC: two producers, one consumer (oversubscribed on a 2-core machine, see the top).
-BENCHMARK_TEMPLATE(bm_transfer, ours_mpsc)->Apply(mpsc_args);
-BENCHMARK_TEMPLATE(bm_transfer, moodycamel_cq)->Apply(mpsc_args);
+BENCHMARK_TEMPLATE(bm_transfer, ours_mpsc)->Apply(transfer_args<2>);
+BENCHMARK_TEMPLATE(bm_transfer, moodycamel_cq)->Apply(transfer_args<2>);
 
 BENCHMARK_TEMPLATE(bm_round_trip, ours_spsc);
 BENCHMARK_TEMPLATE(bm_round_trip, ours_mpsc);

@@ -20,6 +20,7 @@ struct memory_partition::segment {
     void reset(uint64_t base) {
         base_offset = base;
         used = 0;
+        max_timestamp = INT64_MIN;
         positions.clear();
     }
     uint64_t end_offset() const noexcept { return base_offset + positions.size(); }
@@ -32,6 +33,7 @@ struct memory_partition::segment {
     std::vector<uint32_t> positions;  // byte position of each record, by offset - base_offset
     uint64_t base_offset = 0;
     size_t used = 0;
+    int64_t max_timestamp = INT64_MIN;  // largest event timestamp in the segment
 };
 
 namespace {
@@ -75,9 +77,12 @@ uint64_t memory_partition::append(const record_run& run, int64_t now_ns) {
         std::byte* dst = s.data.get() + s.used;
         std::memcpy(dst, p, size);
         store_le<uint64_t>(dst + record_field::offset, end_offset_);
-        if (load_le<int64_t>(dst + record_field::timestamp_ns) == 0) {
-            store_le<int64_t>(dst + record_field::timestamp_ns, now_ns);
+        int64_t ts = load_le<int64_t>(dst + record_field::timestamp_ns);
+        if (ts == 0) {
+            ts = now_ns;
+            store_le<int64_t>(dst + record_field::timestamp_ns, ts);
         }
+        s.max_timestamp = std::max(s.max_timestamp, ts);
         s.positions.push_back(static_cast<uint32_t>(s.used));
         s.used += size;
         stored_bytes_ += size;
@@ -183,7 +188,10 @@ record_run memory_partition::read(uint64_t from, uint32_t max_events, size_t max
 }
 
 uint64_t memory_partition::offset_for_timestamp(int64_t ts_ns) const {
+    // Every segment before the first one whose largest timestamp reaches ts_ns holds only
+    // older events, so only that segment needs a scan (timestamps need not be in order).
     for (const auto& s : segments_) {
+        if (s->max_timestamp < ts_ns) continue;
         for (uint64_t o = std::max(start_offset_, s->base_offset); o < s->end_offset(); ++o) {
             if (load_le<int64_t>(s->record(o) + record_field::timestamp_ns) >= ts_ns) return o;
         }

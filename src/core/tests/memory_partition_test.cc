@@ -147,6 +147,23 @@ TEST(memory_partition, offset_for_timestamp_finds_first_at_or_after) {
     EXPECT_EQ(p.offset_for_timestamp(31), 3u);
 }
 
+TEST(memory_partition, offset_for_timestamp_with_out_of_order_stamps_across_segments) {
+    memory_partition p(0, small_topic(1 << 20));
+    const std::string big(1000, 'x');
+    // Enough 1 KB events at time 5 to fill more than one segment, then 3, then 9, then 7.
+    const uint64_t filler = 2 * p.segment_bytes() / 1000;
+    for (uint64_t i = 0; i < filler; ++i) p.append(batch_of({big}, 5)->records(), 1);
+    const uint64_t at3 = p.append(batch_of({"three"}, 3)->records(), 1);
+    const uint64_t at9 = p.append(batch_of({"nine"}, 9)->records(), 1);
+    const uint64_t at7 = p.append(batch_of({"seven"}, 7)->records(), 1);
+    EXPECT_EQ(p.offset_for_timestamp(5), 0u);
+    EXPECT_EQ(p.offset_for_timestamp(6), at9);  // the first at or after 6 in offset order
+    EXPECT_EQ(p.offset_for_timestamp(8), at9);
+    EXPECT_EQ(p.offset_for_timestamp(10), p.end_offset());
+    EXPECT_EQ(at7, at9 + 1);
+    EXPECT_EQ(at3 + 1, at9);
+}
+
 // Random appends, reads and trims against a model that keeps every event ever appended. The
 // partition must hold a suffix of the model, read back byte for byte, within its memory bound.
 TEST(memory_partition, randomized_against_model) {

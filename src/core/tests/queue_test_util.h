@@ -1,17 +1,26 @@
 // Helpers shared by the SPSC and MPSC queue tests: an instrumented item type, the stress-test
-// size knob and a watchdog that turns a lock-free livelock into a clear failure.
+// size knob, a watchdog that turns a lock-free livelock into a clear failure, and the stress test
+// itself, written once for any queue with the shared API.
 #pragma once
 
+#include <gtest/gtest.h>
+
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
+#include <random>
 #include <string>
 #include <thread>
 #include <utility>
+#include <vector>
+
+#include "common/cache.h"
 
 #if defined(__SANITIZE_THREAD__)
 #define ES_TEST_TSAN 1
@@ -125,6 +134,155 @@ inline uint64_t mix64(uint64_t x) noexcept {
     x *= 0x94d049bb133111ebULL;
     x ^= x >> 31;
     return x;
+}
+
+// Spins briefly, then yields: the stress threads may outnumber the cores (the machine has two,
+// and other work runs too), and a pure spin would then burn a whole time slice per hand-over.
+inline void idle_wait(unsigned& spins) {
+    if (++spins % 64 == 0) {
+        std::this_thread::yield();
+    } else {
+        es::cpu_relax();
+    }
+}
+
+// An item carries (producer id, sequence) in `key` and mix64(key) in `check`, so that the
+// consumer can check order per producer, exactly-once delivery and the integrity of each slot.
+struct stress_item {
+    uint64_t key = 0;
+    uint64_t check = 0;
+};
+inline constexpr int stress_producer_shift = 40;
+
+struct stress_options {
+    size_t capacity = 1024;
+    int producers = 1;
+    uint64_t items_per_producer = 1'000'000;
+    size_t batch_max = 64;  // batches are 1..batch_max items on both sides; may exceed capacity
+    uint32_t seed = 1;
+};
+
+// Runs opt.producers threads against one consumer (the calling thread) through a
+// Queue<stress_item> and checks every item: order per producer, its check word, and checksums
+// of all that was pushed against all that was popped. Producers mix blocking push, try_push and
+// try_push_batch of random sizes; the consumer mixes try_pop and try_pop_batch of random sizes.
+// REQUIRES: opt.producers == 1 when Queue allows a single producer only.
+template <class Queue>
+void stress(const stress_options& opt) {
+    Queue q(opt.capacity);
+    struct checksum {
+        uint64_t sum = 0;
+        uint64_t xor_keys = 0;
+    };
+    std::vector<checksum> pushed(opt.producers);
+    std::atomic<uint64_t> received{0};
+    const ::testing::TestInfo* const test = ::testing::UnitTest::GetInstance()->current_test_info();
+    const std::string what = std::string(test->test_suite_name()) + "." + test->name();
+    stall_watchdog watchdog(what.c_str(), received);
+
+    std::vector<std::thread> producers;
+    for (int p = 0; p < opt.producers; ++p) {
+        producers.emplace_back([&, p] {
+            std::mt19937 rng(opt.seed * 1000 + p);
+            std::vector<stress_item> buf(opt.batch_max);
+            std::vector<stress_item> pending(opt.batch_max);
+            checksum sums;
+            const auto make = [p](uint64_t seq) {
+                const uint64_t key = (static_cast<uint64_t>(p) << stress_producer_shift) | seq;
+                return stress_item{key, mix64(key)};
+            };
+            uint64_t seq = 0;
+            unsigned spins = 0;
+            while (seq < opt.items_per_producer) {
+                const uint32_t mode = rng() % 4;
+                size_t n = 1;
+                if (mode == 0) {
+                    q.push(make(seq));
+                    buf[0] = make(seq);
+                } else if (mode == 1) {
+                    buf[0] = make(seq);
+                    while (!q.try_push(buf[0])) idle_wait(spins);
+                } else {
+                    n = std::min<uint64_t>(1 + rng() % opt.batch_max, opt.items_per_producer - seq);
+                    for (size_t i = 0; i < n; ++i) buf[i] = make(seq + i);
+                    // The queue moves from what it takes; `buf` keeps the items for the checksum.
+                    std::copy_n(buf.begin(), n, pending.begin());
+                    size_t done = 0;
+                    while (done < n) {
+                        const size_t got = q.try_push_batch(pending.data() + done, n - done);
+                        if (got == 0) idle_wait(spins);
+                        done += got;
+                    }
+                }
+                for (size_t i = 0; i < n; ++i) {
+                    sums.sum += buf[i].check;
+                    sums.xor_keys ^= buf[i].key;
+                }
+                seq += n;
+            }
+            pushed[p] = sums;
+        });
+    }
+
+    const uint64_t total = opt.items_per_producer * opt.producers;
+    std::vector<uint64_t> next_seq(opt.producers, 0);
+    std::mt19937 rng(opt.seed);
+    std::vector<stress_item> buf(opt.batch_max);
+    checksum popped;
+    uint64_t count = 0;
+    int errors = 0;
+    unsigned spins = 0;
+    // Keeps draining after a bad item (resynchronising on the sequence seen) so that no producer
+    // is left blocked on a full queue.
+    while (count < total) {
+        size_t got;
+        if (rng() % 4 == 0) {
+            got = q.try_pop(buf[0]) ? 1 : 0;
+        } else {
+            got = q.try_pop_batch(buf.data(), 1 + rng() % buf.size());
+        }
+        if (got == 0) {
+            idle_wait(spins);
+            continue;
+        }
+        for (size_t i = 0; i < got; ++i) {
+            const stress_item& it = buf[i];
+            const uint64_t p = it.key >> stress_producer_shift;
+            const uint64_t seq = it.key & ((uint64_t{1} << stress_producer_shift) - 1);
+            if (it.check != mix64(it.key) || p >= next_seq.size() || seq != next_seq[p]) {
+                if (errors++ < 10) {
+                    ADD_FAILURE() << "item " << i << " of a batch of " << got << ": producer " << p
+                                  << " seq " << seq
+                                  << (p < next_seq.size()
+                                          ? " expected " + std::to_string(next_seq[p])
+                                          : std::string(" (no such producer)"))
+                                  << (it.check != mix64(it.key) ? ", bad check word" : "");
+                }
+            }
+            if (p < next_seq.size()) next_seq[p] = seq + 1;
+            popped.sum += it.check;
+            popped.xor_keys ^= it.key;
+        }
+        count += got;
+        received.store(count, std::memory_order_relaxed);
+    }
+    for (auto& t : producers) t.join();
+
+    EXPECT_EQ(errors, 0);
+    EXPECT_EQ(count, total);
+    checksum expected;
+    for (const checksum& c : pushed) {
+        expected.sum += c.sum;
+        expected.xor_keys ^= c.xor_keys;
+    }
+    EXPECT_EQ(popped.sum, expected.sum);
+    EXPECT_EQ(popped.xor_keys, expected.xor_keys);
+    for (int p = 0; p < opt.producers; ++p) {
+        EXPECT_EQ(next_seq[p], opt.items_per_producer) << "producer " << p;
+    }
+    stress_item extra;
+    EXPECT_FALSE(q.try_pop(extra));
+    EXPECT_EQ(q.size_approx(), 0u);
 }
 
 }  // namespace es::core::test

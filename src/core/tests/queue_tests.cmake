@@ -3,6 +3,7 @@
 # header-only and need only es_common (ES_ASSERT).
 es_add_test(NAME core_queue_test LABEL core
     SOURCES
+        queue_contract_test.cc
         spsc_queue_test.cc
         mpsc_queue_test.cc
         mpsc_byte_ring_test.cc
