@@ -193,6 +193,10 @@ status apply_yaml_file(node_config& c, const std::string& path) {
     if (root.IsNull()) return {};  // an empty file sets nothing
     if (!root.IsMap()) return field_error("config", "'" + path + "' must be a mapping of fields");
     for (const auto& kv : root) {
+        // A key may be a list or a mapping ("? [a, b]"), which as<std::string>() throws on.
+        if (!kv.first.IsScalar()) {
+            return field_error("config", "'" + path + "' has a key that is not a field name");
+        }
         const std::string key = kv.first.as<std::string>();
         const auto& fields = config_fields();
         auto it = std::find_if(fields.begin(), fields.end(),
@@ -254,8 +258,10 @@ result<node_config> load_config(const flag_values& flags, const env_reader& env)
     }
     for (const auto& [name, value] : flags) {
         if (name == "config") continue;
+        // An init-capture, because clang before 16 cannot capture a structured binding (the
+        // fuzz targets build this file with clang 14).
         auto it = std::find_if(config_fields().begin(), config_fields().end(),
-                               [&](const config_field& f) { return f.name == name; });
+                               [&flag = name](const config_field& f) { return f.name == flag; });
         if (it == config_fields().end()) {
             return make_error(errc::config_error, "unknown option " + flag_name(name));
         }

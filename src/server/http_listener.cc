@@ -125,10 +125,7 @@ class http_listener::session : public std::enable_shared_from_this<session> {
         const auto& req = parser_->get();
         http_request request;
         request.method = to_std(req.method_string());
-        request.target = to_std(req.target());
-        const auto question = request.target.find('?');
-        request.path = request.target.substr(0, question);
-        if (question != std::string_view::npos) request.query = request.target.substr(question + 1);
+        request.set_target(to_std(req.target()));
         request.body = req.body();
         for (const auto& field : req) {
             request.headers.emplace_back(to_std(field.name_string()), to_std(field.value()));

@@ -28,6 +28,14 @@ struct http_request {
 
     // The first header with this name, case-insensitively.
     std::optional<std::string_view> header(std::string_view name) const;
+
+    // Sets target, and path and query split at the first '?' (views into `t`).
+    void set_target(std::string_view t) noexcept {
+        target = t;
+        const auto question = t.find('?');
+        path = t.substr(0, question);
+        query = question == std::string_view::npos ? std::string_view() : t.substr(question + 1);
+    }
 };
 
 struct http_response {

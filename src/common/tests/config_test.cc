@@ -192,6 +192,14 @@ TEST_F(config_test, missing_config_file_is_refused) {
     EXPECT_NE(e.find("nope.yaml"), std::string::npos) << e;
 }
 
+TEST_F(config_test, yaml_key_that_is_a_list_or_a_map_is_refused) {
+    // Found by fuzz/config_fuzz: such a key used to throw out of load_config.
+    flags_["config"] = yaml("list_key.yaml", "? [a, b]\n: 1\n");
+    EXPECT_NE(load_error().find("not a field name"), std::string::npos);
+    flags_["config"] = yaml("map_key.yaml", "{x: 1}: 1\n");
+    EXPECT_NE(load_error().find("not a field name"), std::string::npos);
+}
+
 TEST_F(config_test, malformed_yaml_is_refused) {
     flags_["config"] = yaml("broken.yaml", "http_port: [1, 2\n");
     EXPECT_NE(load_error().find("not valid YAML"), std::string::npos);
