@@ -26,8 +26,7 @@ dispatcher::dispatcher(std::span<const std::unique_ptr<worker>> workers,
     : workers_(workers), metrics_(metrics), options_(options) {}
 
 void dispatcher::close() {
-    open_.store(false, std::memory_order_seq_cst);
-    while (in_flight_.load(std::memory_order_seq_cst) != 0) std::this_thread::yield();
+    gate_.close();
 }
 
 bool dispatcher::claim(worker& w, size_t bytes, mpsc_byte_ring::claim& c,
@@ -50,16 +49,13 @@ bool dispatcher::claim(worker& w, size_t bytes, mpsc_byte_ring::claim& c,
 result<publish_summary> dispatcher::publish(const topic_ptr& t, std::span<const event_in> events,
                                             const publish_options& options,
                                             publish_completion done) {
-    // in_flight_ before open_: close() sets open_ and then waits for in_flight_, so a call
-    // that gets past this check is always waited for.
-    in_flight_.fetch_add(1, std::memory_order_seq_cst);
+    // Inside the gate for the whole call: close() waits for us, so nothing is queued after
+    // the workers have drained.
+    if (!gate_.enter()) return make_error(errc::shutting_down, "the node is shutting down");
     struct leave {
-        std::atomic<int64_t>& n;
-        ~leave() { n.fetch_sub(1, std::memory_order_release); }
-    } leave_guard{in_flight_};
-    if (!open_.load(std::memory_order_seq_cst)) {
-        return make_error(errc::shutting_down, "the node is shutting down");
-    }
+        publish_gate& gate;
+        ~leave() { gate.leave(); }
+    } leave_guard{gate_};
     const topic& tp = *t;
     if (tp.deleted.load(std::memory_order_acquire)) {
         return make_error(errc::not_found, "topic '" + tp.config.name + "' was deleted");

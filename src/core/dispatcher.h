@@ -14,6 +14,7 @@
 #include "core/batch.h"
 #include "core/engine_metrics.h"
 #include "core/event.h"
+#include "core/publish_gate.h"
 #include "core/topic.h"
 #include "core/worker.h"
 
@@ -82,8 +83,7 @@ class dispatcher {
     std::span<const std::unique_ptr<worker>> workers_;
     const engine_metrics& metrics_;
     const dispatcher_options options_;
-    std::atomic<bool> open_{true};
-    alignas(false_sharing_bytes) std::atomic<int64_t> in_flight_{0};
+    publish_gate gate_;  // closed by close(); every publish call is inside it
 };
 
 }  // namespace es::core
