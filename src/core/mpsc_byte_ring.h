@@ -13,7 +13,8 @@
 //
 // Protocol (after Aeron's many-to-one ring buffer):
 // * Producers claim [head, head + n) by CAS on head, after checking free space against the
-//   consumer's tail (acquire). An entry that would cross the end of the ring is preceded by a
+//   consumer's tail (acquire); the indices and that check are mpsc_indices, shared with
+//   mpsc_queue. An entry that would cross the end of the ring is preceded by a
 //   padding entry covering the rest of the ring, claimed in the same CAS.
 // * A producer writes its bytes, then stores entry_bytes with release: that store is the commit.
 // * The consumer loads entry_bytes with acquire at its tail; 0 means "not committed yet", and
@@ -33,6 +34,7 @@
 
 #include "common/assert.h"
 #include "common/cache.h"
+#include "core/mpsc_indices.h"
 
 namespace es::core {
 
@@ -53,7 +55,8 @@ class mpsc_byte_ring {
     explicit mpsc_byte_ring(size_t capacity_bytes)
         : capacity_(std::bit_ceil(capacity_bytes)),
           mask_(capacity_ - 1),
-          buffer_(static_cast<std::byte*>(::operator new[](capacity_, std::align_val_t{64}))) {
+          buffer_(static_cast<std::byte*>(::operator new[](capacity_, std::align_val_t{64}))),
+          idx_(capacity_) {
         ES_ASSERT(capacity_bytes >= 64);
         std::memset(buffer_.get(), 0, capacity_);
     }
@@ -68,28 +71,18 @@ class mpsc_byte_ring {
     [[nodiscard]] bool try_claim(size_t bytes, claim& out) noexcept {
         ES_ASSERT(bytes <= max_entry_payload());
         const size_t entry = align(entry_header_bytes + bytes);
-        uint64_t head = prod_.head.load(std::memory_order_relaxed);
+        uint64_t head = idx_.head();
         for (;;) {
             const size_t index = head & mask_;
             const size_t to_end = capacity_ - index;
             const size_t needed = entry <= to_end ? entry : to_end + entry;
-            uint64_t tail = prod_.tail_cached.load(std::memory_order_acquire);
-            if (head - tail > capacity_ || capacity_ - (head - tail) < needed) {
-                tail = cons_.tail.load(std::memory_order_acquire);
-                prod_.tail_cached.store(tail, std::memory_order_release);
-                if (head - tail > capacity_) {  // head was stale; tail moved past it
-                    head = prod_.head.load(std::memory_order_relaxed);
-                    continue;
-                }
-                if (capacity_ - (head - tail) < needed) return false;
-            }
-            // seq_cst on success: a consumer that re-checks the ring after announcing that it
-            // sleeps either sees this claim, or its announcement is seen by the producer's
-            // seq_cst load that follows (see worker::park).
-            if (!prod_.head.compare_exchange_weak(head, head + needed, std::memory_order_seq_cst,
-                                                  std::memory_order_relaxed)) {
+            const size_t room = idx_.room_at(head, needed);
+            if (room == mpsc_indices::stale_head) {
+                head = idx_.head();
                 continue;
             }
+            if (room < needed) return false;
+            if (!idx_.try_advance_head(head, head + needed)) continue;
             size_t at = index;
             if (entry > to_end) {
                 // Pad out the rest of the ring; the entry goes at the start.
@@ -116,7 +109,7 @@ class mpsc_byte_ring {
     // entries in order, then frees their room. Returns how many it handed over.
     template <class F>
     size_t consume(F&& f, size_t max_entries) {
-        const uint64_t tail = cons_.tail.load(std::memory_order_relaxed);
+        const uint64_t tail = idx_.tail();
         uint64_t pos = tail;
         size_t handed = 0;
         while (handed < max_entries) {
@@ -136,11 +129,7 @@ class mpsc_byte_ring {
     }
 
     // Any thread; a guess.
-    size_t used_bytes_approx() const noexcept {
-        const uint64_t head = prod_.head.load(std::memory_order_acquire);
-        const uint64_t tail = cons_.tail.load(std::memory_order_acquire);
-        return head >= tail ? static_cast<size_t>(head - tail) : 0;
-    }
+    size_t used_bytes_approx() const noexcept { return idx_.used_approx(); }
     bool empty_approx() const noexcept { return used_bytes_approx() == 0; }
 
   private:
@@ -168,7 +157,7 @@ class mpsc_byte_ring {
         const size_t first = n < capacity_ - start ? n : capacity_ - start;
         std::memset(buffer_.get() + start, 0, first);
         if (n > first) std::memset(buffer_.get(), 0, n - first);
-        cons_.tail.store(to, std::memory_order_release);
+        idx_.release_to(to);
     }
 
     struct aligned_delete {
@@ -182,15 +171,7 @@ class mpsc_byte_ring {
     const size_t mask_;
     const std::unique_ptr<std::byte[], aligned_delete> buffer_;
 
-    // Shared by producers: next position to claim, and a cached copy of the consumer's tail.
-    struct alignas(false_sharing_bytes) producer_side {
-        std::atomic<uint64_t> head{0};
-        std::atomic<uint64_t> tail_cached{0};
-    } prod_;
-    // Written by the consumer only.
-    struct alignas(false_sharing_bytes) consumer_side {
-        std::atomic<uint64_t> tail{0};
-    } cons_;
+    mpsc_indices idx_;
 };
 
 }  // namespace es::core

@@ -24,6 +24,7 @@
 
 #include "common/assert.h"
 #include "common/cache.h"
+#include "core/mpsc_indices.h"
 
 namespace es::core {
 
@@ -37,7 +38,8 @@ class mpsc_queue {
     explicit mpsc_queue(size_t capacity)
         : capacity_(std::bit_ceil(capacity)),
           mask_(capacity_ - 1),
-          slots_(std::make_unique<slot[]>(capacity_)) {
+          slots_(std::make_unique<slot[]>(capacity_)),
+          idx_(capacity_) {
         ES_ASSERT(capacity >= 2);
         // A slot is free for the position p when its sequence is below p + 1; start at 0.
     }
@@ -86,7 +88,7 @@ class mpsc_queue {
 
     // Consumer thread only. Moves up to max published items, in order, into out[0..).
     [[nodiscard]] size_t try_pop_batch(T* out, size_t max) noexcept {
-        const uint64_t tail = cons_.tail.load(std::memory_order_relaxed);
+        const uint64_t tail = idx_.tail();
         size_t count = 0;
         while (count < max) {
             slot& s = slots_[(tail + count) & mask_];
@@ -94,16 +96,12 @@ class mpsc_queue {
             out[count] = std::move(s.value);
             ++count;
         }
-        if (count) cons_.tail.store(tail + count, std::memory_order_release);
+        if (count) idx_.release_to(tail + count);
         return count;
     }
 
     // Any thread; a guess.
-    size_t size_approx() const noexcept {
-        const uint64_t head = prod_.head.load(std::memory_order_acquire);
-        const uint64_t tail = cons_.tail.load(std::memory_order_acquire);
-        return head >= tail ? static_cast<size_t>(head - tail) : 0;
-    }
+    size_t size_approx() const noexcept { return idx_.used_approx(); }
     bool empty_approx() const noexcept { return size_approx() == 0; }
     size_t capacity() const noexcept { return capacity_; }
 
@@ -116,30 +114,16 @@ class mpsc_queue {
     // Claims between min and max consecutive positions, as many as are free; returns the count
     // (0 when fewer than min are free) and the first position in `pos`.
     size_t claim(size_t min, size_t max, uint64_t& pos) noexcept {
-        uint64_t head = prod_.head.load(std::memory_order_relaxed);
+        uint64_t head = idx_.head();
         for (;;) {
-            // acquire/release on tail_cached carries the consumer's release of the read index
-            // through to every producer that reuses a slot on the strength of the cached copy.
-            uint64_t tail = prod_.tail_cached.load(std::memory_order_acquire);
-            size_t room = capacity_ - static_cast<size_t>(head - tail);
-            // room > capacity_ means the subtraction wrapped: tail_cached can go backwards (a
-            // producer that read the read index earlier may store it after one that read it
-            // later), and head may then be more than a lap past it. Only a fresh read of the
-            // read index gets out of that; re-reading head alone would spin forever.
-            if (room < max || room > capacity_) {
-                tail = cons_.tail.load(std::memory_order_acquire);
-                prod_.tail_cached.store(tail, std::memory_order_release);
-                room = capacity_ - static_cast<size_t>(head - tail);
-            }
-            // Still wrapped: our head is older than the read index just loaded; re-read it.
-            if (room > capacity_) {
-                head = prod_.head.load(std::memory_order_relaxed);
+            const size_t room = idx_.room_at(head, max);
+            if (room == mpsc_indices::stale_head) {
+                head = idx_.head();
                 continue;
             }
             if (room < min) return 0;
             const size_t count = max < room ? max : room;
-            if (prod_.head.compare_exchange_weak(head, head + count, std::memory_order_relaxed,
-                                                 std::memory_order_relaxed)) {
+            if (idx_.try_advance_head(head, head + count)) {
                 pos = head;
                 return count;
             }
@@ -151,15 +135,7 @@ class mpsc_queue {
     const size_t mask_;
     const std::unique_ptr<slot[]> slots_;
 
-    // Shared by producers: the next position to claim and a cached copy of the read index.
-    struct alignas(false_sharing_bytes) producer_side {
-        std::atomic<uint64_t> head{0};
-        std::atomic<uint64_t> tail_cached{0};
-    } prod_;
-    // Written by the consumer only.
-    struct alignas(false_sharing_bytes) consumer_side {
-        std::atomic<uint64_t> tail{0};
-    } cons_;
+    mpsc_indices idx_;
 };
 
 }  // namespace es::core

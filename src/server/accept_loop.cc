@@ -1,4 +1,4 @@
-// Opening listeners and the accept loop shared by the HTTP and the placeholder listeners.
+// Opening listeners and the accept loop shared by the HTTP and the reserved-port listeners.
 #include "server/accept_loop.h"
 
 #include <spdlog/spdlog.h>

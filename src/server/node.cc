@@ -27,8 +27,8 @@
 #include "server/data_dir_lock.h"
 #include "server/http_listener.h"
 #include "server/node_routes.h"
-#include "server/placeholder_listener.h"
 #include "server/ports_file.h"
+#include "server/reserved_port_listener.h"
 
 namespace es::server {
 namespace {
@@ -89,7 +89,7 @@ struct node::impl {
     std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
     std::optional<asio::signal_set> signals;  // used on io threads once started
     std::unique_ptr<http_listener> http;
-    std::vector<std::unique_ptr<placeholder_listener>> placeholders;
+    std::vector<std::unique_ptr<reserved_port_listener>> reserved_ports;
 
     std::atomic<int> signals_received{0};
     std::mutex stop_mutex;
@@ -169,21 +169,21 @@ status node::impl::start_steps() {
     add_metrics_route(*router, metrics);
     http = std::make_unique<http_listener>(io, std::move(*http_acceptor), std::move(router),
                                            http_listener_options{}, &metrics);
-    placeholders.push_back(std::make_unique<placeholder_listener>(
+    reserved_ports.push_back(std::make_unique<reserved_port_listener>(
         io, std::move(*grpc_acceptor), "grpc", "gRPC (eventstream.v1.EventService)"));
-    placeholders.push_back(std::make_unique<placeholder_listener>(io, std::move(*native_acceptor),
-                                                                  "native", "the native protocol"));
-    placeholders.push_back(std::make_unique<placeholder_listener>(
+    reserved_ports.push_back(std::make_unique<reserved_port_listener>(
+        io, std::move(*native_acceptor), "native", "the native protocol"));
+    reserved_ports.push_back(std::make_unique<reserved_port_listener>(
         io, std::move(*cluster_acceptor), "cluster", "node-to-node traffic (clustering)"));
 
     const auto& http_ep = http->local_endpoint();
     ports.http = http_ep.port();
-    ports.grpc = placeholders[0]->local_endpoint().port();
-    ports.native = placeholders[1]->local_endpoint().port();
-    ports.cluster = placeholders[2]->local_endpoint().port();
+    ports.grpc = reserved_ports[0]->local_endpoint().port();
+    ports.native = reserved_ports[1]->local_endpoint().port();
+    ports.cluster = reserved_ports[2]->local_endpoint().port();
 
     http->start();
-    for (auto& p : placeholders) p->start();
+    for (auto& p : reserved_ports) p->start();
 
     ports_record record;
     record.node_id = config.node_id;
@@ -199,17 +199,17 @@ status node::impl::start_steps() {
     spdlog::info("http listening on {} (REST not built yet; health and metrics served)",
                  endpoint_text(http_ep));
     spdlog::info("grpc listening on {} (gRPC not built yet; connections are closed)",
-                 endpoint_text(placeholders[0]->local_endpoint()));
+                 endpoint_text(reserved_ports[0]->local_endpoint()));
     spdlog::info("native listening on {} (native protocol not built yet; connections are closed)",
-                 endpoint_text(placeholders[1]->local_endpoint()));
+                 endpoint_text(reserved_ports[1]->local_endpoint()));
     spdlog::info("cluster listening on {} (clustering not built yet; connections are closed)",
-                 endpoint_text(placeholders[2]->local_endpoint()));
+                 endpoint_text(reserved_ports[2]->local_endpoint()));
     return {};
 }
 
 void node::impl::close_listeners() {
     if (http) http->close();
-    for (auto& p : placeholders) p->close();
+    for (auto& p : reserved_ports) p->close();
 }
 
 node::node(node_config config, bool handle_signals)
@@ -268,7 +268,7 @@ void node::stop() {
     for (auto& t : n.io_threads) t.join();
     n.io_threads.clear();
     n.http.reset();
-    n.placeholders.clear();
+    n.reserved_ports.clear();
     // 4. The ports are no longer valid; a reader must not find them.
     if (n.ports_file_written) {
         std::error_code ec;

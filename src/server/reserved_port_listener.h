@@ -9,12 +9,12 @@
 
 namespace es::server {
 
-class placeholder_listener {
+class reserved_port_listener {
   public:
     // `name` names the listener in logs ("native"); `protocol` what is missing ("the native
     // protocol").
-    placeholder_listener(asio::io_context& io, asio::ip::tcp::acceptor acceptor, std::string name,
-                         std::string protocol);
+    reserved_port_listener(asio::io_context& io, asio::ip::tcp::acceptor acceptor, std::string name,
+                           std::string protocol);
 
     void start() { loop_.start(); }
     // See accept_loop::close.

@@ -1,5 +1,5 @@
 // Accept-and-close listener for protocols that are not built yet.
-#include "server/placeholder_listener.h"
+#include "server/reserved_port_listener.h"
 
 #include <spdlog/spdlog.h>
 
@@ -7,8 +7,9 @@
 
 namespace es::server {
 
-placeholder_listener::placeholder_listener(asio::io_context& io, asio::ip::tcp::acceptor acceptor,
-                                           std::string name, std::string protocol)
+reserved_port_listener::reserved_port_listener(asio::io_context& io,
+                                               asio::ip::tcp::acceptor acceptor, std::string name,
+                                               std::string protocol)
     : loop_(io, std::move(acceptor), name, [name, protocol](asio::ip::tcp::socket socket) {
           boost::system::error_code ec;
           const auto peer = socket.remote_endpoint(ec);
