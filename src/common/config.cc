@@ -206,7 +206,9 @@ status apply_yaml_file(node_config& c, const std::string& path) {
         }
         auto text = yaml_text(key, kv.second);
         if (!text) return text.err();
-        ES_TRY(it->parse(c, *text));
+        if (auto parsed = it->parse(c, *text); !parsed) {
+            return make_error(errc::config_error, parsed.err().message + " (from '" + path + "')");
+        }
     }
     return {};
 }

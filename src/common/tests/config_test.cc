@@ -182,7 +182,8 @@ TEST_F(config_test, unknown_yaml_key_is_refused) {
 
 TEST_F(config_test, bad_yaml_value_names_the_field) {
     flags_["config"] = yaml("bad.yaml", "grpc_port: 99999\n");
-    EXPECT_EQ(load_error(), "grpc_port: must be 0..65535, got 99999");
+    EXPECT_EQ(load_error(),
+              "grpc_port: must be 0..65535, got 99999 (from '" + dir_ + "/bad.yaml')");
 }
 
 TEST_F(config_test, missing_config_file_is_refused) {
