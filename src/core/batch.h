@@ -22,8 +22,9 @@ struct publish_outcome {
     uint32_t count = 0;        // events in the batch
 };
 
-// Called once per batch: on the owning worker's thread after the append, or on the publishing
-// thread when the batch is refused before it is queued. Must not block.
+// Called once per queued batch, on the owning worker's thread after the append (or the refusal
+// of a batch whose topic was deleted meanwhile). It must not block, call the engine's admin
+// methods (they wait for the workers) or publish with backpressure::block.
 struct publish_completion {
     void (*fn)(void* context, const publish_outcome&) = nullptr;
     void* context = nullptr;

@@ -55,7 +55,7 @@ engine::~engine() {
 
 void engine::start() {
     std::lock_guard lock(admin_mutex_);
-    if (started_) return;
+    if (started_ || stopped_) return;  // an engine is started once; a stopped one stays so
     started_ = true;
     const auto cpus = allowed_cpus();
     for (auto& w : workers_) {
@@ -66,11 +66,12 @@ void engine::start() {
 }
 
 void engine::stop() {
-    {
-        std::lock_guard lock(admin_mutex_);
-        if (stopped_) return;
-        stopped_ = true;
-    }
+    // The admin lock is held throughout, so that no admin call posts a task to a worker that
+    // is stopping (it would wait for a thread that is gone); admin calls after stop() run on
+    // the caller's thread.
+    std::lock_guard lock(admin_mutex_);
+    if (stopped_) return;
+    stopped_ = true;
     dispatcher_.close();
     for (auto& w : workers_) w->stop();
 }

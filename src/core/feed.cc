@@ -36,6 +36,10 @@ delivery_credit feed::credit(uint32_t partition) {
                    ? 0
                    : static_cast<uint32_t>(options_.max_buffered_events - events);
     c.bytes = bytes >= options_.max_buffered_bytes ? 0 : options_.max_buffered_bytes - bytes;
+    // An empty lane takes the next delivery whatever its size, so that one event larger than
+    // max_buffered_bytes cannot stall the subscription (the worker still caps a delivery at
+    // deliver_bytes_max, or one event).
+    if (events == 0 && bytes == 0) c.bytes = UINT64_MAX;
     if (c.bytes == 0) c.events = 0;
     return c;
 }

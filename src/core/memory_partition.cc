@@ -131,6 +131,7 @@ void memory_partition::trim_by_age(int64_t now_ns) {
         const segment& s = *segments_.front();
         if (start_offset_ >= s.end_offset()) {
             drop_oldest_segment();
+            changed = true;
             continue;
         }
         if (load_le<int64_t>(s.record(start_offset_) + record_field::timestamp_ns) >= cutoff) break;
@@ -140,9 +141,11 @@ void memory_partition::trim_by_age(int64_t now_ns) {
     // Free segments that hold only trimmed events, keeping the one being written.
     while (segments_.size() > 1 && segments_.front()->end_offset() <= start_offset_) {
         drop_oldest_segment();
+        changed = true;
     }
     if (start_offset_ == end_offset_ && segments_.size() == 1) {
         drop_oldest_segment();
+        changed = true;
     }
     if (changed) publish_counters();
 }

@@ -112,7 +112,9 @@ class mpsc_byte_ring {
         const uint64_t tail = idx_.tail();
         uint64_t pos = tail;
         size_t handed = 0;
-        while (handed < max_entries) {
+        // Bounded by one lap: entries are zeroed only after the loop, so a full ring would
+        // otherwise show this pass's first entry again at tail + capacity.
+        while (handed < max_entries && pos - tail < capacity_) {
             const size_t index = pos & mask_;
             const uint32_t len = length_at(index).load(std::memory_order_acquire);
             if (len == 0) break;

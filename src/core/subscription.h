@@ -31,7 +31,9 @@ struct delivery_credit {
 
 // Receives one subscription's events. Each partition's calls come from the worker that owns
 // it, one call at a time; calls for different partitions may run at once on different workers,
-// so an implementation keeps per-partition state apart (as feed does).
+// so an implementation keeps per-partition state apart (as feed does). The calls run on a
+// worker thread: they must not block, call the engine's admin methods (create/delete topic,
+// subscribe, unsubscribe: those wait for the workers) or publish with backpressure::block.
 class subscription_sink {
   public:
     virtual ~subscription_sink() = default;

@@ -300,6 +300,38 @@ TEST(engine, slow_subscriber_gets_a_gap_naming_what_it_missed) {
     EXPECT_GE(r.by_partition[0].size(), 10u);  // what it had credit for before retention hit
 }
 
+TEST(engine, an_event_larger_than_the_feed_buffer_is_still_delivered) {
+    engine e(test_options(1));
+    e.start();
+    auto c = topic_named("t");
+    c.max_event_bytes = 200 * 1024;
+    ASSERT_TRUE(e.create_topic(c));
+    auto t = *e.find_topic("t");
+    feed_options fo;
+    fo.max_buffered_bytes = 4096;  // far below the event
+    auto f = std::make_shared<feed>(1, fo);
+    ASSERT_TRUE(e.subscribe(t, {}, start_position::earliest(), f));
+    const std::string big(100 * 1024, 'b');
+    const event_in events[] = {event_in::without_key(big), event_in::without_key("small")};
+    ASSERT_TRUE(e.publish(t, events));
+    received r;
+    ASSERT_TRUE(drain_until(*f, r, 2));
+    EXPECT_EQ(r.by_partition[0][0].second, big);
+    EXPECT_EQ(r.by_partition[0][1].second, "small");
+}
+
+TEST(engine, admin_calls_after_stop_do_not_hang) {
+    engine e(test_options(2));
+    e.start();
+    ASSERT_TRUE(e.create_topic(topic_named("t", 2)));
+    e.stop();
+    e.start();  // a stopped engine stays stopped
+    ASSERT_TRUE(e.create_topic(topic_named("u", 2)));
+    ASSERT_TRUE(e.delete_topic("t"));
+    const event_in one[] = {event_in::without_key("x")};
+    EXPECT_EQ(e.publish(*e.find_topic("u"), one).err().code, errc::shutting_down);
+}
+
 TEST(engine, full_queue_fails_or_blocks_as_asked_and_loses_nothing) {
     auto o = test_options(1);
     o.worker.ingest_queue_bytes = 4096;

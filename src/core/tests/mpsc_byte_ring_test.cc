@@ -57,6 +57,28 @@ TEST(mpsc_byte_ring, refuses_when_full_and_takes_again_after_consume) {
     EXPECT_FALSE(put(r, s + "|"));
 }
 
+TEST(mpsc_byte_ring, a_ring_filled_exactly_hands_each_entry_over_once) {
+    // Found in review: with head - tail == capacity the consumer used to walk on into the
+    // next lap, handing the same entries over again and moving its tail past the head.
+    mpsc_byte_ring r(256);  // four entries of 56 payload bytes fill it exactly
+    const std::string s(55, 'x');
+    for (int i = 0; i < 4; ++i) ASSERT_TRUE(put(r, s + "|"));
+    ASSERT_FALSE(put(r, s + "|"));
+    EXPECT_EQ(take(r, 64).size(), 4u);
+    EXPECT_TRUE(r.empty_approx());
+    // And the ring goes on working from an offset position: filled until it refuses (the
+    // wrap then costs a padding entry), every accepted entry comes out exactly once.
+    for (int round = 0; round < 10; ++round) {
+        ASSERT_TRUE(put(r, "a|"));
+        EXPECT_EQ(take(r).size(), 1u);
+        size_t accepted = 0;
+        while (put(r, s + "|")) ++accepted;
+        EXPECT_GE(accepted, 2u);
+        EXPECT_EQ(take(r, 64).size(), accepted);
+        EXPECT_TRUE(r.empty_approx());
+    }
+}
+
 TEST(mpsc_byte_ring, wraps_with_padding_and_keeps_every_entry) {
     mpsc_byte_ring r(256);
     uint64_t next = 0;
