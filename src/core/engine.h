@@ -67,7 +67,6 @@ class engine {
     void stop();
 
     uint32_t worker_count() const noexcept { return static_cast<uint32_t>(workers_.size()); }
-    const worker& worker_at(uint32_t i) const { return *workers_.at(i); }
 
     // Control plane, any thread.
     // Errors: invalid_argument (names the field), already_exists, not_supported (durable

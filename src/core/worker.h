@@ -88,7 +88,6 @@ class worker {
     // Any thread. Wakes the worker if it is parked.
     void wake() noexcept;
 
-    size_t ingest_bytes_approx() const noexcept { return ingest_.used_bytes_approx(); }
 
     // Worker thread only (from tasks): partitions and cursors this worker owns. A partition
     // lives in a slot of the worker's table; batches name it by slot and generation.
