@@ -38,7 +38,6 @@ class publish_gate {
     // Closes the gate and waits until every thread inside has left. Idempotent.
     void close();
 
-
   private:
     struct alignas(false_sharing_bytes) mark {
         std::atomic<uint32_t> inside{0};

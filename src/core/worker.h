@@ -88,7 +88,6 @@ class worker {
     // Any thread. Wakes the worker if it is parked.
     void wake() noexcept;
 
-
     // Worker thread only (from tasks): partitions and cursors this worker owns. A partition
     // lives in a slot of the worker's table; batches name it by slot and generation.
     void adopt_partition(uint32_t slot, uint32_t generation, memory_partition* p);
