@@ -15,6 +15,7 @@
 #include "common/result.h"
 #include "core/dispatcher.h"
 #include "core/engine_metrics.h"
+#include "core/event_record.h"
 #include "core/subscription.h"
 #include "core/topic.h"
 #include "core/topic_table.h"
@@ -88,13 +89,33 @@ class engine {
     }
 
     // Starts delivering the given partitions of `t` (all when empty) to `sink`, from `start`.
-    // An offset start below a partition's oldest event begins with a gap notice; above its end
-    // it begins at the end. Returns the subscription id. Errors: not_found (topic deleted or
-    // no such partition), too_large (subscriptions_max).
+    // An offset start below a partition's oldest event begins with a gap notice (durable
+    // topics: below the oldest event on disk); above its end it begins at the end. `group`
+    // names the consumer group whose committed offsets start_position::committed reads
+    // (empty: none). Returns the subscription id. Errors: not_found (topic deleted or no such
+    // partition), too_large (subscriptions_max), invalid_argument (committed start without a
+    // group, or a bad group name).
     result<uint64_t> subscribe(const topic_ptr& t, std::span<const uint32_t> partitions,
-                               start_position start, std::shared_ptr<subscription_sink> sink);
+                               start_position start, std::shared_ptr<subscription_sink> sink,
+                               std::string_view group = {});
     // Stops the subscription; its sink is not called again once this returns. Error: not_found.
     status unsubscribe(uint64_t subscription_id);
+
+    // Any thread except a worker. The event at `offset` of partition `partition`, copied, from
+    // memory or (durable topics) disk. Errors: not_found (no such partition; or the offset is
+    // not held: not yet written, or gone by retention, the message says which).
+    result<event_record> read_event(const topic_ptr& t, uint32_t partition, uint64_t offset);
+
+    // Consumer-group offsets. Any thread except a worker. `offset` is the next offset the
+    // group will read in the partition. Durable topics keep them on disk (synced as the fsync
+    // policy says) and across restarts; memory topics keep them in memory while the node runs.
+    // Errors: invalid_argument (group name: 1..max_group_name_bytes bytes), not_found (topic
+    // deleted or no such partition), io_error.
+    status commit_offset(const topic_ptr& t, std::string_view group, uint32_t partition,
+                         uint64_t offset);
+    // The committed offset, or nullopt when the group never committed for the partition.
+    result<std::optional<uint64_t>> committed_offset(const topic_ptr& t, std::string_view group,
+                                                     uint32_t partition);
 
   private:
     struct subscription_entry {

@@ -13,14 +13,21 @@
 namespace es::core {
 
 struct start_position {
-    enum class kind { earliest, latest, offset, timestamp };
+    // committed: the subscription's consumer group's committed offset for each partition, and
+    // where `fallback` says for a partition the group never committed (like Kafka's
+    // auto.offset.reset). Needs a group.
+    enum class kind { earliest, latest, offset, timestamp, committed };
     kind where = kind::latest;
     int64_t value = 0;  // the offset, or the timestamp in Unix ns
+    kind fallback = kind::latest;  // with committed: earliest or latest
 
     static start_position earliest() { return {kind::earliest, 0}; }
     static start_position latest() { return {kind::latest, 0}; }
     static start_position at_offset(uint64_t o) { return {kind::offset, static_cast<int64_t>(o)}; }
     static start_position at_time(int64_t ns) { return {kind::timestamp, ns}; }
+    static start_position committed(kind if_none = kind::latest) {
+        return {kind::committed, 0, if_none};
+    }
 };
 
 // How much a subscriber will take now.

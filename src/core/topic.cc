@@ -42,6 +42,25 @@ status validate_topic_name(std::string_view name) {
     return {};
 }
 
+status validate_group_name(std::string_view group) {
+    if (group.empty()) return make_error(errc::invalid_argument, "group name is empty");
+    if (group.size() > max_group_name_bytes) {
+        return make_error(errc::invalid_argument, "group name is " + std::to_string(group.size()) +
+                                                      " characters; the limit is " +
+                                                      std::to_string(max_group_name_bytes));
+    }
+    for (char c : group) {
+        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                        (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+        if (!ok) {
+            return make_error(
+                errc::invalid_argument,
+                "group name may hold only A-Z a-z 0-9 . _ -; found '" + std::string(1, c) + "'");
+        }
+    }
+    return {};
+}
+
 status validate_topic_config(const topic_config& c) {
     ES_TRY(validate_topic_name(c.name));
     if (c.partitions < 1 || c.partitions > max_partitions) {

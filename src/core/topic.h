@@ -27,6 +27,7 @@ inline constexpr uint32_t max_replication_factor = 5;
 inline constexpr uint64_t min_retention_bytes = 64 * 1024;
 inline constexpr uint64_t max_memory_retention_bytes = 16ull << 30;
 inline constexpr uint32_t max_topics = 10000;
+inline constexpr size_t max_group_name_bytes = 255;
 
 struct topic_config {
     std::string name;
@@ -48,6 +49,8 @@ struct topic_config {
 status validate_topic_name(std::string_view name);
 // Checks every field; the message names the field and the rule.
 status validate_topic_config(const topic_config& config);
+// Checks a consumer-group name: 1..max_group_name_bytes bytes of [A-Za-z0-9._-].
+status validate_group_name(std::string_view group);
 
 // A live topic. The configuration and partitions are constant after creation; `deleted` flips
 // once. Publishers hold a shared_ptr, so a topic deleted under them stays valid until they let

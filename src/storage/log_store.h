@@ -1,0 +1,136 @@
+// The partition store on RocksDB: every durable partition's log, the consumer-group offsets
+// that refer to it, and the metadata of durable topics, in one RocksDB database per node. It
+// is synchronous and thread-safe; store_service (store_service.h) runs it on the writer and
+// reader threads so that no worker ever waits on the disk. Layout in store_format.h.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.h"
+#include "core/batch.h"
+#include "core/event_record.h"
+#include "core/topic.h"
+
+namespace es::storage {
+
+struct store_options {
+    // Directory of the RocksDB database (the node uses <data-dir>/store).
+    std::string path;
+    // Create the database when the directory does not exist (or is empty). An existing
+    // directory that is not an eventstream store is always refused.
+    bool create_if_missing = true;
+    // RocksDB block cache, shared by every partition, in bytes.
+    size_t block_cache_bytes = 64ull << 20;
+    // RocksDB memtable size per column family, in bytes.
+    size_t write_buffer_bytes = 16ull << 20;
+};
+
+// A durable topic as persisted: its configuration and the id its column family is named by.
+struct stored_topic {
+    core::topic_config config;
+    uint64_t id = 0;
+};
+
+// Where a partition's log starts and ends on disk.
+struct partition_bounds {
+    uint64_t start_offset = 0;  // oldest offset still stored (== end_offset when empty)
+    uint64_t end_offset = 0;    // next offset to be appended
+    uint64_t stored_bytes = 0;  // bytes of records stored
+};
+
+// One batch to append: records back to back (core/record_format.h) whose offset fields run
+// base_offset, base_offset + 1, ... and whose timestamps are set (non-zero).
+struct append_batch {
+    uint64_t topic_id = 0;
+    uint32_t partition = 0;
+    uint64_t base_offset = 0;
+    core::record_run records;
+};
+
+// What read() found.
+struct read_result {
+    // The partition's first stored offset at the time of the read; when the requested offset
+    // is below it, the records start here (the caller reports the gap).
+    uint64_t start_offset = 0;
+    uint64_t end_offset = 0;
+    // Records with offsets from max(from, start_offset) on, back to back, in `buffer`.
+    uint32_t count = 0;
+    size_t bytes = 0;
+};
+
+class log_store {
+  public:
+    // Opens or creates the store. Errors (io_error or config_error, with the path and what is
+    // wrong): the directory holds something that is not an eventstream store, a store of a
+    // newer format, or a corrupt database. Never resets or repairs data silently.
+    static result<std::unique_ptr<log_store>> open(const store_options& options);
+    ~log_store();
+    log_store(const log_store&) = delete;
+    log_store& operator=(const log_store&) = delete;
+
+    // --- topics (control plane) ---
+    // Persists a durable topic and creates its column family. Error: already_exists (same id).
+    status put_topic(const stored_topic& t);
+    // Drops the topic's column family (its events and group offsets) and its metadata.
+    // Error: not_found.
+    status drop_topic(uint64_t topic_id);
+    // Every persisted topic, by id.
+    result<std::vector<stored_topic>> topics() const;
+    // One more than the highest topic id ever persisted (ids are never reused).
+    uint64_t next_topic_id() const;
+
+    // --- the log ---
+    // Appends the batches in one atomic RocksDB write, with the WAL synced when `sync`.
+    // Idempotent by offset: a batch that ends at or below the partition's end is skipped (a
+    // state machine may apply the same batch twice). Errors: invalid_argument when a batch
+    // would leave a hole (base_offset > end) or overlaps the end only in part; not_found for
+    // an unknown topic or partition; io_error from RocksDB. On error nothing is written.
+    status append(std::span<const append_batch> batches, bool sync);
+    // Syncs the WAL to disk (for the interval fsync policy).
+    status sync();
+
+    // REQUIRES for the calls below: the topic exists and partition < its partition count
+    // (else not_found).
+    result<partition_bounds> bounds(uint64_t topic_id, uint32_t partition) const;
+    // Copies records from offset `from` on into `buffer` (replacing its contents): whole
+    // events, at most max_events and about max_bytes, but at least one when any is stored.
+    result<read_result> read(uint64_t topic_id, uint32_t partition, uint64_t from,
+                             uint32_t max_events, size_t max_bytes,
+                             std::vector<std::byte>& buffer) const;
+    // The event at `offset`; nullopt when it is not stored (past the end, or deleted by
+    // retention).
+    result<std::optional<core::event_record>> lookup(uint64_t topic_id, uint32_t partition,
+                                               uint64_t offset) const;
+    // The first offset whose timestamp is >= ts_ns; end_offset when none is.
+    result<uint64_t> offset_for_timestamp(uint64_t topic_id, uint32_t partition,
+                                          int64_t ts_ns) const;
+
+    // Retention: deletes whole batches from the start of the log while the partition holds
+    // more than retention_bytes, and those whose newest event is older than
+    // older_than_ns (0: no age limit), by range deletes. Never deletes past the end; the
+    // start offset it leaves is persisted. Returns the new bounds.
+    result<partition_bounds> apply_retention(uint64_t topic_id, uint32_t partition,
+                                             uint64_t retention_bytes, int64_t older_than_ns);
+
+    // --- consumer-group offsets ---
+    // Stores `offset` (the next offset the group will read) for (group, partition).
+    status commit_offset(uint64_t topic_id, std::string_view group, uint32_t partition,
+                         uint64_t offset, bool sync);
+    // The committed offset, or nullopt when the group never committed for the partition.
+    result<std::optional<uint64_t>> committed_offset(uint64_t topic_id, std::string_view group,
+                                                     uint32_t partition) const;
+
+  private:
+    struct impl;
+    explicit log_store(std::unique_ptr<impl> i);
+    std::unique_ptr<impl> impl_;
+};
+
+}  // namespace es::storage
