@@ -8,6 +8,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/version.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
 
 #include <chrono>
 #include <exception>
@@ -32,6 +33,10 @@ std::string_view to_std(beast::string_view s) {
     return {s.data(), s.size()};
 }
 
+// The session whose request this thread is routing now, so that an answer given during the
+// handler call is taken at once rather than posted.
+thread_local const void* routing_session = nullptr;
+
 }  // namespace
 
 struct http_listener::shared_state {
@@ -39,6 +44,9 @@ struct http_listener::shared_state {
     http_listener_options options;
     std::shared_ptr<metrics::counter> requests;   // may be null
     std::shared_ptr<metrics::gauge> connections;  // may be null
+    std::shared_ptr<metrics::histogram> latency;  // may be null
+    std::string upgrade_path;                     // constant after start()
+    http_upgrade_handler upgrade;                 // constant after start()
 
     std::mutex mutex;
     std::map<uint64_t, std::weak_ptr<session>> sessions;  // guarded by mutex
@@ -122,7 +130,19 @@ class http_listener::session : public std::enable_shared_from_this<session> {
             return;
         }
 
-        const auto& req = parser_->get();
+        auto& req = parser_->get();
+        if (state_->upgrade && beast::websocket::is_upgrade(req)) {
+            const auto target = to_std(req.target());
+            if (target.substr(0, target.find('?')) == state_->upgrade_path) {
+                // The WebSocket session owns the connection from here; this session ends.
+                // A client must wait for the 101 before it sends frames, so buffer_ holds
+                // nothing of the WebSocket's.
+                if (state_->requests) state_->requests->inc();
+                closing_ = true;
+                state_->upgrade(std::move(stream_), parser_->release());
+                return;
+            }
+        }
         http_request request;
         request.method = to_std(req.method_string());
         request.set_target(to_std(req.target()));
@@ -131,20 +151,48 @@ class http_listener::session : public std::enable_shared_from_this<session> {
             request.headers.emplace_back(to_std(field.name_string()), to_std(field.value()));
         }
 
-        http_response response;
+        request_started_ = std::chrono::steady_clock::now();
+        const bool keep_alive = req.keep_alive();
+        routing_session = this;
+        answer_.reset();
+        auto self = shared_from_this();
         try {
-            response = state_->router->route(request);
+            state_->router->route(request, [self, keep_alive](http_response r) {
+                // A synchronous answer is taken at once; a later one (from a worker thread
+                // or a timer) is handed to this connection's strand.
+                if (routing_session == self.get()) {
+                    self->answer_ = std::move(r);
+                    return;
+                }
+                asio::post(self->stream_.get_executor(),
+                           [self, keep_alive, r = std::move(r)]() mutable {
+                               self->respond(std::move(r), keep_alive);
+                           });
+            });
         } catch (const std::exception& e) {
             // A handler bug must not take the node down; the client learns it was ours.
             spdlog::error("http: {} {} failed: {}", request.method, request.path, e.what());
-            response = json_error(500, "internal", "internal error");
+            answer_ = json_error(500, "internal", "internal error");
         }
-        spdlog::debug("http: {} {} -> {}", request.method, request.path, response.status);
-        respond(std::move(response), req.keep_alive());
+        routing_session = nullptr;
+        if (answer_) {
+            spdlog::debug("http: {} {} -> {}", request.method, request.path, answer_->status);
+            auto r = std::move(*answer_);
+            answer_.reset();
+            respond(std::move(r), keep_alive);
+        }
     }
 
     void respond(http_response r, bool keep_alive) {
+        if (closing_) return;
         if (state_->requests) state_->requests->inc();
+        if (state_->latency && request_started_) {
+            state_->latency->record(
+                static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                          std::chrono::steady_clock::now() - *request_started_)
+                                          .count()));
+            request_started_.reset();
+        }
         response_ = {};
         response_.version(11);
         response_.result(r.status);
@@ -176,6 +224,9 @@ class http_listener::session : public std::enable_shared_from_this<session> {
     const std::shared_ptr<shared_state> state_;
     const uint64_t id_;
     bool closing_ = false;
+    // A handler's answer given during route() (on the strand) is kept here.
+    std::optional<http_response> answer_;
+    std::optional<std::chrono::steady_clock::time_point> request_started_;
 };
 
 http_listener::http_listener(asio::io_context& io, asio::ip::tcp::acceptor acceptor,
@@ -207,17 +258,29 @@ http_listener::http_listener(asio::io_context& io, asio::ip::tcp::acceptor accep
                                              "HTTP requests answered, errors included");
         auto connections =
             metrics->add_gauge("eventstream_http_connections", "HTTP connections open now");
-        if (requests && connections) {
+        auto latency = metrics->add_histogram(
+            "eventstream_http_request_duration_seconds",
+            "Time from a whole HTTP request read to its response handed to the socket", {},
+            metrics::latency_ns_options);
+        if (requests && connections && latency) {
             state_->requests = *requests;
             state_->connections = *connections;
+            state_->latency = *latency;
         } else {
-            spdlog::warn("http: metrics not registered: {}",
-                         requests ? connections.err().message : requests.err().message);
+            spdlog::warn("http: metrics not registered: {}", !requests ? requests.err().message
+                                                             : !connections
+                                                                 ? connections.err().message
+                                                                 : latency.err().message);
         }
     }
 }
 
 http_listener::~http_listener() = default;
+
+void http_listener::set_upgrade_handler(std::string path, http_upgrade_handler handler) {
+    state_->upgrade_path = std::move(path);
+    state_->upgrade = std::move(handler);
+}
 
 void http_listener::start() {
     loop_.start();

@@ -1,10 +1,17 @@
 // The HTTP/1.1 listener (Boost.Beast, asynchronous): keep-alive connections with limits on
-// header and body size and a read timeout, requests dispatched through an http_router. The
-// REST and WebSocket endpoints are added to the router; this file stays about connections.
+// header and body size and a read timeout, requests dispatched through an http_router (whose
+// handlers may answer later), and WebSocket upgrades handed to an upgrade handler. The REST and
+// WebSocket endpoints live elsewhere; this file stays about connections.
 #pragma once
 
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <string>
 
 #include "server/accept_loop.h"
 #include "server/http_router.h"
@@ -27,6 +34,13 @@ struct http_listener_options {
     uint32_t connections_max = 10'000;
 };
 
+// Takes over a connection whose request asked for a WebSocket upgrade (RFC 6455) on the path
+// it was registered for: the handler owns the stream from then on, and answers the upgrade
+// request itself (accepting or refusing it). Called on the connection's strand.
+using http_upgrade_handler =
+    std::function<void(boost::beast::tcp_stream stream,
+                       boost::beast::http::request<boost::beast::http::string_body> request)>;
+
 class http_listener {
   public:
     // `metrics` may be null; else the listener registers eventstream_http_* series in it.
@@ -36,6 +50,10 @@ class http_listener {
     ~http_listener();
     http_listener(const http_listener&) = delete;
     http_listener& operator=(const http_listener&) = delete;
+
+    // Upgrade requests for `path` (exact, query ignored) go to `handler`; other requests for it
+    // are routed as usual. REQUIRES: before start().
+    void set_upgrade_handler(std::string path, http_upgrade_handler handler);
 
     // Starts accepting. Any thread.
     void start();

@@ -29,6 +29,7 @@
 #include "server/node_routes.h"
 #include "server/ports_file.h"
 #include "server/reserved_port_listener.h"
+#include "server/rest_service.h"
 
 namespace es::server {
 namespace {
@@ -89,6 +90,7 @@ struct node::impl {
     std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
     std::optional<asio::signal_set> signals;  // used on io threads once started
     std::unique_ptr<http_listener> http;
+    std::shared_ptr<rest_service> rest;  // REST and WebSocket; closed with the listeners
     std::vector<std::unique_ptr<reserved_port_listener>> reserved_ports;
 
     std::atomic<int> signals_received{0};
@@ -167,8 +169,18 @@ status node::impl::start_steps() {
     add_health_routes(
         *router, [this] { return state.load(std::memory_order_acquire); }, config.node_id);
     add_metrics_route(*router, metrics);
+    rest_options rest_opts;
+    rest_opts.node_id = config.node_id;
+    rest_opts.bind = http_acceptor->local_endpoint().address().to_string();
+    rest_opts.http_port = http_acceptor->local_endpoint().port();
+    rest_opts.grpc_port = grpc_acceptor->local_endpoint().port();
+    rest_opts.native_port = native_acceptor->local_endpoint().port();
+    rest_opts.cluster_port = cluster_acceptor->local_endpoint().port();
+    rest = rest_service::create(io, engine, &metrics, rest_opts);
+    rest->add_routes(*router, &metrics);
     http = std::make_unique<http_listener>(io, std::move(*http_acceptor), std::move(router),
                                            http_listener_options{}, &metrics);
+    http->set_upgrade_handler(rest_service::websocket_path, rest->websocket_upgrade_handler());
     reserved_ports.push_back(std::make_unique<reserved_port_listener>(
         io, std::move(*grpc_acceptor), "grpc", "gRPC (eventstream.v1.EventService)"));
     reserved_ports.push_back(std::make_unique<reserved_port_listener>(
@@ -196,7 +208,7 @@ status node::impl::start_steps() {
     ES_TRY(write_ports_file(config.data_dir, record));
     ports_file_written = true;
 
-    spdlog::info("http listening on {} (REST not built yet; health and metrics served)",
+    spdlog::info("http listening on {} (REST /v1, WebSocket /v1/stream, health, metrics)",
                  endpoint_text(http_ep));
     spdlog::info("grpc listening on {} (gRPC not built yet; connections are closed)",
                  endpoint_text(reserved_ports[0]->local_endpoint()));
@@ -209,6 +221,7 @@ status node::impl::start_steps() {
 
 void node::impl::close_listeners() {
     if (http) http->close();
+    if (rest) rest->close();  // long polls and WebSocket sessions end before the engine stops
     for (auto& p : reserved_ports) p->close();
 }
 
@@ -268,6 +281,7 @@ void node::stop() {
     for (auto& t : n.io_threads) t.join();
     n.io_threads.clear();
     n.http.reset();
+    n.rest.reset();
     n.reserved_ports.clear();
     // 4. The ports are no longer valid; a reader must not find them.
     if (n.ports_file_written) {
