@@ -162,6 +162,36 @@ std::vector<config_field> make_fields() {
     f.push_back(int_field<uint64_t, &node_config::ingest_queue_bytes>(
         "ingest_queue_bytes", "per-worker ingest queue capacity in bytes (power of two)", 64 * 1024,
         uint64_t{1} << 32));
+    f.push_back({"fsync",
+                 "when a durable write is acknowledged: always (after fsync), interval (after "
+                 "the OS has it; fsync every fsync_interval_ms) or never (the OS flushes)",
+                 [](node_config& c, std::string_view t) -> status {
+                     if (t != "always" && t != "interval" && t != "never") {
+                         return field_error("fsync", "must be always, interval or never, got '" +
+                                                         std::string(t) + "'");
+                     }
+                     c.fsync = t;
+                     return {};
+                 },
+                 [](const node_config& c) { return c.fsync; }});
+    f.push_back(int_field<uint32_t, &node_config::fsync_interval_ms>(
+        "fsync_interval_ms", "with fsync=interval: longest time a write waits for its fsync (ms)",
+        1, 60'000));
+    f.push_back(int_field<uint32_t, &node_config::durable_batch_events>(
+        "durable_batch_events", "most events in one durable batch before it goes to disk", 1,
+        1 << 20));
+    f.push_back(int_field<uint64_t, &node_config::durable_batch_bytes>(
+        "durable_batch_bytes", "most bytes in one durable batch before it goes to disk", 4096,
+        64ull << 20));
+    f.push_back(int_field<uint32_t, &node_config::durable_linger_us>(
+        "durable_linger_us",
+        "how long a durable batch may wait for more events before it goes to disk (us; 0: "
+        "at the end of each worker pass)",
+        0, 1'000'000));
+    f.push_back(int_field<uint64_t, &node_config::durable_cache_bytes>(
+        "durable_cache_bytes",
+        "recent events kept in memory per durable partition; older ones are read from disk",
+        64 * 1024, uint64_t{1} << 34));
     return f;
 }
 

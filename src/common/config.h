@@ -45,6 +45,18 @@ struct node_config {
     // Capacity of each worker's ingest queue in bytes of encoded events, rounded up to a power
     // of two. One batch takes at most a quarter of it, which also bounds the largest event.
     uint64_t ingest_queue_bytes = 16 << 20;
+    // Durable topics. fsync: "always" acknowledges a write after its fsync; "interval" once the
+    // OS holds it, with an fsync every fsync_interval_ms; "never" leaves flushing to the OS.
+    std::string fsync = "always";
+    uint32_t fsync_interval_ms = 100;
+    // A durable partition's batch goes to disk at durable_batch_events events or
+    // durable_batch_bytes bytes, or durable_linger_us after its first event (0: at the end of
+    // the worker's pass).
+    uint32_t durable_batch_events = 4096;
+    uint64_t durable_batch_bytes = 1 << 20;
+    uint32_t durable_linger_us = 0;
+    // Recent events kept in memory per durable partition (older ones are read from disk).
+    uint64_t durable_cache_bytes = 8 << 20;
     // Path of the YAML file the rest was read from, if any.
     std::string config_file;
 };

@@ -8,12 +8,15 @@
 #include <memory>
 #include <mutex>
 #include <span>
+#include <string>
 #include <string_view>
+#include <tuple>
 #include <vector>
 
 #include "common/clock.h"
 #include "common/result.h"
 #include "core/dispatcher.h"
+#include "core/durable_backend.h"
 #include "core/engine_metrics.h"
 #include "core/event_record.h"
 #include "core/subscription.h"
@@ -37,6 +40,9 @@ struct engine_options {
     // Where the engine registers its eventstream_* metrics; null keeps them unregistered.
     // REQUIRES: outlives the engine.
     metrics::registry* metrics = nullptr;
+    // Durable storage; null refuses storage=durable topics (not_supported). REQUIRES: outlives
+    // the engine and keeps running until stop() has returned (stop waits for durable acks).
+    durable_backend* durable = nullptr;
 };
 
 struct partition_info {
@@ -69,9 +75,13 @@ class engine {
 
     uint32_t worker_count() const noexcept { return static_cast<uint32_t>(workers_.size()); }
 
+    // Brings back every durable topic the backend holds, with its offsets, before start().
+    // Errors: from the backend (io_error), or a stored topic this node cannot take.
+    status restore_topics();
+
     // Control plane, any thread.
-    // Errors: invalid_argument (names the field), already_exists, not_supported (durable
-    // topics need the storage subsystem, not built yet).
+    // Errors: invalid_argument (names the field; a replication factor above 1 needs a
+    // cluster), already_exists, not_supported (durable without a backend), io_error.
     result<topic_info> create_topic(const topic_config& config);
     // Deletes the topic and its events; its subscriptions end (their sinks are not called
     // again once this returns). Error: not_found.
@@ -125,6 +135,14 @@ class engine {
     };
 
     topic_info info_of(const topic& t) const;
+    // Places a new topic's partitions on workers (and, durable, persists it first).
+    // REQUIRES: admin_mutex_ held.
+    result<topic_ptr> create_locked(const topic_config& config, uint64_t restored_id);
+    // Where a new cursor on partition p of t starts. Runs disk lookups on the caller's thread.
+    result<std::optional<uint64_t>> committed_offset_of(const topic& t, std::string_view group,
+                                                        uint32_t partition);
+    result<start_position> resolve_start(const topic& t, uint32_t partition,
+                                         const start_position& start, std::string_view group);
     void update_admin_gauges();  // REQUIRES: admin_mutex_ held
 
     // Slots of one worker's partition table. Control plane only.
@@ -150,6 +168,11 @@ class engine {
     uint64_t next_subscription_id_ = 1;                     // guarded by admin_mutex_
     bool started_ = false;                                  // guarded by admin_mutex_
     bool stopped_ = false;                                  // guarded by admin_mutex_
+
+    // Group offsets of memory topics: (topic id, group, partition) -> offset.
+    std::mutex groups_mutex_;
+    std::map<std::tuple<uint64_t, std::string, uint32_t>, uint64_t, std::less<>>
+        group_offsets_;  // guarded by groups_mutex_
 };
 
 }  // namespace es::core

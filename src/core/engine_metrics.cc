@@ -48,6 +48,12 @@ engine_metrics engine_metrics::create(metrics::registry* registry, uint32_t work
                       "Gap notices sent to subscribers that fell behind retention, by worker.", l),
             m.counter("eventstream_worker_parks_total",
                       "Times a worker went to sleep for lack of work.", l),
+            m.counter("eventstream_disk_reads_total",
+                      "Reads from disk for subscribers behind a durable partition's memory "
+                      "ring, by worker.",
+                      l),
+            m.counter("eventstream_disk_read_errors_total",
+                      "Failed reads from disk for subscribers (retried), by worker.", l),
             m.gauge(
                 "eventstream_ingest_queue_bytes",
                 "Bytes waiting in a worker's ingest queue (sampled every retention tick, 100 ms).",

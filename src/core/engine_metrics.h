@@ -20,6 +20,9 @@ struct worker_metrics {
     std::shared_ptr<metrics::counter> events_delivered;
     std::shared_ptr<metrics::counter> gaps;
     std::shared_ptr<metrics::counter> parks;
+    // Reads from disk for subscribers behind a durable partition's memory ring.
+    std::shared_ptr<metrics::counter> disk_reads;
+    std::shared_ptr<metrics::counter> disk_read_errors;
     std::shared_ptr<metrics::gauge> ingest_queue_bytes;
 };
 

@@ -54,6 +54,13 @@ memory_partition::memory_partition(uint32_t index, const topic_config& config)
 
 memory_partition::~memory_partition() = default;
 
+void memory_partition::start_at(uint64_t offset) {
+    ES_ASSERT(segments_.empty() && end_offset_ == start_offset_);
+    start_offset_ = offset;
+    end_offset_ = offset;
+    publish_counters();
+}
+
 memory_partition::segment& memory_partition::segment_for_append(size_t record_bytes) {
     if (!segments_.empty() && segments_.back()->used + record_bytes <= segments_.back()->capacity) {
         return *segments_.back();

@@ -19,6 +19,7 @@
 namespace es::core {
 
 struct cursor;
+struct durable_partition;
 
 class memory_partition {
   public:
@@ -34,6 +35,11 @@ class memory_partition {
     memory_partition& operator=(const memory_partition&) = delete;
 
     uint32_t index() const noexcept { return index_; }
+
+    // Owning worker thread (or before the partition is handed to one). Makes an empty log
+    // begin at `offset`: a durable partition restored from disk continues its offsets.
+    // REQUIRES: nothing appended yet.
+    void start_at(uint64_t offset);
 
     // Owning worker thread. Appends every record of the run with consecutive offsets starting
     // at end_offset(), stamping now_ns on records whose timestamp is 0, then applies byte
@@ -79,6 +85,9 @@ class memory_partition {
     // worker's list of partitions to deliver from after the current pass.
     std::vector<cursor*> cursors;
     bool has_new_events = false;
+    // Set for a partition of a durable topic (the topic owns it): this ring is then a cache
+    // in front of the disk, and only events up to durable->visible_end are delivered.
+    durable_partition* durable = nullptr;
 
   private:
     struct segment;

@@ -18,7 +18,7 @@ struct start_position {
     // auto.offset.reset). Needs a group.
     enum class kind { earliest, latest, offset, timestamp, committed };
     kind where = kind::latest;
-    int64_t value = 0;  // the offset, or the timestamp in Unix ns
+    int64_t value = 0;             // the offset, or the timestamp in Unix ns
     kind fallback = kind::latest;  // with committed: earliest or latest
 
     static start_position earliest() { return {kind::earliest, 0}; }
@@ -65,6 +65,7 @@ struct cursor {
     uint64_t next_offset = 0;
     subscription_sink* sink = nullptr;  // kept alive by the subscription's entry in the engine
     bool waiting_for_credit = false;
+    bool disk_read_pending = false;  // durable partitions: a read from disk is under way
 };
 
 }  // namespace es::core

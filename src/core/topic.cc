@@ -1,6 +1,7 @@
 // Topic configuration rules.
 #include "core/topic.h"
 
+#include "core/durable_partition.h"
 #include "core/memory_partition.h"
 #include "core/record_format.h"
 

@@ -14,6 +14,7 @@
 namespace es::core {
 
 class memory_partition;
+struct durable_partition;
 
 enum class storage_mode { memory, durable };
 
@@ -61,6 +62,9 @@ struct topic {
     // partitions[i] is touched only by worker owner_worker[i], where it sits in slot slot[i]
     // of that worker's table with generation generation[i].
     std::vector<std::unique_ptr<memory_partition>> partitions;
+    // Durable topics: durable[i] is partition i's disk state (partitions[i]->durable points at
+    // it). Empty for memory topics.
+    std::vector<std::unique_ptr<durable_partition>> durable;
     std::vector<uint32_t> owner_worker;
     std::vector<uint32_t> slot;
     std::vector<uint32_t> generation;

@@ -1,6 +1,7 @@
 // Topic table.
 #include "core/topic_table.h"
 
+#include <algorithm>
 #include <mutex>
 
 #include "core/memory_partition.h"
@@ -8,7 +9,8 @@
 namespace es::core {
 
 result<topic_ptr> topic_table::create(const topic_config& config,
-                                      const std::function<status(topic&)>& prepare) {
+                                      const std::function<status(topic&)>& prepare,
+                                      const topic_create_options& options) {
     ES_TRY(validate_topic_config(config));
     auto check = [&]() -> status {
         if (topics_.count(config.name)) {
@@ -20,24 +22,36 @@ result<topic_ptr> topic_table::create(const topic_config& config,
         }
         return {};
     };
-    {
-        std::shared_lock lock(mutex_);
-        ES_TRY(check());
-    }
     auto t = std::make_shared<topic>();
+    {
+        std::unique_lock lock(mutex_);
+        ES_TRY(check());
+        // Taken now so that prepare can persist it; a failed create leaves the id unused.
+        t->id = options.id != 0 ? options.id : next_id_++;
+        next_id_ = std::max(next_id_, t->id + 1);
+    }
     t->config = config;
+    topic_config ring = config;
+    if (options.ring_bytes != 0) {
+        ring.retention_bytes = options.ring_bytes;
+        ring.retention_ms = 0;  // age retention is the store's job
+    }
     t->partitions.reserve(config.partitions);
     for (uint32_t p = 0; p < config.partitions; ++p) {
-        t->partitions.push_back(std::make_unique<memory_partition>(p, config));
+        t->partitions.push_back(std::make_unique<memory_partition>(p, ring));
     }
     ES_TRY(prepare(*t));
     ES_ASSERT(t->owner_worker.size() == config.partitions && t->slot.size() == config.partitions &&
               t->generation.size() == config.partitions);
     std::unique_lock lock(mutex_);
     ES_TRY(check());
-    t->id = next_id_++;
     topics_.emplace(config.name, t);
     return t;
+}
+
+void topic_table::reserve_ids_below(uint64_t id) {
+    std::unique_lock lock(mutex_);
+    next_id_ = std::max(next_id_, id);
 }
 
 result<topic_ptr> topic_table::remove(std::string_view name) {

@@ -15,6 +15,15 @@
 
 namespace es::core {
 
+// How topic_table::create builds a topic beyond its configuration.
+struct topic_create_options {
+    // The topic's id; 0 takes the next free one. Restored durable topics keep theirs.
+    uint64_t id = 0;
+    // Memory bound of each partition's ring when it differs from config.retention_bytes (a
+    // durable partition keeps only a cache of recent events in memory); 0: retention_bytes.
+    uint64_t ring_bytes = 0;
+};
+
 class topic_table {
   public:
     // Validates `config`, builds the topic with its partitions, lets `prepare` place them (fill
@@ -23,8 +32,13 @@ class topic_table {
     // field), already_exists, too_large (max_topics), or prepare's error.
     // REQUIRES: callers whose prepare has side effects serialise their creates, so that the
     // name cannot be taken between the check and the insert.
+    // The topic's id is set before prepare runs.
     result<topic_ptr> create(const topic_config& config,
-                             const std::function<status(topic&)>& prepare);
+                             const std::function<status(topic&)>& prepare,
+                             const topic_create_options& options = {});
+
+    // Ids handed out from now on are at least `id`.
+    void reserve_ids_below(uint64_t id);
 
     // Removes the topic from the table and marks it deleted; returns it so the caller can tell
     // its workers. Error: not_found.

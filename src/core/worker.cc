@@ -31,12 +31,13 @@ void futex_wake(std::atomic<uint32_t>& word) {
 }  // namespace
 
 worker::worker(uint32_t index, const worker_options& options, const clock_source& clock,
-               worker_metrics metrics)
+               worker_metrics metrics, durable_backend* durable)
     : index_(index),
       options_(options),
       clock_(clock),
       ingest_(options.ingest_queue_bytes),
       control_(1024),
+      durable_(durable),
       metrics_(std::move(metrics)) {}
 
 worker::~worker() {
@@ -92,16 +93,24 @@ void worker::loop() {
     for (;;) {
         bool busy = run_tasks();
         busy |= run_ingest();
+        if (durable_signal_.load(std::memory_order_relaxed) &&
+            durable_signal_.exchange(false, std::memory_order_acq_rel)) {
+            busy |= apply_durable_progress();
+        }
         if (!waiting_.empty()) busy |= deliver_waiting();
         if (busy) {
             idle_since = 0;
             continue;
         }
         if (stopping_.load(std::memory_order_acquire)) {
-            // Drain: stop only once both queues are empty after the stop flag was seen.
-            if (ingest_.empty_approx() && control_.empty_approx()) break;
+            // Drain: stop only once both queues are empty after the stop flag was seen, and
+            // every durable batch is on disk with its publisher acked.
+            flush_durable(true);
+            if (ingest_.empty_approx() && control_.empty_approx() && durable_idle()) break;
+            cpu_relax();
             continue;
         }
+        if (!gathering_.empty()) flush_durable(false);  // batches whose linger ran out
         const int64_t now = monotonic_ns();
         if (idle_since == 0) {
             idle_since = now;
@@ -137,6 +146,9 @@ bool worker::run_ingest() {
         },
         options_.ingest_pop_batches);
     if (n == 0) return false;
+    // Durable batches go to the disk at the end of the pass (or once they linger long
+    // enough), so that one write carries every batch the pass took.
+    if (!gathering_.empty()) flush_durable(false);
     // Counted once per pass, not per batch.
     metrics_.batches_appended->inc(pass_batches_);
     metrics_.events_appended->inc(pass_events_);
@@ -171,6 +183,10 @@ void worker::append(std::span<const std::byte> entry, int64_t now_ns) {
     }
     const record_run run{entry.data() + ingest_header_bytes, entry.size() - ingest_header_bytes,
                          h.count};
+    if (p->durable != nullptr) {
+        append_durable(*p, run, h, now_ns);
+        return;
+    }
     out.base_offset = p->append(run, now_ns);
     pass_batches_++;
     pass_events_ += h.count;
@@ -181,15 +197,209 @@ void worker::append(std::span<const std::byte> entry, int64_t now_ns) {
     }
 }
 
+void worker::append_durable(memory_partition& p, const record_run& run, const ingest_header& h,
+                            int64_t now_ns) {
+    durable_partition& d = *p.durable;
+    publish_outcome out;
+    out.partition = h.partition;
+    out.count = h.count;
+    if (d.failure == errc::ok) d.failure = d.progress->failure.load(std::memory_order_acquire);
+    if (d.failure != errc::ok) {  // the disk failed this partition: refuse, do not append
+        out.code = d.failure;
+        h.completion(out);
+        return;
+    }
+    if (!d.pending) {
+        d.pending = std::make_unique<durable_write>();
+        d.pending->topic_id = d.topic_id;
+        d.pending->partition = d.partition;
+        d.pending->base_offset = p.end_offset();
+        d.pending->progress = d.progress;
+        d.pending->records.reserve(
+            std::min<size_t>(options_.durable.batch_bytes_max + run.bytes, 4 << 20));
+        d.pending_since_ns = monotonic_ns();
+        if (!d.gathering) {
+            d.gathering = true;
+            gathering_.push_back(&p);
+        }
+    }
+    // The copy for the disk gets its offsets and timestamps here; the ring then appends that
+    // stamped copy, so both hold the same bytes.
+    std::vector<std::byte>& buf = d.pending->records;
+    const size_t at = buf.size();
+    buf.insert(buf.end(), run.data, run.data + run.bytes);
+    uint64_t offset = p.end_offset();
+    for (std::byte *q = buf.data() + at, *end = buf.data() + buf.size(); q < end;) {
+        store_le<uint64_t>(q + record_field::offset, offset++);
+        if (load_le<int64_t>(q + record_field::timestamp_ns) == 0) {
+            store_le<int64_t>(q + record_field::timestamp_ns, now_ns);
+        }
+        q += load_le<uint32_t>(q + record_field::record_bytes);
+    }
+    out.base_offset = p.append(record_run{buf.data() + at, run.bytes, run.count}, now_ns);
+    d.pending->count += run.count;
+    pass_batches_++;
+    pass_events_ += h.count;
+    if (h.completion) {
+        d.acks.push_back({out.base_offset + run.count, h.completion, out});
+        acks_outstanding_++;
+    }
+    if (d.pending->count >= options_.durable.batch_events_max ||
+        buf.size() >= options_.durable.batch_bytes_max) {
+        flush_durable_one(p);
+    }
+}
+
+void worker::flush_durable_one(memory_partition& p) {
+    durable_partition& d = *p.durable;
+    if (d.pending) durable_->write(std::move(d.pending));
+}
+
+void worker::flush_durable(bool all) {
+    const int64_t linger_ns = int64_t{options_.durable.linger_us} * 1000;
+    const int64_t now = linger_ns > 0 && !all ? monotonic_ns() : 0;
+    auto keep = gathering_.begin();
+    for (memory_partition* p : gathering_) {
+        durable_partition& d = *p->durable;
+        if (d.pending && !all && linger_ns > 0 && now - d.pending_since_ns < linger_ns) {
+            *keep++ = p;
+            continue;
+        }
+        flush_durable_one(*p);
+        d.gathering = false;
+    }
+    gathering_.erase(keep, gathering_.end());
+}
+
+bool worker::apply_durable_progress() {
+    bool progressed = false;
+    for (memory_partition* p : durable_partitions_) {
+        durable_partition& d = *p->durable;
+        if (d.failure == errc::ok) d.failure = d.progress->failure.load(std::memory_order_acquire);
+        const uint64_t durable_end = d.progress->durable_end.load(std::memory_order_acquire);
+        const bool advanced = durable_end > d.visible_end;
+        if (advanced) d.visible_end = durable_end;
+        while (!d.acks.empty() &&
+               (d.acks.front().end_offset <= d.visible_end || d.failure != errc::ok)) {
+            pending_ack a = d.acks.front();
+            d.acks.pop_front();
+            acks_outstanding_--;
+            if (a.end_offset > d.visible_end) a.outcome.code = d.failure;
+            a.completion(a.outcome);
+            progressed = true;
+        }
+        if (d.failure != errc::ok) d.pending.reset();
+        if (advanced) {
+            progressed = true;
+            for (cursor* c : p->cursors) {
+                if (!c->waiting_for_credit) deliver(*p, *c);
+            }
+        }
+    }
+    return progressed;
+}
+
+bool worker::durable_idle() const noexcept {
+    return gathering_.empty() && acks_outstanding_ == 0;
+}
+
+void worker::request_disk_read(memory_partition& p, cursor& c, const delivery_credit& credit) {
+    durable_partition& d = *p.durable;
+    c.disk_read_pending = true;
+    // Read only what the ring does not hold; from its start on the ring serves.
+    const uint64_t behind = p.start_offset() - c.next_offset;
+    const auto max_events = static_cast<uint32_t>(
+        std::min<uint64_t>({credit.events, options_.deliver_events_max, behind}));
+    const size_t max_bytes = std::min<uint64_t>(credit.bytes, options_.deliver_bytes_max);
+    metrics_.disk_reads->inc();
+    durable_->read(d.topic_id, d.partition, c.next_offset, max_events, max_bytes,
+                   [this, slot = d.slot, generation = d.generation,
+                    id = c.subscription_id](result<durable_chunk> r) {
+                       // On the backend's reader thread: hand the chunk to the worker.
+                       auto chunk = std::make_shared<result<durable_chunk>>(std::move(r));
+                       post([this, slot, generation, id, chunk] {
+                           if (stopping_.load(std::memory_order_acquire) &&
+                               !started_.load(std::memory_order_acquire)) {
+                               return;  // the worker is gone; nobody waits for it
+                           }
+                           on_disk_chunk(slot, generation, id, std::move(*chunk));
+                       });
+                   });
+}
+
+void worker::on_disk_chunk(uint32_t slot, uint32_t generation, uint64_t subscription_id,
+                           result<durable_chunk> r) {
+    if (slot >= slots_.size() || slots_[slot].partition == nullptr ||
+        slots_[slot].generation != generation) {
+        return;  // the topic was deleted meanwhile
+    }
+    memory_partition& p = *slots_[slot].partition;
+    cursor* c = nullptr;
+    for (cursor* x : p.cursors) {
+        if (x->subscription_id == subscription_id) c = x;
+    }
+    if (c == nullptr) return;  // unsubscribed meanwhile
+    c->disk_read_pending = false;
+    auto wait = [&] {
+        if (!c->waiting_for_credit) {
+            c->waiting_for_credit = true;
+            waiting_.emplace_back(&p, c);
+        }
+    };
+    if (!r) {
+        // The read failed; the events are still on disk, so try again on the next poll
+        // rather than report a gap.
+        metrics_.disk_read_errors->inc();
+        wait();
+        return;
+    }
+    durable_chunk& chunk = *r;
+    if (chunk.start_offset > c->next_offset) {
+        // Retention removed them from the disk before this subscriber read them.
+        c->sink->on_gap(c->partition, c->next_offset, chunk.start_offset - 1);
+        metrics_.gaps->inc();
+        c->next_offset = chunk.start_offset;
+    }
+    if (chunk.count > 0 && chunk.from == c->next_offset) {
+        // Hand over as much as the subscriber's credit takes now (it only grew since the read
+        // was asked for, unless a record is larger than the bytes it grants).
+        const delivery_credit credit = c->sink->credit(c->partition);
+        record_run run{chunk.records.data(), 0, 0};
+        const std::byte* q = chunk.records.data();
+        while (run.count < chunk.count && run.count < credit.events) {
+            const auto size = load_le<uint32_t>(q + run.bytes);
+            if (run.bytes + size > credit.bytes) break;
+            run.bytes += size;
+            run.count++;
+        }
+        if (run.count == 0) {
+            wait();
+            return;
+        }
+        c->sink->on_events(c->partition, run);
+        metrics_.events_delivered->inc(run.count);
+        c->next_offset += run.count;
+    }
+    deliver(p, *c);
+}
+
 bool worker::deliver(memory_partition& p, cursor& c) {
     bool delivered = false;
-    while (c.next_offset < p.end_offset()) {
+    if (c.disk_read_pending) return false;
+    // A durable partition delivers only what is on disk; the ring may hold more.
+    const bool durable = p.durable != nullptr;
+    while (c.next_offset < (durable ? p.durable->visible_end : p.end_offset())) {
         delivery_credit credit = c.sink->credit(c.partition);
         if (credit.events == 0 || credit.bytes == 0) {
             if (!c.waiting_for_credit) {
                 c.waiting_for_credit = true;
                 waiting_.emplace_back(&p, &c);
             }
+            return delivered;
+        }
+        if (c.next_offset < p.start_offset() && durable) {
+            // Behind the ring, not lost: they are on disk.
+            request_disk_read(p, c, credit);
             return delivered;
         }
         if (c.next_offset < p.start_offset()) {
@@ -201,7 +411,11 @@ bool worker::deliver(memory_partition& p, cursor& c) {
             delivered = true;
             continue;
         }
-        const auto max_events = std::min<uint32_t>(credit.events, options_.deliver_events_max);
+        auto max_events = std::min<uint32_t>(credit.events, options_.deliver_events_max);
+        if (durable) {
+            max_events = static_cast<uint32_t>(
+                std::min<uint64_t>(max_events, p.durable->visible_end - c.next_offset));
+        }
         const size_t max_bytes = std::min<uint64_t>(credit.bytes, options_.deliver_bytes_max);
         const record_run run = p.read(c.next_offset, max_events, max_bytes);
         if (run.count == 0) break;
@@ -261,12 +475,18 @@ void worker::park() {
     const uint32_t seen = wake_word_.load(std::memory_order_acquire);
     parked_.store(true, std::memory_order_relaxed);
     std::atomic_thread_fence(std::memory_order_seq_cst);
-    if (ingest_.empty_approx() && control_.empty_approx() && !stopping_.load()) {
+    if (ingest_.empty_approx() && control_.empty_approx() && !stopping_.load() &&
+        !durable_signal_.load()) {
         metrics_.parks->inc();
         // Sleep until woken, but not past the next retention tick, and not long while some
-        // subscriber waits for credit (a consumer returns credit without waking us).
+        // subscriber waits for credit (a consumer returns credit without waking us) or a
+        // durable batch lingers.
         int64_t timeout_ns = int64_t{options_.retention_tick_ms} * 1'000'000;
         if (!waiting_.empty()) timeout_ns = int64_t{options_.credit_poll_us} * 1000;
+        if (!gathering_.empty()) {
+            timeout_ns = std::min<int64_t>(
+                timeout_ns, std::max<int64_t>(int64_t{options_.durable.linger_us} * 1000, 1000));
+        }
         futex_wait(wake_word_, seen, timeout_ns);
     }
     parked_.store(false, std::memory_order_relaxed);
@@ -277,6 +497,18 @@ void worker::adopt_partition(uint32_t slot, uint32_t generation, memory_partitio
     ES_ASSERT(slots_[slot].partition == nullptr);
     slots_[slot] = {p, generation};
     partitions_.push_back(p);
+    if (p->durable != nullptr) {
+        ES_ASSERT(durable_ != nullptr);
+        durable_partition& d = *p->durable;
+        d.slot = slot;
+        d.generation = generation;
+        d.visible_end = d.progress->durable_end.load(std::memory_order_acquire);
+        d.progress->notify = [this] {
+            durable_signal_.store(true, std::memory_order_release);
+            wake();
+        };
+        durable_partitions_.push_back(p);
+    }
 }
 
 void worker::drop_partition(uint32_t slot) {
@@ -289,6 +521,24 @@ void worker::drop_partition(uint32_t slot) {
     for (const cursor* c : p->cursors) ids.push_back(c->subscription_id);
     for (uint64_t id : ids) remove_cursors(id);
     partitions_.erase(std::remove(partitions_.begin(), partitions_.end(), p), partitions_.end());
+    if (p->durable != nullptr) {
+        // Publishers still waiting hear that the topic is gone; a write in flight finishes
+        // into a column family that the engine drops next.
+        durable_partition& d = *p->durable;
+        for (pending_ack& a : d.acks) {
+            a.outcome.code = errc::not_found;
+            a.completion(a.outcome);
+        }
+        acks_outstanding_ -= d.acks.size();
+        d.acks.clear();
+        d.pending.reset();
+        auto drop = [p](std::vector<memory_partition*>& v) {
+            v.erase(std::remove(v.begin(), v.end(), p), v.end());
+        };
+        drop(durable_partitions_);
+        drop(gathering_);
+        d.gathering = false;
+    }
 }
 
 void worker::add_cursor(memory_partition* p, std::unique_ptr<cursor> c) {

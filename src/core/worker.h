@@ -13,6 +13,8 @@
 
 #include "common/clock.h"
 #include "core/batch.h"
+#include "core/durable_backend.h"
+#include "core/durable_partition.h"
 #include "core/engine_metrics.h"
 #include "core/ingest_entry.h"
 #include "core/memory_partition.h"
@@ -38,14 +40,17 @@ struct worker_options {
     uint32_t credit_poll_us = 500;
     // How often retention by age runs, in milliseconds.
     uint32_t retention_tick_ms = 100;
+    // How durable partitions gather events before they go to disk.
+    durable_batching durable;
 };
 
 class worker {
   public:
     using task = std::function<void()>;
 
+    // `durable` may be null when no topic is durable. REQUIRES: it outlives the worker.
     worker(uint32_t index, const worker_options& options, const clock_source& clock,
-           worker_metrics metrics);
+           worker_metrics metrics, durable_backend* durable = nullptr);
     ~worker();
     worker(const worker&) = delete;
     worker& operator=(const worker&) = delete;
@@ -54,7 +59,8 @@ class worker {
 
     // Starts the thread, pinned to `cpu` when cpu >= 0.
     void start(int cpu);
-    // Finishes every batch and task already queued, then stops the thread. Producers must have
+    // Finishes every batch and task already queued (durable batches: until they are durable
+    // and acked, so the backend must still run), then stops the thread. Producers must have
     // stopped handing work in. Idempotent.
     void stop();
 
@@ -90,6 +96,8 @@ class worker {
 
     // Worker thread only (from tasks): partitions and cursors this worker owns. A partition
     // lives in a slot of the worker's table; batches name it by slot and generation.
+    // A durable partition (p->durable set) gets its progress notifications wired to this
+    // worker here.
     void adopt_partition(uint32_t slot, uint32_t generation, memory_partition* p);
     void drop_partition(uint32_t slot);
     void add_cursor(memory_partition* p, std::unique_ptr<cursor> c);
@@ -100,6 +108,20 @@ class worker {
     bool run_tasks();
     bool run_ingest();
     void append(std::span<const std::byte> entry, int64_t now_ns);
+    // Durable partitions: stages the batch for the disk and appends it to the ring.
+    void append_durable(memory_partition& p, const record_run& run, const ingest_header& h,
+                        int64_t now_ns);
+    // Hands gathered batches to the backend: all of them when `all`, else those that are
+    // full or have lingered long enough.
+    void flush_durable(bool all);
+    void flush_durable_one(memory_partition& p);
+    // Applies the backend's progress: acks publishers, delivers newly durable events.
+    bool apply_durable_progress();
+    // A subscriber behind a durable partition's ring: reads from disk, asynchronously.
+    void request_disk_read(memory_partition& p, cursor& c, const delivery_credit& credit);
+    void on_disk_chunk(uint32_t slot, uint32_t generation, uint64_t subscription_id,
+                       result<durable_chunk> chunk);
+    bool durable_idle() const noexcept;
     void wake_after_commit() noexcept;
     // Delivers what c may take now; returns true if it delivered anything.
     bool deliver(memory_partition& p, cursor& c);
@@ -122,6 +144,9 @@ class worker {
     std::atomic<uint32_t> wake_word_{0};
     std::atomic<bool> stopping_{false};
     std::atomic<bool> started_{false};
+    // Raised by the durable backend's writer when a partition of ours made progress.
+    std::atomic<bool> durable_signal_{false};
+    durable_backend* const durable_;
 
     // Worker thread only.
     struct slot_entry {
@@ -133,6 +158,9 @@ class worker {
     std::vector<memory_partition*> appended_;  // partitions with new events in this pass
     std::vector<std::unique_ptr<cursor>> cursors_;
     std::vector<std::pair<memory_partition*, cursor*>> waiting_;  // cursors short of credit
+    std::vector<memory_partition*> durable_partitions_;  // the durable ones among partitions_
+    std::vector<memory_partition*> gathering_;           // durable partitions with a pending batch
+    uint64_t acks_outstanding_ = 0;                      // pending_ack entries over all partitions
     int64_t next_retention_ns_ = 0;
     size_t prepare_next_ = 0;    // round-robin position of prepare_segments()
     uint64_t pass_batches_ = 0;  // appended in the current pass, counted at its end

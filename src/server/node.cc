@@ -30,6 +30,8 @@
 #include "server/ports_file.h"
 #include "server/reserved_port_listener.h"
 #include "server/rest_service.h"
+#include "storage/log_store.h"
+#include "storage/store_service.h"
 
 namespace es::server {
 namespace {
@@ -38,12 +40,27 @@ namespace {
 // while leaving the cores to the workers; the protocols' real work happens on the workers.
 constexpr int io_thread_count = 2;
 
-core::engine_options engine_options_of(const node_config& c, metrics::registry* registry) {
+core::engine_options engine_options_of(const node_config& c, metrics::registry* registry,
+                                       core::durable_backend* durable) {
     core::engine_options o;
     o.metrics = registry;
     o.workers = c.workers;
     o.pin_workers = c.pin_workers;
     o.worker.ingest_queue_bytes = c.ingest_queue_bytes;
+    o.worker.durable.batch_events_max = c.durable_batch_events;
+    o.worker.durable.batch_bytes_max = c.durable_batch_bytes;
+    o.worker.durable.linger_us = c.durable_linger_us;
+    o.worker.durable.cache_bytes = c.durable_cache_bytes;
+    o.durable = durable;
+    return o;
+}
+
+storage::store_service_options store_options_of(const node_config& c) {
+    storage::store_service_options o;
+    auto policy = storage::parse_fsync_policy(c.fsync);
+    ES_ASSERT_MSG(policy.has_value(), "config validation lets only known fsync policies in");
+    o.fsync = *policy;
+    o.fsync_interval_ms = c.fsync_interval_ms;
     return o;
 }
 
@@ -62,10 +79,7 @@ const char* signal_name(int signo) {
 
 struct node::impl {
     explicit impl(node_config c, bool signals)
-        : config(std::move(c)),
-          handle_signals(signals),
-          engine(engine_options_of(config, &metrics)),
-          work(io.get_executor()) {}
+        : config(std::move(c)), handle_signals(signals), work(io.get_executor()) {}
 
     status start_steps();
     void on_signal(const boost::system::error_code& ec, int signo);
@@ -76,7 +90,11 @@ struct node::impl {
     const bool handle_signals;
 
     metrics::registry metrics;
-    core::engine engine;
+    // Opened in start(), once the data directory is locked; the engine is built on the store
+    // and stops before it (declared after it, so destroyed first).
+    std::unique_ptr<storage::log_store> store;
+    std::unique_ptr<storage::store_service> store_service;
+    std::optional<core::engine> engine;
     std::atomic<node_state> state{node_state::created};
 
     // Owned by the controlling thread (start/stop).
@@ -151,8 +169,29 @@ status node::impl::start_steps() {
         });
     }
 
-    engine.start();
-    spdlog::info("engine started with {} worker(s)", engine.worker_count());
+    // The store: a directory that is not ours, or a corrupt one, stops the start here with the
+    // store's message; nothing in it is changed.
+    storage::store_options so;
+    so.path = (std::filesystem::path(config.data_dir) / "store").string();
+    auto opened = storage::log_store::open(so);
+    if (!opened) {
+        return make_error(opened.err().code,
+                          "cannot open the store in " + so.path + ": " + opened.err().message);
+    }
+    store = std::move(*opened);
+    store_service =
+        std::make_unique<storage::store_service>(*store, store_options_of(config), &metrics);
+    store_service->start();
+    engine.emplace(engine_options_of(config, &metrics, store_service.get()));
+    ES_TRY(engine->restore_topics());
+    const auto restored = engine->list_topics();
+    if (!restored.empty()) {
+        spdlog::info("restored {} durable topic(s) from {}", restored.size(), so.path);
+    }
+
+    engine->start();
+    spdlog::info("engine started with {} worker(s); durable writes fsync={}",
+                 engine->worker_count(), config.fsync);
 
     // Bind every port before serving any, so that a conflict on the last one leaves nothing
     // half-served.
@@ -176,7 +215,7 @@ status node::impl::start_steps() {
     rest_opts.grpc_port = grpc_acceptor->local_endpoint().port();
     rest_opts.native_port = native_acceptor->local_endpoint().port();
     rest_opts.cluster_port = cluster_acceptor->local_endpoint().port();
-    rest = rest_service::create(io, engine, &metrics, rest_opts);
+    rest = rest_service::create(io, *engine, &metrics, rest_opts);
     rest->add_routes(*router, &metrics);
     http = std::make_unique<http_listener>(io, std::move(*http_acceptor), std::move(router),
                                            http_listener_options{}, &metrics);
@@ -273,7 +312,9 @@ void node::stop() {
     if (!n.io_threads.empty()) n.close_listeners();
     // 2. Everything queued is appended and delivered, then the workers stop. Producers are gone:
     //    the listeners that feed the engine are closed.
-    n.engine.stop();
+    //    Durable batches are on disk and acked before the workers stop; then the store closes.
+    if (n.engine) n.engine->stop();
+    if (n.store_service) n.store_service->stop();
     // 3. The io threads end once their work is gone. The signal_set stays (without a running
     //    io_context a signal is only recorded), so that a late signal cannot kill us half-way.
     n.work.reset();
@@ -308,7 +349,8 @@ const node_config& node::config() const {
     return impl_->config;
 }
 core::engine& node::engine() {
-    return impl_->engine;
+    ES_ASSERT_MSG(impl_->engine.has_value(), "node::engine() before start()");
+    return *impl_->engine;
 }
 metrics::registry& node::metrics() {
     return impl_->metrics;

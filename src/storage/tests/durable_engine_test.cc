@@ -1,0 +1,475 @@
+// The engine with a real store behind it: durable topics end to end on worker threads, with
+// RocksDB in a temporary directory. Acks after the write, restart, subscribers behind the
+// memory ring reading from disk, group offsets, retention on disk, delete.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/engine.h"
+#include "core/feed.h"
+#include "storage/log_store.h"
+#include "storage/store_service.h"
+
+namespace es::storage {
+namespace {
+
+using namespace std::chrono_literals;
+
+template <class Pred>
+bool eventually(Pred pred, std::chrono::milliseconds limit = 20s) {
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    while (!pred()) {
+        if (std::chrono::steady_clock::now() > deadline) return false;
+        std::this_thread::sleep_for(1ms);
+    }
+    return true;
+}
+
+class temp_dir {
+  public:
+    temp_dir() {
+        std::string pattern =
+            (std::filesystem::temp_directory_path() / "es-durable-test-XXXXXX").string();
+        path_ = ::mkdtemp(pattern.data());
+    }
+    ~temp_dir() { std::filesystem::remove_all(path_); }
+    const std::string& path() const { return path_; }
+
+  private:
+    std::string path_;
+};
+
+// Counts publish outcomes; shared by every batch of a test.
+struct acks {
+    std::atomic<uint64_t> ok_events{0};
+    std::atomic<uint64_t> failed{0};
+    std::mutex mutex;
+    std::map<uint32_t, std::vector<std::pair<uint64_t, uint32_t>>> ranges;  // base, count
+
+    core::publish_completion completion() {
+        return {[](void* ctx, const core::publish_outcome& o) {
+                    auto& a = *static_cast<acks*>(ctx);
+                    if (o.code != errc::ok) {
+                        a.failed++;
+                        return;
+                    }
+                    {
+                        std::lock_guard lock(a.mutex);
+                        a.ranges[o.partition].emplace_back(o.base_offset, o.count);
+                    }
+                    a.ok_events += o.count;
+                },
+                this};
+    }
+};
+
+// A node's durable half without the listeners: store, service and engine.
+class durable_node {
+  public:
+    explicit durable_node(std::string dir, store_service_options so = {},
+                          core::durable_batching batching = {})
+        : dir_(std::move(dir)), service_options_(so), batching_(batching) {
+        open();
+    }
+    ~durable_node() { close(); }
+
+    void open() {
+        store_options o;
+        o.path = dir_ + "/store";
+        auto s = log_store::open(o);
+        ASSERT_TRUE(s) << s.err().message;
+        store_ = std::move(*s);
+        service_ = std::make_unique<store_service>(*store_, service_options_);
+        service_->start();
+        core::engine_options eo;
+        eo.workers = 2;
+        eo.pin_workers = false;
+        eo.durable = service_.get();
+        eo.worker.durable = batching_;
+        engine_ = std::make_unique<core::engine>(eo);
+        auto restored = engine_->restore_topics();
+        ASSERT_TRUE(restored) << restored.err().message;
+        engine_->start();
+    }
+
+    void close() {
+        if (engine_) engine_->stop();
+        if (service_) service_->stop();
+        engine_.reset();
+        service_.reset();
+        store_.reset();
+    }
+
+    void reopen() {
+        close();
+        open();
+    }
+
+    core::engine& engine() { return *engine_; }
+    log_store& store() { return *store_; }
+
+  private:
+    std::string dir_;
+    store_service_options service_options_;
+    core::durable_batching batching_;
+    std::unique_ptr<log_store> store_;
+    std::unique_ptr<store_service> service_;
+    std::unique_ptr<core::engine> engine_;
+};
+
+core::topic_config durable_topic(std::string name, uint32_t partitions = 1) {
+    core::topic_config c;
+    c.name = std::move(name);
+    c.partitions = partitions;
+    c.storage = core::storage_mode::durable;
+    return c;
+}
+
+std::string payload_of(uint32_t partition, uint64_t i, size_t size = 16) {
+    std::string s = "p" + std::to_string(partition) + "-e" + std::to_string(i) + "-";
+    s.resize(std::max(size, s.size()), 'x');
+    return s;
+}
+
+// Publishes `count` events to `partition` in batches of `batch`, each batch acked.
+void publish(core::engine& e, const core::topic_ptr& t, uint32_t partition, uint64_t first,
+             uint64_t count, acks& a, size_t batch = 50, size_t payload_bytes = 16) {
+    core::publish_options po;
+    po.partition = partition;
+    po.on_full = core::backpressure::block;
+    for (uint64_t i = first; i < first + count; i += batch) {
+        std::vector<std::string> payloads;
+        for (uint64_t j = i; j < std::min(first + count, i + batch); ++j) {
+            payloads.push_back(payload_of(partition, j, payload_bytes));
+        }
+        std::vector<core::event_in> events;
+        for (const auto& p : payloads) events.push_back(core::event_in::without_key(p));
+        auto r = e.publish(t, events, po, a.completion());
+        ASSERT_TRUE(r) << r.err().message;
+    }
+}
+
+struct collected {
+    std::map<uint32_t, std::vector<std::pair<uint64_t, std::string>>> events;
+    std::vector<std::tuple<uint32_t, uint64_t, uint64_t>> gaps;
+    size_t count = 0;
+};
+
+size_t drain(core::feed& f, collected& c) {
+    return f.poll(
+        [&](const core::event_view& v, uint32_t p) {
+            c.events[p].emplace_back(v.offset, std::string(v.payload));
+            ++c.count;
+        },
+        [&](uint32_t p, uint64_t first, uint64_t last) { c.gaps.emplace_back(p, first, last); });
+}
+
+// Every offset from `from` to `to` (exclusive), once, in order, with the payload published.
+void expect_contiguous(const std::vector<std::pair<uint64_t, std::string>>& got, uint32_t p,
+                       uint64_t from, uint64_t to, size_t payload_bytes = 16) {
+    ASSERT_EQ(got.size(), to - from) << "partition " << p;
+    for (uint64_t i = 0; i < got.size(); ++i) {
+        ASSERT_EQ(got[i].first, from + i) << "partition " << p;
+        ASSERT_EQ(got[i].second, payload_of(p, from + i, payload_bytes)) << "partition " << p;
+    }
+}
+
+TEST(durable_engine_test, acks_then_restart_brings_every_event_back) {
+    temp_dir dir;
+    acks a;
+    {
+        durable_node n(dir.path());
+        auto info = n.engine().create_topic(durable_topic("orders", 2));
+        ASSERT_TRUE(info) << info.err().message;
+        auto t = n.engine().find_topic("orders");
+        ASSERT_TRUE(t);
+        publish(n.engine(), *t, 0, 0, 1000, a);
+        publish(n.engine(), *t, 1, 0, 700, a);
+        ASSERT_TRUE(eventually([&] { return a.ok_events.load() == 1700; }));
+        EXPECT_EQ(a.failed.load(), 0u);
+        // Offsets were given in order, without holes, per partition.
+        std::lock_guard lock(a.mutex);
+        for (auto& [p, ranges] : a.ranges) {
+            std::sort(ranges.begin(), ranges.end());
+            uint64_t next = 0;
+            for (auto [base, count] : ranges) {
+                EXPECT_EQ(base, next);
+                next = base + count;
+            }
+        }
+    }
+    durable_node n(dir.path());
+    auto info = n.engine().describe_topic("orders");
+    ASSERT_TRUE(info) << info.err().message;
+    EXPECT_EQ(info->config.storage, core::storage_mode::durable);
+    ASSERT_EQ(info->partitions.size(), 2u);
+    EXPECT_EQ(info->partitions[0].end_offset, 1000u);
+    EXPECT_EQ(info->partitions[1].end_offset, 700u);
+
+    auto t = n.engine().find_topic("orders");
+    ASSERT_TRUE(t);
+    auto f = std::make_shared<core::feed>(2);
+    ASSERT_TRUE(n.engine().subscribe(*t, {}, core::start_position::earliest(), f));
+    collected c;
+    ASSERT_TRUE(eventually([&] {
+        drain(*f, c);
+        return c.count >= 1700;
+    }));
+    EXPECT_TRUE(c.gaps.empty());
+    expect_contiguous(c.events[0], 0, 0, 1000);
+    expect_contiguous(c.events[1], 1, 0, 700);
+
+    // New events continue the offsets, and the live subscriber gets them too.
+    acks more;
+    publish(n.engine(), *t, 0, 1000, 10, more);
+    ASSERT_TRUE(eventually([&] { return more.ok_events.load() == 10; }));
+    EXPECT_EQ(more.ranges[0].front().first, 1000u);
+    ASSERT_TRUE(eventually([&] {
+        drain(*f, c);
+        return c.count >= 1710;
+    }));
+    expect_contiguous(c.events[0], 0, 0, 1010);
+}
+
+TEST(durable_engine_test, subscriber_behind_the_memory_ring_reads_from_disk_without_gap) {
+    temp_dir dir;
+    core::durable_batching b;
+    b.cache_bytes = 64 * 1024;  // the smallest ring: most of the log is only on disk
+    durable_node n(dir.path(), {}, b);
+    ASSERT_TRUE(n.engine().create_topic(durable_topic("big")));
+    auto t = *n.engine().find_topic("big");
+    acks a;
+    const uint64_t total = 4000;
+    publish(n.engine(), t, 0, 0, total, a, 100, 512);  // about 2.2 MB
+    ASSERT_TRUE(eventually([&] { return a.ok_events.load() == total; }));
+
+    // Small credit: the subscriber takes events slowly, and reads go to disk many times.
+    core::feed_options fo;
+    fo.max_buffered_events = 64;
+    fo.max_buffered_bytes = 16 * 1024;
+    auto f = std::make_shared<core::feed>(1, fo);
+    ASSERT_TRUE(n.engine().subscribe(t, {}, core::start_position::earliest(), f));
+    collected c;
+    ASSERT_TRUE(eventually([&] {
+        drain(*f, c);
+        return c.count >= total;
+    }));
+    EXPECT_TRUE(c.gaps.empty());
+    expect_contiguous(c.events[0], 0, 0, total, 512);
+
+    // A start at an offset in the middle, also on disk.
+    auto g = std::make_shared<core::feed>(1);
+    ASSERT_TRUE(n.engine().subscribe(t, {}, core::start_position::at_offset(1234), g));
+    collected d;
+    ASSERT_TRUE(eventually([&] {
+        drain(*g, d);
+        return d.count >= total - 1234;
+    }));
+    EXPECT_TRUE(d.gaps.empty());
+    expect_contiguous(d.events[0], 0, 1234, total, 512);
+}
+
+TEST(durable_engine_test, group_offsets_survive_restart_and_start_subscriptions) {
+    temp_dir dir;
+    {
+        durable_node n(dir.path());
+        ASSERT_TRUE(n.engine().create_topic(durable_topic("g", 2)));
+        auto t = *n.engine().find_topic("g");
+        acks a;
+        publish(n.engine(), t, 0, 0, 100, a);
+        publish(n.engine(), t, 1, 0, 100, a);
+        ASSERT_TRUE(eventually([&] { return a.ok_events.load() == 200; }));
+        ASSERT_TRUE(n.engine().commit_offset(t, "billing", 0, 40));
+        ASSERT_TRUE(n.engine().commit_offset(t, "billing", 0, 42));  // the last one wins
+        auto bad = n.engine().commit_offset(t, "no spaces", 0, 1);
+        ASSERT_FALSE(bad);
+        EXPECT_EQ(bad.err().code, errc::invalid_argument);
+        auto missing = n.engine().commit_offset(t, "billing", 7, 1);
+        ASSERT_FALSE(missing);
+        EXPECT_EQ(missing.err().code, errc::not_found);
+    }
+    durable_node n(dir.path());
+    auto t = *n.engine().find_topic("g");
+    auto c0 = n.engine().committed_offset(t, "billing", 0);
+    ASSERT_TRUE(c0);
+    ASSERT_TRUE(c0->has_value());
+    EXPECT_EQ(**c0, 42u);
+    auto c1 = n.engine().committed_offset(t, "billing", 1);
+    ASSERT_TRUE(c1);
+    EXPECT_FALSE(c1->has_value());
+
+    // Partition 0 resumes at 42; partition 1, never committed, falls back to earliest.
+    auto f = std::make_shared<core::feed>(2);
+    ASSERT_TRUE(n.engine().subscribe(
+        t, {}, core::start_position::committed(core::start_position::kind::earliest), f,
+        "billing"));
+    collected c;
+    ASSERT_TRUE(eventually([&] {
+        drain(*f, c);
+        return c.count >= 58 + 100;
+    }));
+    expect_contiguous(c.events[0], 0, 42, 100);
+    expect_contiguous(c.events[1], 1, 0, 100);
+
+    auto no_group = n.engine().subscribe(t, {}, core::start_position::committed(),
+                                         std::make_shared<core::feed>(2));
+    ASSERT_FALSE(no_group);
+    EXPECT_EQ(no_group.err().code, errc::invalid_argument);
+}
+
+TEST(durable_engine_test, retention_on_disk_reports_a_gap_to_a_late_subscriber) {
+    temp_dir dir;
+    store_service_options so;
+    so.retention_check_ms = 10;
+    core::durable_batching b;
+    b.cache_bytes = 64 * 1024;
+    b.batch_events_max = 100;  // many batches: retention deletes whole ones, never the newest
+    durable_node n(dir.path(), so, b);
+    auto cfg = durable_topic("short");
+    cfg.retention_bytes = 64 * 1024;
+    cfg.max_event_bytes = 4096;
+    auto created = n.engine().create_topic(cfg);
+    ASSERT_TRUE(created) << created.err().message;
+    auto t = *n.engine().find_topic("short");
+    acks a;
+    publish(n.engine(), t, 0, 0, 2000, a, 100, 512);  // ~1.1 MB, far over retention
+    ASSERT_TRUE(eventually([&] { return a.ok_events.load() == 2000; }));
+    uint64_t start = 0;
+    ASSERT_TRUE(eventually([&] {
+        start = n.engine().describe_topic("short")->partitions[0].start_offset;
+        return start > 0;
+    }));
+    auto f = std::make_shared<core::feed>(1);
+    ASSERT_TRUE(n.engine().subscribe(t, {}, core::start_position::at_offset(0), f));
+    collected c;
+    ASSERT_TRUE(eventually([&] {
+        drain(*f, c);
+        return !c.events[0].empty() && c.events[0].back().first == 1999;
+    }));
+    ASSERT_FALSE(c.gaps.empty());
+    EXPECT_EQ(std::get<1>(c.gaps.front()), 0u);
+    const uint64_t resumed = std::get<2>(c.gaps.front()) + 1;
+    EXPECT_GE(resumed, start);
+    expect_contiguous(c.events[0], 0, resumed, 2000, 512);
+}
+
+TEST(durable_engine_test, read_event_finds_events_on_disk_and_explains_misses) {
+    temp_dir dir;
+    durable_node n(dir.path());
+    ASSERT_TRUE(n.engine().create_topic(durable_topic("lookup")));
+    auto t = *n.engine().find_topic("lookup");
+    acks a;
+    publish(n.engine(), t, 0, 0, 30, a);
+    ASSERT_TRUE(eventually([&] { return a.ok_events.load() == 30; }));
+    auto e = n.engine().read_event(t, 0, 17);
+    ASSERT_TRUE(e) << e.err().message;
+    EXPECT_EQ(e->offset, 17u);
+    EXPECT_EQ(e->payload, payload_of(0, 17));
+    EXPECT_FALSE(e->key.has_value());
+    auto future = n.engine().read_event(t, 0, 30);
+    ASSERT_FALSE(future);
+    EXPECT_EQ(future.err().code, errc::not_found);
+    EXPECT_NE(future.err().message.find("not been written"), std::string::npos);
+    n.reopen();
+    t = *n.engine().find_topic("lookup");
+    auto again = n.engine().read_event(t, 0, 29);
+    ASSERT_TRUE(again) << again.err().message;
+    EXPECT_EQ(again->payload, payload_of(0, 29));
+}
+
+TEST(durable_engine_test, deleted_topic_is_gone_from_disk_and_its_name_starts_fresh) {
+    temp_dir dir;
+    durable_node n(dir.path());
+    ASSERT_TRUE(n.engine().create_topic(durable_topic("temp")));
+    auto t = *n.engine().find_topic("temp");
+    acks a;
+    publish(n.engine(), t, 0, 0, 100, a);
+    ASSERT_TRUE(eventually([&] { return a.ok_events.load() == 100; }));
+    ASSERT_TRUE(n.engine().delete_topic("temp"));
+    n.reopen();
+    EXPECT_FALSE(n.engine().find_topic("temp"));
+    auto info = n.engine().create_topic(durable_topic("temp"));
+    ASSERT_TRUE(info) << info.err().message;
+    EXPECT_EQ(info->partitions[0].end_offset, 0u);
+    EXPECT_EQ(info->partitions[0].start_offset, 0u);
+}
+
+TEST(durable_engine_test, refuses_what_a_single_node_cannot_do) {
+    temp_dir dir;
+    durable_node n(dir.path());
+    auto cfg = durable_topic("rf3");
+    cfg.replication_factor = 3;
+    auto r = n.engine().create_topic(cfg);
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.err().code, errc::invalid_argument);
+    EXPECT_NE(r.err().message.find("replication_factor"), std::string::npos);
+
+    core::engine_options eo;
+    eo.workers = 1;
+    eo.pin_workers = false;
+    core::engine plain(eo);  // no store
+    auto refused = plain.create_topic(durable_topic("x"));
+    ASSERT_FALSE(refused);
+    EXPECT_EQ(refused.err().code, errc::not_supported);
+}
+
+TEST(durable_engine_test, a_batch_goes_to_disk_when_full_or_when_its_linger_ends) {
+    temp_dir dir;
+    core::durable_batching b;
+    b.linger_us = 1'000'000;  // 1 s: far longer than the checks below take
+    b.batch_events_max = 10;
+    durable_node n(dir.path(), {}, b);
+    ASSERT_TRUE(n.engine().create_topic(durable_topic("linger")));
+    auto t = *n.engine().find_topic("linger");
+    acks a;
+    publish(n.engine(), t, 0, 0, 5, a, 1);  // five single-event batches: half a durable batch
+    std::this_thread::sleep_for(50ms);
+    EXPECT_EQ(a.ok_events.load(), 0u) << "acked before the batch was full or lingered";
+    EXPECT_EQ(n.engine().describe_topic("linger")->partitions[0].end_offset, 0u);
+    publish(n.engine(), t, 0, 5, 5, a, 1);  // the tenth event fills the batch
+    ASSERT_TRUE(eventually([&] { return a.ok_events.load() == 10; }));
+    publish(n.engine(), t, 0, 10, 3, a, 1);  // not full: goes when the linger ends
+    ASSERT_TRUE(eventually([&] { return a.ok_events.load() == 13; }));
+    EXPECT_EQ(n.engine().describe_topic("linger")->partitions[0].end_offset, 13u);
+}
+
+TEST(durable_engine_test, timestamp_start_finds_events_on_disk) {
+    temp_dir dir;
+    durable_node n(dir.path());
+    ASSERT_TRUE(n.engine().create_topic(durable_topic("ts")));
+    auto t = *n.engine().find_topic("ts");
+    std::vector<std::string> payloads;
+    for (int i = 0; i < 10; ++i) payloads.push_back(payload_of(0, i));
+    std::vector<core::event_in> events;
+    for (int i = 0; i < 10; ++i) {
+        auto e = core::event_in::without_key(payloads[i]);
+        e.timestamp_ns = 1'000'000'000LL * (i + 1);  // 1 s, 2 s, ...
+        events.push_back(e);
+    }
+    acks a;
+    core::publish_options po;
+    po.partition = 0;
+    ASSERT_TRUE(n.engine().publish(t, events, po, a.completion()));
+    ASSERT_TRUE(eventually([&] { return a.ok_events.load() == 10; }));
+    n.reopen();  // the ring is empty now: the lookup must use the disk
+    t = *n.engine().find_topic("ts");
+    auto f = std::make_shared<core::feed>(1);
+    ASSERT_TRUE(n.engine().subscribe(t, {}, core::start_position::at_time(6'500'000'000LL), f));
+    collected c;
+    ASSERT_TRUE(eventually([&] {
+        drain(*f, c);
+        return c.count >= 4;
+    }));
+    expect_contiguous(c.events[0], 0, 6, 10);
+}
+
+}  // namespace
+}  // namespace es::storage
