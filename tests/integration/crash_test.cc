@@ -99,7 +99,7 @@ class crash_test : public server_process_fixture {
         if (!info || info->status != 200) return {};
         const json t = json::parse(info->body);
         uint64_t end = 0;
-        for (const auto& part : t["partitions"]) {
+        for (const auto& part : t["partition_detail"]) {
             if (part["partition"].get<uint32_t>() == p) end = part["end_offset"].get<uint64_t>();
         }
         std::vector<uint64_t> seqs;
