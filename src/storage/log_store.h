@@ -107,7 +107,7 @@ class log_store {
     // The event at `offset`; nullopt when it is not stored (past the end, or deleted by
     // retention).
     result<std::optional<core::event_record>> lookup(uint64_t topic_id, uint32_t partition,
-                                               uint64_t offset) const;
+                                                     uint64_t offset) const;
     // The first offset whose timestamp is >= ts_ns; end_offset when none is.
     result<uint64_t> offset_for_timestamp(uint64_t topic_id, uint32_t partition,
                                           int64_t ts_ns) const;

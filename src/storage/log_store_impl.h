@@ -1,0 +1,260 @@
+// Private to log_store: its in-memory state (per-partition bounds and batch index, topics and
+// their column families), shared by log_store.cc (the log, topics, offsets) and
+// log_store_open.cc (opening and checking a database).
+//
+// Locking. Three mutexes, always taken in this order:
+//   admin_mutex  serialises put_topic and drop_topic (control plane).
+//   write_mutex  serialises the writers of the logs (append, apply_retention) and the moment a
+//                dropped topic leaves the topic map, so that a write never goes to a column
+//                family being dropped. It is held across RocksDB writes.
+//   state_mutex  (shared) guards the topic map, next_topic_id and every partition_state. It is
+//                held only for in-memory work and for taking a RocksDB snapshot or iterator,
+//                never across a RocksDB read or write, so readers never wait for a write's
+//                fsync. partition_state changes only under write_mutex and an exclusive
+//                state_mutex, so a holder of write_mutex may read it without state_mutex.
+// Readers copy what they need from the index and take a RocksDB snapshot (or iterator) under a
+// shared state_mutex. Appends change the index after their RocksDB write and retention before
+// its write, so every batch a reader finds in the index is in its snapshot.
+#pragma once
+
+#include <rocksdb/db.h>
+#include <rocksdb/options.h>
+#include <rocksdb/snapshot.h>
+#include <rocksdb/write_batch.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <atomic>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/assert.h"
+#include "storage/log_store.h"
+#include "storage/record_check.h"
+#include "storage/rocksdb_error.h"
+#include "storage/store_format.h"
+
+namespace es::storage {
+
+// Names private to the log_store implementation.
+namespace log_store_detail {
+
+// Largest batch append() takes: the index keeps its size in 32 bits, and RocksDB values this
+// large already strain memory.
+inline constexpr size_t max_batch_bytes = size_t{1} << 30;
+
+// One batch of a partition, as the index on disk ('i' keys) describes it.
+struct batch_entry {
+    uint64_t base_offset = 0;
+    uint32_t count = 0;
+    uint32_t bytes = 0;
+    int64_t max_timestamp_ns = 0;
+
+    uint64_t end_offset() const noexcept { return base_offset + count; }
+};
+
+struct partition_state {
+    uint64_t start_offset = 0;
+    uint64_t end_offset = 0;
+    uint64_t stored_bytes = 0;
+    // Contiguous: batches[k + 1].base_offset == batches[k].end_offset(); the first starts at
+    // start_offset and the last ends at end_offset (empty when start_offset == end_offset).
+    std::deque<batch_entry> batches;
+};
+
+// Index of the batch holding `offset`. REQUIRES: the batches hold it.
+inline size_t find_batch(const partition_state& ps, uint64_t offset) {
+    auto it = std::upper_bound(ps.batches.begin(), ps.batches.end(), offset,
+                               [](uint64_t o, const batch_entry& e) { return o < e.base_offset; });
+    ES_ASSERT(it != ps.batches.begin());
+    return static_cast<size_t>(std::prev(it) - ps.batches.begin());
+}
+
+struct cf_deleter {
+    rocksdb::DB* db = nullptr;
+    void operator()(rocksdb::ColumnFamilyHandle* h) const {
+        if (h) db->DestroyColumnFamilyHandle(h);
+    }
+};
+using cf_ptr = std::unique_ptr<rocksdb::ColumnFamilyHandle, cf_deleter>;
+
+inline rocksdb::ReadOptions read_options(const rocksdb::Snapshot* snapshot = nullptr) {
+    rocksdb::ReadOptions ro;
+    ro.verify_checksums = true;
+    ro.snapshot = snapshot;
+    return ro;
+}
+
+inline rocksdb::WriteOptions write_options(bool sync) {
+    rocksdb::WriteOptions wo;
+    wo.sync = sync;
+    return wo;
+}
+
+inline rocksdb::Slice to_slice(std::string_view s) {
+    return {s.data(), s.size()};
+}
+inline std::string_view to_view(const rocksdb::Slice& s) {
+    return {s.data(), s.size()};
+}
+
+// A snapshot released when it goes out of scope.
+class snapshot_guard {
+  public:
+    explicit snapshot_guard(rocksdb::DB* db) : db_(db), snapshot_(db->GetSnapshot()) {}
+    ~snapshot_guard() { db_->ReleaseSnapshot(snapshot_); }
+    snapshot_guard(const snapshot_guard&) = delete;
+    snapshot_guard& operator=(const snapshot_guard&) = delete;
+    const rocksdb::Snapshot* get() const noexcept { return snapshot_; }
+
+  private:
+    rocksdb::DB* db_;
+    const rocksdb::Snapshot* snapshot_;
+};
+
+// A durable topic while the store is open.
+struct topic_state {
+    topic_state(stored_topic m, cf_ptr handle)
+        : meta(std::move(m)), cf(std::move(handle)), partitions(meta.config.partitions) {}
+
+    // Constant after construction.
+    const stored_topic meta;
+    const cf_ptr cf;
+    // Guarded by state_mutex (see the top of this file).
+    std::vector<partition_state> partitions;
+    // Set once, under write_mutex and state_mutex, when drop_topic unlinks the topic.
+    std::atomic<bool> dropped{false};
+
+    // "<topic>/<partition>", for messages.
+    std::string where(uint32_t partition) const {
+        return meta.config.name + "/" + std::to_string(partition);
+    }
+};
+
+// A WriteBatch refuses an entry only when a key or value passes 4 GiB, which the limits here
+// rule out.
+inline void added(const rocksdb::Status& s) {
+    ES_ASSERT_MSG(s.ok(), "WriteBatch refused an entry");
+}
+
+}  // namespace log_store_detail
+
+// Everything the store holds in memory. Its members are public to the two files that
+// implement log_store; the comment at the top of this file says what guards them.
+struct log_store::impl {
+    ~impl() {
+        // Column family handles go before the database.
+        topics.clear();
+        default_cf.reset();
+        if (db) {
+            const rocksdb::Status s = db->Close();
+            if (!s.ok()) spdlog::warn("closing the store at {}: {}", path, s.ToString());
+        }
+    }
+
+    // Constant after open.
+    std::string path;
+    std::shared_ptr<rocksdb::Cache> block_cache;
+    rocksdb::ColumnFamilyOptions topic_options;
+    std::unique_ptr<rocksdb::DB> db;
+    log_store_detail::cf_ptr default_cf;
+
+    std::mutex admin_mutex;
+    std::mutex write_mutex;
+    mutable std::shared_mutex state_mutex;
+    // Guarded by state_mutex.
+    std::map<uint64_t, std::shared_ptr<log_store_detail::topic_state>> topics;
+    uint64_t next_topic_id = 1;
+
+    // The live topic with this id. REQUIRES: state_mutex held.
+    result<std::shared_ptr<log_store_detail::topic_state>> find(uint64_t topic_id) const {
+        auto it = topics.find(topic_id);
+        if (it == topics.end()) {
+            return make_error(errc::not_found, "no durable topic with id " +
+                                                   std::to_string(topic_id) + " in the store at " +
+                                                   path);
+        }
+        return it->second;
+    }
+
+    // The live topic and a check of the partition. REQUIRES: state_mutex held.
+    result<std::shared_ptr<log_store_detail::topic_state>> find(uint64_t topic_id,
+                                                                uint32_t partition) const {
+        auto t = find(topic_id);
+        if (!t) return t;
+        const auto& cfg = (*t)->meta.config;
+        if (partition >= cfg.partitions) {
+            return make_error(errc::not_found, "topic '" + cfg.name + "' has " +
+                                                   std::to_string(cfg.partitions) +
+                                                   " partitions; there is no partition " +
+                                                   std::to_string(partition));
+        }
+        return t;
+    }
+
+    error corrupt_batch(const log_store_detail::topic_state& t, uint32_t partition,
+                        uint64_t base_offset, const std::string& detail) const {
+        return make_error(errc::io_error, "corrupt batch at " + t.where(partition) + "@" +
+                                              std::to_string(base_offset) + " in the store at " +
+                                              path + ": " + detail);
+    }
+
+    // Calls f(offset, record) for each record of a batch value read from disk, after checking
+    // it, until f returns false. Error: io_error when the value does not match its index entry
+    // or a record is malformed.
+    template <class F>
+    status walk_batch(const log_store_detail::topic_state& t, uint32_t partition,
+                      const log_store_detail::batch_entry& e, std::string_view value, F&& f) const {
+        if (value.size() != e.bytes) {
+            return corrupt_batch(t, partition, e.base_offset,
+                                 "the value is " + std::to_string(value.size()) +
+                                     " bytes; the index says " + std::to_string(e.bytes));
+        }
+        const auto* data = reinterpret_cast<const std::byte*>(value.data());
+        size_t pos = 0;
+        for (uint32_t i = 0; i < e.count; ++i) {
+            const uint64_t offset = e.base_offset + i;
+            const size_t size =
+                checked_record_size(std::span(data + pos, value.size() - pos), offset);
+            if (size == 0) {
+                return corrupt_batch(t, partition, e.base_offset,
+                                     "record " + std::to_string(offset) + " is malformed");
+            }
+            if (!f(offset, std::span(data + pos, size))) return {};
+            pos += size;
+        }
+        if (pos != value.size()) {
+            return corrupt_batch(
+                t, partition, e.base_offset,
+                std::to_string(value.size() - pos) + " bytes follow the batch's last record");
+        }
+        return {};
+    }
+
+    // The data value of batch `e`, read at `snapshot`.
+    status get_batch(const log_store_detail::topic_state& t, uint32_t partition,
+                     const log_store_detail::batch_entry& e, const rocksdb::Snapshot* snapshot,
+                     rocksdb::PinnableSlice& value) const {
+        const std::string key = format::batch_key(format::key_kind::data, partition, e.base_offset);
+        const rocksdb::Status s =
+            db->Get(log_store_detail::read_options(snapshot), t.cf.get(), key, &value);
+        if (s.IsNotFound()) {
+            return corrupt_batch(t, partition, e.base_offset, "the index lists it but it is gone");
+        }
+        if (!s.ok()) {
+            return from_rocksdb(s, "reading " + t.where(partition) + "@" +
+                                       std::to_string(e.base_offset) + " in the store at " + path);
+        }
+        return {};
+    }
+
+    status load_topic(log_store_detail::topic_state& t) const;
+};
+}  // namespace es::storage
