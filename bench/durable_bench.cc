@@ -41,6 +41,7 @@ struct bench_config {
     uint32_t warmup_ms = 500;
     uint32_t repeats = 3;
     double load = 0.5;
+    bool keep = false;
 };
 
 // One batch in flight: when it was due, for its ack latency.
@@ -168,6 +169,7 @@ int main(int argc, char** argv) {
     app.add_option("--warmup-ms", c.warmup_ms, "unmeasured time before each run");
     app.add_option("--repeats", c.repeats, "runs per figure (the median is printed)");
     app.add_option("--load", c.load, "fixed rate for the latency run, as a fraction of the max");
+    app.add_flag("--keep", c.keep, "leave the last run's store in --dir (to read RocksDB's LOG)");
     CLI11_PARSE(app, argc, argv);
 
     nlohmann::json out = nlohmann::json::array();
@@ -238,7 +240,7 @@ int main(int argc, char** argv) {
                            {"window", c.window}});
         }
     }
-    std::filesystem::remove_all(c.dir);
+    if (!c.keep) std::filesystem::remove_all(c.dir);
     std::cout << nlohmann::json{{"durable", out}}.dump() << "\n";
     return 0;
 }
