@@ -69,14 +69,18 @@ class log_store {
   public:
     // Opens or creates the store. Errors (io_error or config_error, with the path and what is
     // wrong): the directory holds something that is not an eventstream store, a store of a
-    // newer format, or a corrupt database. Never resets or repairs data silently.
+    // newer format, or a corrupt database; not_found when there is no store and
+    // create_if_missing is off. Never resets or repairs data silently. Any thread; the store
+    // must not be open twice (RocksDB's lock file refuses a second open with io_error).
     static result<std::unique_ptr<log_store>> open(const store_options& options);
     ~log_store();
     log_store(const log_store&) = delete;
     log_store& operator=(const log_store&) = delete;
 
     // --- topics (control plane) ---
-    // Persists a durable topic and creates its column family. Error: already_exists (same id).
+    // Persists a durable topic and creates its column family (synced). Errors: already_exists
+    // (same id), invalid_argument (id 0, or a configuration core::validate_topic_config
+    // refuses).
     status put_topic(const stored_topic& t);
     // Drops the topic's column family (its events and group offsets) and its metadata.
     // Error: not_found.
@@ -91,7 +95,9 @@ class log_store {
     // Idempotent by offset: a batch that ends at or below the partition's end is skipped (a
     // state machine may apply the same batch twice). Errors: invalid_argument when a batch
     // would leave a hole (base_offset > end) or overlaps the end only in part; not_found for
-    // an unknown topic or partition; io_error from RocksDB. On error nothing is written.
+    // an unknown topic or partition; too_large for a batch over 1 GiB; io_error from RocksDB.
+    // On error nothing is written. REQUIRES (asserted): the records are well formed, with
+    // offsets base_offset, base_offset + 1, ... and timestamps set.
     status append(std::span<const append_batch> batches, bool sync);
     // Syncs the WAL to disk (for the interval fsync policy).
     status sync();
@@ -100,7 +106,9 @@ class log_store {
     // (else not_found).
     result<partition_bounds> bounds(uint64_t topic_id, uint32_t partition) const;
     // Copies records from offset `from` on into `buffer` (replacing its contents): whole
-    // events, at most max_events and about max_bytes, but at least one when any is stored.
+    // events, at most max_events and at most max_bytes, but at least one when any is stored
+    // (none when max_events is 0). Error: io_error, "corrupt batch at <topic>/<partition>@..."
+    // when what is on disk is damaged.
     result<read_result> read(uint64_t topic_id, uint32_t partition, uint64_t from,
                              uint32_t max_events, size_t max_bytes,
                              std::vector<std::byte>& buffer) const;
@@ -114,8 +122,10 @@ class log_store {
 
     // Retention: deletes whole batches from the start of the log while the partition holds
     // more than retention_bytes, and those whose newest event is older than
-    // older_than_ns (0: no age limit), by range deletes. Never deletes past the end; the
-    // start offset it leaves is persisted. Returns the new bounds.
+    // older_than_ns (0: no age limit), by range deletes. Byte retention never deletes the
+    // newest batch; age retention may empty the partition, which then keeps its end offset.
+    // Never deletes past the end; the start offset it leaves is persisted. Returns the new
+    // bounds.
     result<partition_bounds> apply_retention(uint64_t topic_id, uint32_t partition,
                                              uint64_t retention_bytes, int64_t older_than_ns);
 

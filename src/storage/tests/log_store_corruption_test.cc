@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <map>
 
@@ -193,6 +194,32 @@ TEST(log_store_corruption, corrupt_sst_files_give_an_error_not_a_crash) {
     const auto e = read_everything(**s);
     ASSERT_TRUE(e) << "every read succeeded on a corrupt store";
     EXPECT_EQ(e->code, errc::io_error);
+}
+
+TEST(log_store_corruption, a_corrupt_data_block_fails_the_reads_that_reach_it) {
+    temp_dir dir;
+    write_store(dir.store());
+    { raw_db(dir.store()).flush_all(); }
+    // The largest table file is the topic's; its first block holds the oldest 'd' entries,
+    // which open() does not read (it scans only 'i' and 'm' keys).
+    auto ssts = files_named(dir.store(), ".sst");
+    ASSERT_FALSE(ssts.empty());
+    const auto largest = *std::max_element(ssts.begin(), ssts.end(), [](auto& a, auto& b) {
+        return std::filesystem::file_size(a) < std::filesystem::file_size(b);
+    });
+    overwrite(largest, 100, 64);
+
+    auto s = log_store::open(store_options{.path = dir.store()});
+    ASSERT_TRUE(s) << s.err().message;
+    std::vector<std::byte> buffer;
+    auto r = (*s)->read(orders, 0, 0, 1000, 1 << 20, buffer);
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.err().code, errc::io_error);
+    EXPECT_NE(r.err().message.find("orders/0@0"), std::string::npos) << r.err().message;
+    EXPECT_NE(r.err().message.find("corrupt"), std::string::npos) << r.err().message;
+    auto l = (*s)->lookup(orders, 0, 0);
+    ASSERT_FALSE(l);
+    EXPECT_EQ(l.err().code, errc::io_error);
 }
 
 TEST(log_store_corruption, corrupt_sst_footers_are_refused_at_open) {

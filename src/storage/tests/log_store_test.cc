@@ -127,6 +127,16 @@ TEST(log_store_open, refuses_a_path_that_is_a_file) {
     EXPECT_EQ(s.err().code, errc::config_error);
 }
 
+TEST(log_store_open, a_store_open_twice_is_refused) {
+    temp_dir dir;
+    auto first = open_store(dir.store());
+    ASSERT_TRUE(first);
+    auto second = log_store::open(store_options{.path = dir.store()});
+    ASSERT_FALSE(second);
+    EXPECT_EQ(second.err().code, errc::io_error);
+    EXPECT_NE(second.err().message.find(dir.store()), std::string::npos) << second.err().message;
+}
+
 TEST_F(log_store_test, append_and_read_across_batches) {
     append(simple_run(0, 3));
     append(simple_run(3, 4));
