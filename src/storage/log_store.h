@@ -30,6 +30,12 @@ struct store_options {
     size_t block_cache_bytes = 64ull << 20;
     // RocksDB memtable size per column family, in bytes.
     size_t write_buffer_bytes = 16ull << 20;
+    // Memtables of all column families together, in bytes (RocksDB flushes past it).
+    size_t memtable_total_bytes = 256ull << 20;
+    // Values of at least this many bytes (event batches) go to blob files (bytes).
+    size_t blob_min_bytes = 256;
+    // Size of one blob file; retention frees space a blob file at a time (bytes).
+    size_t blob_file_bytes = 64ull << 20;
 };
 
 // A durable topic as persisted: its configuration and the id its column family is named by.

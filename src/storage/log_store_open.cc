@@ -183,6 +183,22 @@ result<std::unique_ptr<log_store>> log_store::open(const store_options& options)
     rocksdb::ColumnFamilyOptions cf_options;
     cf_options.write_buffer_size = options.write_buffer_bytes;
     cf_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+    // Tuned for a log: keys arrive in order and are read back mostly once.
+    // - Batches (the large values) go to blob files and the LSM tree keeps only small keys and
+    //   pointers, so compaction does not rewrite the events again and again; a blob file goes
+    //   once retention has removed every batch in it.
+    // - No compression: on a small machine its CPU is better spent on the data path.
+    // - Room for a few memtables per column family, so that a flush in progress does not stop
+    //   writes.
+    cf_options.enable_blob_files = true;
+    cf_options.min_blob_size = options.blob_min_bytes;
+    cf_options.blob_file_size = options.blob_file_bytes;
+    cf_options.enable_blob_garbage_collection = false;
+    cf_options.compression = rocksdb::kNoCompression;
+    cf_options.blob_compression_type = rocksdb::kNoCompression;
+    cf_options.max_write_buffer_number = 4;
+    cf_options.level0_slowdown_writes_trigger = 40;
+    cf_options.level0_stop_writes_trigger = 64;
     im->topic_options = cf_options;
 
     rocksdb::DBOptions db_options;
@@ -193,6 +209,14 @@ result<std::unique_ptr<log_store>> log_store::open(const store_options& options)
     // alive. Past this size RocksDB flushes the column families that hold the oldest WAL.
     db_options.max_total_wal_size = std::max<uint64_t>(4 * options.write_buffer_bytes, 64 << 20);
     db_options.keep_log_file_num = 4;
+    // One bound on memtable memory over every column family, however many topics there are.
+    db_options.db_write_buffer_size = options.memtable_total_bytes;
+    db_options.max_background_jobs = 2;
+    // Hand written files to the disk a megabyte at a time in the background, so that an fsync
+    // (or a flush's final sync) never finds hundreds of megabytes waiting: this is what keeps
+    // the write latency flat.
+    db_options.bytes_per_sync = 1 << 20;
+    db_options.wal_bytes_per_sync = 1 << 20;
 
     std::vector<std::string> names{rocksdb::kDefaultColumnFamilyName};
     if (!create) {

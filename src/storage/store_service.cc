@@ -93,6 +93,12 @@ void store_service::start() {
         pthread_setname_np(pthread_self(), "es-store-read");
         reader_loop();
     });
+    if (options_.fsync == fsync_policy::interval) {
+        syncer_ = std::thread([this] {
+            pthread_setname_np(pthread_self(), "es-store-sync");
+            syncer_loop();
+        });
+    }
 }
 
 void store_service::stop() {
@@ -105,6 +111,14 @@ void store_service::stop() {
     writer_wake_.notify_all();
     room_.notify_all();
     writer_.join();
+    if (syncer_.joinable()) {
+        {
+            std::lock_guard lock(write_mutex_);
+            syncer_stopping_ = true;
+        }
+        syncer_wake_.notify_all();
+        syncer_.join();  // after its last fsync
+    }
     {
         std::lock_guard lock(read_mutex_);
         reads_stopping_ = true;
@@ -224,10 +238,7 @@ void store_service::read(uint64_t topic_id, uint32_t partition, uint64_t from, u
 
 void store_service::writer_loop() {
     using clock = std::chrono::steady_clock;
-    const auto sync_every = std::chrono::milliseconds(options_.fsync_interval_ms);
     const auto retention_every = std::chrono::milliseconds(options_.retention_check_ms);
-    bool unsynced = false;  // written since the last fsync (interval policy)
-    auto next_sync = clock::now();
     auto next_retention = clock::now() + retention_every;
     std::vector<std::unique_ptr<core::durable_write>> group;
     std::deque<std::unique_ptr<control_item>> controls;
@@ -235,9 +246,9 @@ void store_service::writer_loop() {
         bool exit = false;
         {
             std::unique_lock lock(write_mutex_);
-            const auto deadline = unsynced ? std::min(next_sync, next_retention) : next_retention;
-            writer_wake_.wait_until(
-                lock, deadline, [&] { return !writes_.empty() || !control_.empty() || stopping_; });
+            writer_wake_.wait_until(lock, next_retention, [&] {
+                return !writes_.empty() || !control_.empty() || stopping_;
+            });
             // Everything queued goes in one write: the batches that arrived while the last
             // write (and its fsync) ran are grouped, which is what makes fsync=always cheap
             // per event under load.
@@ -252,24 +263,34 @@ void store_service::writer_loop() {
         if (!group.empty()) {
             write_group(group);
             group.clear();
-            if (options_.fsync == fsync_policy::interval && !unsynced) {
-                unsynced = true;
-                next_sync = clock::now() + sync_every;
-            }
+            unsynced_writes_.fetch_add(1, std::memory_order_release);
         }
         for (auto& c : controls) c->done.set_value(c->run());
         controls.clear();
         const auto now = clock::now();
-        if (unsynced && (now >= next_sync || exit)) {
-            if (!store_.sync()) errors_total_->inc();
-            syncs_total_->inc();
-            unsynced = false;
-        }
         if (now >= next_retention) {
             run_retention();
             next_retention = now + retention_every;
         }
         if (exit) break;
+    }
+}
+
+void store_service::syncer_loop() {
+    const auto every = std::chrono::milliseconds(options_.fsync_interval_ms);
+    for (;;) {
+        bool exit = false;
+        {
+            std::unique_lock lock(write_mutex_);
+            exit = syncer_wake_.wait_for(lock, every, [&] { return syncer_stopping_; });
+        }
+        // On exit the writer has already stopped (stop() joins it first), so this last fsync
+        // covers every write.
+        if (unsynced_writes_.exchange(0, std::memory_order_acq_rel) > 0) {
+            if (!store_.sync()) errors_total_->inc();
+            syncs_total_->inc();
+        }
+        if (exit) return;
     }
 }
 

@@ -4,6 +4,7 @@
 // work and never wait on the disk themselves.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -62,6 +63,10 @@ class store_service final : public core::durable_backend {
     // Call it after the engine has stopped (the engine waits for durable acks). Idempotent.
     void stop();
 
+    // Time of each grouped store write (with its fsync under fsync=always), in ns; the same
+    // histogram /metrics shows as eventstream_store_write_latency_ns.
+    const metrics::histogram& write_latency_ns() const noexcept { return *write_latency_ns_; }
+
     // core::durable_backend
     result<std::vector<core::durable_topic>> topics() override;
     uint64_t next_topic_id() override;
@@ -98,6 +103,9 @@ class store_service final : public core::durable_backend {
 
     void writer_loop();
     void reader_loop();
+    // fsync_policy::interval: fsyncs the WAL every fsync_interval_ms while there are writes,
+    // on its own thread, so that writes go on during the fsync.
+    void syncer_loop();
     // Writes one group of batches and reports each one's outcome to its partition.
     void write_group(std::vector<std::unique_ptr<core::durable_write>>& group);
     void run_retention();
@@ -115,6 +123,8 @@ class store_service final : public core::durable_backend {
     std::deque<std::unique_ptr<control_item>> control_;
     size_t queued_bytes_ = 0;
     bool stopping_ = false;
+    std::condition_variable syncer_wake_;
+    bool syncer_stopping_ = false;  // set once the writer has stopped
 
     std::mutex read_mutex_;
     std::condition_variable reader_wake_;
@@ -134,8 +144,12 @@ class store_service final : public core::durable_backend {
     std::shared_ptr<metrics::counter> reads_total_;
     std::shared_ptr<metrics::histogram> write_latency_ns_;
 
+    // Writes since the syncer's last fsync.
+    std::atomic<uint64_t> unsynced_writes_{0};
+
     std::thread writer_;
     std::thread reader_;
+    std::thread syncer_;
     bool started_ = false;
 };
 
