@@ -205,9 +205,6 @@ status node::impl::start_steps() {
     if (!cluster_acceptor) return std::move(cluster_acceptor).err();
 
     auto router = std::make_shared<http_router>();
-    add_health_routes(
-        *router, [this] { return state.load(std::memory_order_acquire); }, config.node_id);
-    add_metrics_route(*router, metrics);
     rest_options rest_opts;
     rest_opts.node_id = config.node_id;
     rest_opts.bind = http_acceptor->local_endpoint().address().to_string();
@@ -216,7 +213,9 @@ status node::impl::start_steps() {
     rest_opts.native_port = native_acceptor->local_endpoint().port();
     rest_opts.cluster_port = cluster_acceptor->local_endpoint().port();
     rest = rest_service::create(io, *engine, &metrics, rest_opts);
-    rest->add_routes(*router, &metrics);
+    add_node_routes(
+        *router, [this] { return state.load(std::memory_order_acquire); }, config.node_id, metrics,
+        rest.get());
     http = std::make_unique<http_listener>(io, std::move(*http_acceptor), std::move(router),
                                            http_listener_options{}, &metrics);
     http->set_upgrade_handler(rest_service::websocket_path, rest->websocket_upgrade_handler());

@@ -25,4 +25,12 @@ void add_health_routes(http_router& router, std::function<node_state()> state, u
 // GET /metrics: Prometheus text exposition of `registry`, which must outlive the router.
 void add_metrics_route(http_router& router, const metrics::registry& registry);
 
+class rest_service;
+
+// Every route the node serves: health, /metrics and, when `rest` is not null, the REST API
+// (rest_service::add_routes). The node builds its table with this, and so does the check that
+// docs/openapi.yaml lists exactly the routes served.
+void add_node_routes(http_router& router, std::function<node_state()> state, uint32_t node_id,
+                     const metrics::registry& registry, rest_service* rest);
+
 }  // namespace es::server
