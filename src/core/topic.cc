@@ -21,45 +21,42 @@ result<storage_mode> parse_storage_mode(std::string_view text) {
                       "storage must be memory or durable, got '" + std::string(text) + "'");
 }
 
-status validate_topic_name(std::string_view name) {
-    if (name.empty()) return make_error(errc::invalid_argument, "topic name is empty");
-    if (name.size() > max_topic_name_bytes) {
-        return make_error(errc::invalid_argument, "topic name is " + std::to_string(name.size()) +
+namespace {
+
+// Kafka's rule for names: 1..max_bytes of [A-Za-z0-9._-]. `what` names the thing in messages.
+status check_name(std::string_view what, std::string_view name, size_t max_bytes) {
+    const std::string w(what);
+    if (name.empty()) return make_error(errc::invalid_argument, w + " name is empty");
+    if (name.size() > max_bytes) {
+        return make_error(errc::invalid_argument, w + " name is " + std::to_string(name.size()) +
                                                       " characters; the limit is " +
-                                                      std::to_string(max_topic_name_bytes));
-    }
-    if (name == "." || name == "..") {
-        return make_error(errc::invalid_argument, "topic name cannot be '.' or '..'");
+                                                      std::to_string(max_bytes));
     }
     for (char c : name) {
         const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
                         (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
         if (!ok) {
-            return make_error(
-                errc::invalid_argument,
-                "topic name may hold only A-Z a-z 0-9 . _ -; found '" + std::string(1, c) + "'");
+            return make_error(errc::invalid_argument, w +
+                                                          " name may hold only A-Z a-z 0-9 . _ -; "
+                                                          "found '" +
+                                                          std::string(1, c) + "'");
         }
     }
     return {};
 }
 
-status validate_group_name(std::string_view group) {
-    if (group.empty()) return make_error(errc::invalid_argument, "group name is empty");
-    if (group.size() > max_group_name_bytes) {
-        return make_error(errc::invalid_argument, "group name is " + std::to_string(group.size()) +
-                                                      " characters; the limit is " +
-                                                      std::to_string(max_group_name_bytes));
-    }
-    for (char c : group) {
-        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                        (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
-        if (!ok) {
-            return make_error(
-                errc::invalid_argument,
-                "group name may hold only A-Z a-z 0-9 . _ -; found '" + std::string(1, c) + "'");
-        }
+}  // namespace
+
+status validate_topic_name(std::string_view name) {
+    ES_TRY(check_name("topic", name, max_topic_name_bytes));
+    if (name == "." || name == "..") {
+        return make_error(errc::invalid_argument, "topic name cannot be '.' or '..'");
     }
     return {};
+}
+
+status validate_group_name(std::string_view group) {
+    return check_name("group", group, max_group_name_bytes);
 }
 
 status validate_topic_config(const topic_config& c) {

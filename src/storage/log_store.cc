@@ -382,13 +382,9 @@ result<partition_bounds> log_store::apply_retention(uint64_t topic_id, uint32_t 
                                                     int64_t older_than_ns) {
     impl& m = *impl_;
     std::lock_guard write(m.write_mutex);
-    std::shared_ptr<topic_state> t;
-    {
-        std::shared_lock lock(m.state_mutex);
-        auto found = m.find(topic_id, partition);
-        if (!found) return std::move(found).err();
-        t = std::move(*found);
-    }
+    auto found = m.find_locked(topic_id, partition);
+    if (!found) return std::move(found).err();
+    const std::shared_ptr<topic_state> t = std::move(*found);
     partition_state& ps = t->partitions[partition];  // read unlocked: write_mutex is held
     // Whole batches from the start: by age, up to the first batch with a young enough event;
     // by bytes, while over the limit, but never the newest batch (it may have just been
@@ -444,13 +440,9 @@ status log_store::commit_offset(uint64_t topic_id, std::string_view group, uint3
                                 uint64_t offset, bool sync) {
     ES_TRY(core::validate_group_name(group));
     const impl& m = *impl_;
-    std::shared_ptr<topic_state> t;
-    {
-        std::shared_lock lock(m.state_mutex);
-        auto found = m.find(topic_id, partition);
-        if (!found) return std::move(found).err();
-        t = std::move(*found);
-    }
+    auto found = m.find_locked(topic_id, partition);
+    if (!found) return std::move(found).err();
+    const std::shared_ptr<topic_state> t = std::move(*found);
     const rocksdb::Status s =
         m.db->Put(write_options(sync), t->cf.get(), format::group_offset_key(partition, group),
                   format::encode_u64_value(offset));
@@ -469,13 +461,9 @@ result<std::optional<uint64_t>> log_store::committed_offset(uint64_t topic_id,
                                                             uint32_t partition) const {
     ES_TRY(core::validate_group_name(group));
     const impl& m = *impl_;
-    std::shared_ptr<topic_state> t;
-    {
-        std::shared_lock lock(m.state_mutex);
-        auto found = m.find(topic_id, partition);
-        if (!found) return std::move(found).err();
-        t = std::move(*found);
-    }
+    auto found = m.find_locked(topic_id, partition);
+    if (!found) return std::move(found).err();
+    const std::shared_ptr<topic_state> t = std::move(*found);
     std::string value;
     const rocksdb::Status s =
         m.db->Get(read_options(), t->cf.get(), format::group_offset_key(partition, group), &value);

@@ -184,6 +184,14 @@ struct log_store::impl {
         return it->second;
     }
 
+    // find(topic_id, partition) under a shared lock of its own, for callers that need nothing
+    // else of the state while they hold it.
+    result<std::shared_ptr<log_store_detail::topic_state>> find_locked(uint64_t topic_id,
+                                                                       uint32_t partition) const {
+        std::shared_lock lock(state_mutex);
+        return find(topic_id, partition);
+    }
+
     // The live topic and a check of the partition. REQUIRES: state_mutex held.
     result<std::shared_ptr<log_store_detail::topic_state>> find(uint64_t topic_id,
                                                                 uint32_t partition) const {

@@ -1,35 +1,10 @@
 // A temporary directory for the server unit tests, removed when the test ends.
 #pragma once
 
-#include <gtest/gtest.h>
-
-#include <stdlib.h>
-
-#include <filesystem>
-#include <string>
+#include "common/tests/temp_dir.h"
 
 namespace es::server::testing {
 
-class temp_dir {
-  public:
-    temp_dir() {
-        std::string pattern =
-            (std::filesystem::temp_directory_path() / "es-server-test-XXXXXX").string();
-        if (::mkdtemp(pattern.data()) == nullptr) ADD_FAILURE() << "mkdtemp failed";
-        path_ = pattern;
-    }
-    ~temp_dir() {
-        std::error_code ec;
-        std::filesystem::remove_all(path_, ec);
-    }
-    temp_dir(const temp_dir&) = delete;
-    temp_dir& operator=(const temp_dir&) = delete;
-
-    const std::string& path() const noexcept { return path_; }
-    std::string operator/(const std::string& name) const { return path_ + "/" + name; }
-
-  private:
-    std::string path_;
-};
+using es::testing::temp_dir;
 
 }  // namespace es::server::testing

@@ -17,6 +17,7 @@
 #include "core/feed.h"
 #include "storage/log_store.h"
 #include "storage/store_service.h"
+#include "storage/tests/store_fixture.h"
 
 namespace es::storage {
 namespace {
@@ -33,19 +34,7 @@ bool eventually(Pred pred, std::chrono::milliseconds limit = 20s) {
     return true;
 }
 
-class temp_dir {
-  public:
-    temp_dir() {
-        std::string pattern =
-            (std::filesystem::temp_directory_path() / "es-durable-test-XXXXXX").string();
-        path_ = ::mkdtemp(pattern.data());
-    }
-    ~temp_dir() { std::filesystem::remove_all(path_); }
-    const std::string& path() const { return path_; }
-
-  private:
-    std::string path_;
-};
+using testing::temp_dir;
 
 // Counts publish outcomes; shared by every batch of a test.
 struct acks {

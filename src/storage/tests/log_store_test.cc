@@ -74,7 +74,7 @@ class log_store_test : public ::testing::Test {
 
 TEST(log_store_open, creates_a_missing_directory_and_reopens_it) {
     temp_dir dir;
-    const std::string path = (dir.path() / "a" / "b").string();
+    const std::string path = dir / "a/b";
     {
         auto store = open_store(path);
         ASSERT_TRUE(store);

@@ -14,32 +14,17 @@
 #include <vector>
 
 #include "common/assert.h"
+#include "common/tests/temp_dir.h"
 #include "core/batch.h"
 #include "storage/log_store.h"
 
 namespace es::storage::testing {
 
-// A fresh directory under the test temp dir, removed with everything in it at the end.
-class temp_dir {
+// A fresh temporary directory, removed at the end, with the store's path inside it.
+class temp_dir : public es::testing::temp_dir {
   public:
-    temp_dir() {
-        std::string pattern = (std::filesystem::path(::testing::TempDir()) / "es-store-XXXXXX");
-        ES_ASSERT(mkdtemp(pattern.data()) != nullptr);
-        path_ = pattern;
-    }
-    ~temp_dir() {
-        std::error_code ec;
-        std::filesystem::remove_all(path_, ec);
-    }
-    temp_dir(const temp_dir&) = delete;
-    temp_dir& operator=(const temp_dir&) = delete;
-
-    const std::filesystem::path& path() const { return path_; }
     // The store's directory inside (not created).
-    std::string store() const { return (path_ / "store").string(); }
-
-  private:
-    std::filesystem::path path_;
+    std::string store() const { return *this / "store"; }
 };
 
 // One event as a test writes it.
