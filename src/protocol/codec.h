@@ -1,0 +1,111 @@
+// Encoding and decoding of native protocol frames. Decoding is of outside input: every length
+// is checked against the bytes there and the limits of frame_format.h, and a bad frame is an
+// error value (invalid_argument or too_large, with a message saying what is wrong), never a
+// crash. Free of I/O, so that a fuzzer can drive it.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "common/result.h"
+#include "protocol/frame_format.h"
+#include "protocol/messages.h"
+
+namespace es::protocol {
+
+// One frame: its header and a view of its body.
+struct frame {
+    frame_header header;
+    std::string_view body;
+};
+
+// Reads frames from a byte stream that arrives in pieces of any size.
+class frame_reader {
+  public:
+    explicit frame_reader(uint32_t max_frame_bytes = default_max_frame_bytes);
+
+    // Appends bytes received.
+    void feed(std::string_view bytes);
+    // The next whole frame, or nullopt when more bytes are needed. The frame's body is valid
+    // until the next call of feed() or next(). Errors (the stream is then unusable): a header
+    // whose frame_bytes is below 16 or above the maximum (too_large), flags that are not 0,
+    // an unknown type (invalid_argument).
+    result<std::optional<frame>> next();
+    // Bytes held that do not yet make a whole frame.
+    size_t buffered_bytes() const noexcept;
+
+  private:
+    uint32_t max_frame_bytes_;
+    std::string buffer_;
+    size_t consumed_ = 0;  // bytes of buffer_ already handed out as frames
+};
+
+// Parses a whole frame at the front of `bytes` (a UDP datagram). Error as for frame_reader,
+// and invalid_argument when `bytes` holds more or less than one frame.
+result<frame> parse_single_frame(std::string_view bytes, uint32_t max_frame_bytes);
+
+// Encoders: each appends one whole frame (header and body) to `out`.
+void encode(std::string& out, uint64_t request_id, const hello& m);
+void encode(std::string& out, uint64_t request_id, const hello_ok& m);
+void encode_ping(std::string& out, uint64_t request_id, const ping& m);
+void encode_pong(std::string& out, uint64_t request_id, const ping& m);
+void encode(std::string& out, uint64_t request_id, const create_topic_request& m);
+void encode_delete_topic(std::string& out, uint64_t request_id, const topic_name_request& m);
+void encode_describe_topic(std::string& out, uint64_t request_id, const topic_name_request& m);
+void encode_list_topics(std::string& out, uint64_t request_id);
+void encode(std::string& out, uint64_t request_id, const topic_detail& m);  // TOPIC_INFO
+void encode(std::string& out, uint64_t request_id, const topic_list& m);
+void encode(std::string& out, uint64_t request_id, const metadata_request& m);
+void encode(std::string& out, uint64_t request_id, const metadata_reply& m);
+void encode(std::string& out, uint64_t request_id, const publish_request& m);
+void encode(std::string& out, uint64_t request_id, const publish_ack& m);
+void encode(std::string& out, uint64_t request_id, const subscribe_request& m);
+void encode(std::string& out, uint64_t request_id, const subscribed& m);
+void encode(std::string& out, uint64_t request_id, const events_push& m);
+void encode(std::string& out, uint64_t request_id, const gap_push& m);
+void encode(std::string& out, uint64_t request_id, const subscription_ended& m);
+void encode(std::string& out, uint64_t request_id, const credit_grant& m);
+void encode(std::string& out, uint64_t request_id, const unsubscribe_request& m);
+void encode(std::string& out, uint64_t request_id, const commit_offset_request& m);
+void encode(std::string& out, uint64_t request_id, const fetch_offset_request& m);
+void encode(std::string& out, uint64_t request_id, const offset_reply& m);
+void encode(std::string& out, uint64_t request_id, const error_reply& m);
+void encode_ok(std::string& out, uint64_t request_id);
+
+// EVENTS without a copy of the records: appends the frame header and the fixed fields, so the
+// caller can append `records_bytes` of records itself right after.
+void encode_events_head(std::string& out, uint64_t request_id, uint64_t subscription_id,
+                        uint32_t partition, uint32_t count, uint32_t records_bytes);
+
+// Decoders of a frame body of the matching type. Errors: invalid_argument naming the field
+// ("events[3].key: runs past the end of the frame"), too_large for a limit crossed. Views in the
+// result point into `body`.
+result<hello> decode_hello(std::string_view body);
+result<hello_ok> decode_hello_ok(std::string_view body);
+result<ping> decode_ping(std::string_view body);  // PING and PONG
+result<create_topic_request> decode_create_topic(std::string_view body);
+result<topic_name_request> decode_topic_name(std::string_view body);  // DELETE/DESCRIBE
+result<topic_detail> decode_topic_info(std::string_view body);
+result<topic_list> decode_topic_list(std::string_view body);
+result<metadata_request> decode_metadata_request(std::string_view body);
+result<metadata_reply> decode_metadata_reply(std::string_view body);
+result<publish_request> decode_publish(std::string_view body);
+result<publish_ack> decode_publish_ack(std::string_view body);
+result<subscribe_request> decode_subscribe(std::string_view body);
+result<subscribed> decode_subscribed(std::string_view body);
+result<events_push> decode_events(std::string_view body);  // records checked whole (sizes)
+result<gap_push> decode_gap(std::string_view body);
+result<subscription_ended> decode_subscription_ended(std::string_view body);
+result<credit_grant> decode_credit(std::string_view body);
+result<unsubscribe_request> decode_unsubscribe(std::string_view body);
+result<commit_offset_request> decode_commit_offset(std::string_view body);
+result<fetch_offset_request> decode_fetch_offset(std::string_view body);
+result<offset_reply> decode_offset(std::string_view body);
+result<error_reply> decode_error(std::string_view body);
+
+const char* message_type_name(message_type t) noexcept;
+
+}  // namespace es::protocol
