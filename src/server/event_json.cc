@@ -120,7 +120,8 @@ result<nlohmann::json> parse_json_body(std::string_view text) {
     json doc;
     try {
         doc = json::parse(text.begin(), text.end(), limit, true, false);
-    } catch (const json::parse_error& e) {
+    } catch (const json::exception& e) {
+        // parse_error, and out_of_range for a number too large for a double ("1e999").
         // e.what() is "[json.exception.parse_error.101] parse error at line 1, column 2: ...".
         std::string what = e.what();
         const auto at = what.find("] ");

@@ -57,7 +57,10 @@ struct http_listener::shared_state {
 class http_listener::session : public std::enable_shared_from_this<session> {
   public:
     session(asio::ip::tcp::socket socket, std::shared_ptr<shared_state> state, uint64_t id)
-        : stream_(std::move(socket)), state_(std::move(state)), id_(id) {
+        : stream_(std::move(socket)),
+          executor_(stream_.get_executor()),
+          state_(std::move(state)),
+          id_(id) {
         if (state_->connections) state_->connections->add(1);
     }
 
@@ -74,13 +77,15 @@ class http_listener::session : public std::enable_shared_from_this<session> {
 
     // On the session's strand.
     void close() {
+        if (upgraded_) return;  // the stream belongs to the WebSocket session now
         closing_ = true;
         beast::error_code ignored;
         stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
         stream_.close();
     }
 
-    auto executor() { return stream_.get_executor(); }
+    // Any thread; valid after an upgrade moved the stream away.
+    const asio::any_io_executor& executor() const { return executor_; }
 
   private:
     void read_next() {
@@ -139,6 +144,7 @@ class http_listener::session : public std::enable_shared_from_this<session> {
                 // nothing of the WebSocket's.
                 if (state_->requests) state_->requests->inc();
                 closing_ = true;
+                upgraded_ = true;
                 state_->upgrade(std::move(stream_), parser_->release());
                 return;
             }
@@ -164,10 +170,9 @@ class http_listener::session : public std::enable_shared_from_this<session> {
                     self->answer_ = std::move(r);
                     return;
                 }
-                asio::post(self->stream_.get_executor(),
-                           [self, keep_alive, r = std::move(r)]() mutable {
-                               self->respond(std::move(r), keep_alive);
-                           });
+                asio::post(self->executor_, [self, keep_alive, r = std::move(r)]() mutable {
+                    self->respond(std::move(r), keep_alive);
+                });
             });
         } catch (const std::exception& e) {
             // A handler bug must not take the node down; the client learns it was ours.
@@ -218,12 +223,14 @@ class http_listener::session : public std::enable_shared_from_this<session> {
     }
 
     beast::tcp_stream stream_;
+    const asio::any_io_executor executor_;  // the connection's strand
     beast::flat_buffer buffer_;
     std::optional<http::request_parser<http::string_body>> parser_;
     http::response<http::string_body> response_;
     const std::shared_ptr<shared_state> state_;
     const uint64_t id_;
     bool closing_ = false;
+    bool upgraded_ = false;  // on the strand
     // A handler's answer given during route() (on the strand) is kept here.
     std::optional<http_response> answer_;
     std::optional<std::chrono::steady_clock::time_point> request_started_;

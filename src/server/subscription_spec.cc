@@ -26,7 +26,10 @@ result<uint64_t> number_of_text(std::string_view field, std::string_view text, u
 }
 
 result<uint64_t> number_of(std::string_view field, const json& v, uint64_t max) {
-    if (!v.is_number_unsigned() || v.get<uint64_t>() > max) {
+    // Parsed text gives unsigned numbers for n >= 0; a built document may hold signed ones.
+    const bool non_negative =
+        v.is_number_unsigned() || (v.is_number_integer() && v.get<int64_t>() >= 0);
+    if (!non_negative || v.get<uint64_t>() > max) {
         return bad(field, "must be an integer 0.." + std::to_string(max) + ", got " + v.dump());
     }
     return v.get<uint64_t>();

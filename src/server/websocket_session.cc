@@ -105,7 +105,6 @@ void websocket_session::on_accept(beast::error_code ec) {
                    "the node is stopping or has too many WebSocket connections");
         return;
     }
-    finished_ = false;
     if (closing_) return;  // shut_down() came first
     if (query_error_) {
         reply_error(*query_error_, json());

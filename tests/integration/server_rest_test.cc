@@ -180,6 +180,7 @@ TEST_F(server_rest_test, bad_publish_bodies_get_precise_4xx_and_the_node_stays_u
         {R"([{"topic":"t","payload":1},{"topic":"u","payload":1}])", 400, "same topic"},
         {R"([])", 400, "empty"},
         {"42", 400, "body"},
+        {R"({"topic":"t","payload":1e999})", 400, "JSON"},
         {std::string(100, '[') + std::string(100, ']'), 400, "deeper"},
         {R"({"topic":"nope","payload":1})", 404, "nope"},
     };
