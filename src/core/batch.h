@@ -20,6 +20,11 @@ struct publish_outcome {
     uint32_t partition = 0;
     uint64_t base_offset = 0;  // offset of the batch's first event when code == ok
     uint32_t count = 0;        // events in the batch
+    // Idempotent producers: the batch had been appended before and was not appended again;
+    // base_offset is where it went when known_offset (the partition keeps a producer's last
+    // few batches), else 0.
+    bool duplicate = false;
+    bool known_offset = true;
 };
 
 // Called once per queued batch, on the owning worker's thread after the append (or the refusal

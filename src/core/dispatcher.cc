@@ -71,6 +71,11 @@ result<publish_summary> dispatcher::publish(const topic_ptr& t, std::span<const 
                                                std::to_string(options_.events_per_publish_max));
     }
     const auto partitions = static_cast<uint32_t>(tp.partitions.size());
+    if (options.producer_id != 0 && !options.partition) {
+        metrics_.publish_invalid->inc();
+        return make_error(errc::invalid_argument,
+                          "an idempotent publish (producer id set) must name its partition");
+    }
     if (options.partition && *options.partition >= partitions) {
         return make_error(errc::not_found, "topic '" + tp.config.name + "' has no partition " +
                                                std::to_string(*options.partition));
@@ -163,8 +168,10 @@ result<publish_summary> dispatcher::publish(const topic_ptr& t, std::span<const 
                 summary.events_refused += left;
                 break;
             }
-            write_ingest_header(c.data, {tp.slot[g.partition], tp.generation[g.partition],
-                                         g.partition, count, done});
+            // A group split into several batches numbers each from where the last ended.
+            write_ingest_header(
+                c.data, {tp.slot[g.partition], tp.generation[g.partition], g.partition, count, done,
+                         options.producer_id, options.first_sequence + (g.events - left)});
             std::byte* out = c.data + ingest_header_bytes;
             for (uint32_t placed = 0; placed < count; ++i) {
                 if (part_of[i] != g.partition) continue;

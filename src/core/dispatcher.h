@@ -33,6 +33,13 @@ struct publish_options {
     int64_t block_timeout_ns = 0;
     // Send every event to this partition instead of choosing by key.
     std::optional<uint32_t> partition;
+    // Idempotent producer: with producer_id != 0 (which needs `partition`), the events are
+    // numbered first_sequence, first_sequence + 1, ... for this producer and partition, and a
+    // batch the partition has already appended is acknowledged (publish_outcome::duplicate)
+    // without being appended again. A number beyond the next one expected is refused with
+    // invalid_argument (events were lost in between).
+    uint64_t producer_id = 0;
+    uint64_t first_sequence = 0;
 };
 
 struct publish_summary {

@@ -9,7 +9,9 @@
 //   12      4     count         records in the batch
 //   16      8     completion    publish_completion::fn (0: none)
 //   24      8     context       publish_completion::context
-//   32      ...   records, back to back (record_format.h)
+//   32      8     producer_id   idempotent producer (0: none)
+//   40      8     sequence      the producer's number for the batch's first event
+//   48      ...   records, back to back (record_format.h)
 //
 // A partition is named by slot and generation rather than by pointer: when its topic is
 // deleted the worker bumps the slot's generation, so a batch routed before the delete finds a
@@ -25,7 +27,7 @@
 
 namespace es::core {
 
-inline constexpr size_t ingest_header_bytes = 32;
+inline constexpr size_t ingest_header_bytes = 48;
 
 struct ingest_header {
     uint32_t slot = 0;
@@ -33,6 +35,8 @@ struct ingest_header {
     uint32_t partition = 0;
     uint32_t count = 0;
     publish_completion completion;
+    uint64_t producer_id = 0;
+    uint64_t sequence = 0;
 };
 
 inline void write_ingest_header(std::byte* p, const ingest_header& h) noexcept {
@@ -42,6 +46,8 @@ inline void write_ingest_header(std::byte* p, const ingest_header& h) noexcept {
     store_le<uint32_t>(p + 12, h.count);
     std::memcpy(p + 16, &h.completion.fn, sizeof h.completion.fn);
     std::memcpy(p + 24, &h.completion.context, sizeof h.completion.context);
+    store_le<uint64_t>(p + 32, h.producer_id);
+    store_le<uint64_t>(p + 40, h.sequence);
 }
 
 inline ingest_header read_ingest_header(const std::byte* p) noexcept {
@@ -52,6 +58,8 @@ inline ingest_header read_ingest_header(const std::byte* p) noexcept {
     h.count = load_le<uint32_t>(p + 12);
     std::memcpy(&h.completion.fn, p + 16, sizeof h.completion.fn);
     std::memcpy(&h.completion.context, p + 24, sizeof h.completion.context);
+    h.producer_id = load_le<uint64_t>(p + 32);
+    h.sequence = load_le<uint64_t>(p + 40);
     return h;
 }
 

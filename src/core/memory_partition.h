@@ -14,6 +14,7 @@
 
 #include "core/batch.h"
 #include "core/event.h"
+#include "core/producer_state.h"
 #include "core/topic.h"
 
 namespace es::core {
@@ -88,6 +89,8 @@ class memory_partition {
     // Set for a partition of a durable topic (the topic owns it): this ring is then a cache
     // in front of the disk, and only events up to durable->visible_end are delivered.
     durable_partition* durable = nullptr;
+    // Idempotent producers that published to this partition.
+    producer_table producers;
 
   private:
     struct segment;

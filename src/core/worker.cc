@@ -183,11 +183,18 @@ void worker::append(std::span<const std::byte> entry, int64_t now_ns) {
     }
     const record_run run{entry.data() + ingest_header_bytes, entry.size() - ingest_header_bytes,
                          h.count};
+    if (h.producer_id != 0 && !admit_producer_batch(*p, h, out)) return;
+    const uint64_t base = p->end_offset();
     if (p->durable != nullptr) {
         append_durable(*p, run, h, now_ns);
-        return;
+    } else {
+        out.base_offset = p->append(run, now_ns);
     }
-    out.base_offset = p->append(run, now_ns);
+    if (h.producer_id != 0 && p->end_offset() > base) {
+        p->producers.appended(h.producer_id, h.sequence, h.count, base,
+                              static_cast<uint64_t>(now_ns));
+    }
+    if (p->durable != nullptr) return;
     pass_batches_++;
     pass_events_ += h.count;
     h.completion(out);
@@ -195,6 +202,32 @@ void worker::append(std::span<const std::byte> entry, int64_t now_ns) {
         p->has_new_events = true;
         appended_.push_back(p);
     }
+}
+
+bool worker::admit_producer_batch(memory_partition& p, const ingest_header& h,
+                                  publish_outcome& out) {
+    const auto v = p.producers.check(h.producer_id, h.sequence, h.count);
+    if (v.what == producer_table::verdict::append) return true;
+    if (v.what == producer_table::verdict::out_of_order) {
+        // Events between the expected number and this batch never arrived: refuse, so that
+        // the producer resends from where the partition is.
+        out.code = errc::invalid_argument;
+        h.completion(out);
+        return false;
+    }
+    out.duplicate = true;
+    out.known_offset = v.known_offset;
+    out.base_offset = v.known_offset ? v.base_offset : 0;
+    durable_partition* d = p.durable;
+    if (d != nullptr && h.completion &&
+        (!v.known_offset || v.base_offset + h.count > d->visible_end)) {
+        // The first copy may not be on disk yet: answer when everything appended so far is.
+        d->acks.push_back({p.end_offset(), h.completion, out});
+        acks_outstanding_++;
+        return false;
+    }
+    h.completion(out);
+    return false;
 }
 
 void worker::append_durable(memory_partition& p, const record_run& run, const ingest_header& h,

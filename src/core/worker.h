@@ -108,6 +108,9 @@ class worker {
     bool run_tasks();
     bool run_ingest();
     void append(std::span<const std::byte> entry, int64_t now_ns);
+    // Idempotent producers: true when the batch is new; else answers it (a duplicate, or a
+    // sequence gap) and returns false.
+    bool admit_producer_batch(memory_partition& p, const ingest_header& h, publish_outcome& out);
     // Durable partitions: stages the batch for the disk and appends it to the ring.
     void append_durable(memory_partition& p, const record_run& run, const ingest_header& h,
                         int64_t now_ns);

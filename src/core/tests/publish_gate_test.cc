@@ -59,7 +59,9 @@ TEST(publish_gate, nothing_happens_inside_after_close_returns) {
                 }
             });
         }
-        std::this_thread::sleep_for(2ms);
+        // Close only once the threads are really inside and out again (on a loaded machine
+        // they may not have run at all after a fixed sleep).
+        while (work.load() < 100) std::this_thread::yield();
         g.close();
         const uint64_t at_close = work.load();
         std::this_thread::sleep_for(2ms);

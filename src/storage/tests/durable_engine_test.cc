@@ -462,3 +462,44 @@ TEST(durable_engine_test, timestamp_start_finds_events_on_disk) {
 
 }  // namespace
 }  // namespace es::storage
+
+namespace es::storage {
+namespace {
+
+TEST(durable_engine_test, a_retry_of_a_batch_not_yet_on_disk_is_acked_once_it_is) {
+    temp_dir dir;
+    core::durable_batching b;
+    b.linger_us = 200'000;  // the first copy waits on the worker while the retry arrives
+    durable_node n(dir.path(), {}, b);
+    ASSERT_TRUE(n.engine().create_topic(durable_topic("idem")));
+    auto t = *n.engine().find_topic("idem");
+    struct seen {
+        std::mutex m;
+        std::vector<core::publish_outcome> got;
+    } s;
+    core::publish_completion done{[](void* ctx, const core::publish_outcome& o) {
+                                      auto* s = static_cast<seen*>(ctx);
+                                      std::lock_guard l(s->m);
+                                      s->got.push_back(o);
+                                  },
+                                  &s};
+    const core::event_in events[] = {core::event_in::without_key("x"),
+                                     core::event_in::without_key("y")};
+    core::publish_options po;
+    po.partition = 0;
+    po.producer_id = 77;
+    ASSERT_TRUE(n.engine().publish(t, events, po, done));
+    ASSERT_TRUE(n.engine().publish(t, events, po, done));
+    ASSERT_TRUE(eventually([&] {
+        std::lock_guard l(s.m);
+        return s.got.size() == 2;
+    }));
+    EXPECT_FALSE(s.got[0].duplicate);
+    EXPECT_TRUE(s.got[1].duplicate);
+    EXPECT_EQ(s.got[1].base_offset, 0u);
+    // On disk once, not twice.
+    EXPECT_EQ(n.engine().describe_topic("idem")->partitions[0].end_offset, 2u);
+}
+
+}  // namespace
+}  // namespace es::storage
