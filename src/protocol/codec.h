@@ -43,6 +43,15 @@ class frame_reader {
     size_t consumed_ = 0;  // bytes of buffer_ already handed out as frames
 };
 
+// Checks the 16 bytes at the front of `bytes` as a frame header (errors as for frame_reader).
+// REQUIRES: bytes.size() >= frame_header_bytes.
+result<frame_header> decode_frame_header(std::string_view bytes, uint32_t max_frame_bytes);
+
+// True when `type` is one of message_type's values.
+bool is_known_type(uint16_t type) noexcept;
+// True for the types a client sends (the high bit clear).
+bool is_request(message_type t) noexcept;
+
 // Parses a whole frame at the front of `bytes` (a UDP datagram). Error as for frame_reader,
 // and invalid_argument when `bytes` holds more or less than one frame.
 result<frame> parse_single_frame(std::string_view bytes, uint32_t max_frame_bytes);
@@ -105,6 +114,8 @@ result<commit_offset_request> decode_commit_offset(std::string_view body);
 result<fetch_offset_request> decode_fetch_offset(std::string_view body);
 result<offset_reply> decode_offset(std::string_view body);
 result<error_reply> decode_error(std::string_view body);
+// LIST_TOPICS and OK: the body must be empty.
+status decode_empty(std::string_view body);
 
 const char* message_type_name(message_type t) noexcept;
 

@@ -31,6 +31,19 @@ inline constexpr uint32_t max_events_per_publish = 65536;
 inline constexpr uint32_t max_partitions_per_subscribe = 4096;
 inline constexpr uint32_t max_ping_bytes = 1024;
 inline constexpr uint32_t max_udp_datagram_bytes = 65507;
+// Names on the wire (topics, groups, header names, client names): the engine checks the exact
+// rules (a topic name is 1..249 of [A-Za-z0-9._-]); the codec only bounds their length.
+inline constexpr uint32_t max_name_bytes = 255;
+inline constexpr uint32_t max_topics_per_metadata = 4096;
+
+// EVENTS body before its records: subscription_id u64, partition u32, count u32,
+// records_bytes u32, reserved u32 (0). With the 16-byte header, records start 8-byte aligned.
+inline constexpr size_t events_body_head_bytes = 24;
+// The part of core/record_format.h the codec checks in EVENTS (protocol depends on common only;
+// the server asserts that both agree): a record starts with u32 record_bytes, u32 key_bytes,
+// u32 payload_bytes, u16 headers_bytes, and is a multiple of 8 bytes of at least 32.
+inline constexpr size_t wire_record_header_bytes = 32;
+inline constexpr size_t wire_record_alignment = 8;
 
 enum class message_type : uint16_t {
     // client -> server

@@ -1,0 +1,152 @@
+// frame_reader, parse_single_frame and the frame header check they share.
+#include "protocol/codec.h"
+
+#include <cstring>
+#include <string>
+
+namespace es::protocol {
+
+bool is_known_type(uint16_t type) noexcept {
+    return message_type_name(static_cast<message_type>(type))[0] != '?';
+}
+
+result<frame_header> decode_frame_header(std::string_view bytes, uint32_t max_frame_bytes) {
+    ES_ASSERT(bytes.size() >= frame_header_bytes);
+    frame_header h;
+    uint16_t type = 0;
+    std::memcpy(&h.frame_bytes, bytes.data(), 4);
+    std::memcpy(&type, bytes.data() + 4, 2);
+    std::memcpy(&h.flags, bytes.data() + 6, 2);
+    std::memcpy(&h.request_id, bytes.data() + 8, 8);
+    if (h.frame_bytes < frame_header_bytes) {
+        return make_error(errc::invalid_argument, "frame_bytes: " + std::to_string(h.frame_bytes) +
+                                                      " is below the 16-byte header");
+    }
+    if (h.frame_bytes > max_frame_bytes) {
+        return make_error(errc::too_large, "frame_bytes: " + std::to_string(h.frame_bytes) +
+                                               " bytes, the limit is " +
+                                               std::to_string(max_frame_bytes));
+    }
+    if (h.flags != 0) {
+        return make_error(errc::invalid_argument,
+                          "flags: must be 0, got " + std::to_string(h.flags));
+    }
+    if (!is_known_type(type)) {
+        return make_error(errc::invalid_argument,
+                          "type: unknown message type " + std::to_string(type));
+    }
+    h.type = static_cast<message_type>(type);
+    return h;
+}
+
+frame_reader::frame_reader(uint32_t max_frame_bytes) : max_frame_bytes_(max_frame_bytes) {}
+
+void frame_reader::feed(std::string_view bytes) {
+    // Bodies handed out are invalid from here on, so the consumed prefix may go. Moving the
+    // rest only when at least half is consumed keeps the cost linear in the bytes fed.
+    if (consumed_ > 0 && consumed_ * 2 >= buffer_.size()) {
+        buffer_.erase(0, consumed_);
+        consumed_ = 0;
+    }
+    buffer_.append(bytes);
+}
+
+result<std::optional<frame>> frame_reader::next() {
+    if (consumed_ == buffer_.size() && consumed_ > 0) {
+        buffer_.clear();
+        consumed_ = 0;
+    }
+    const std::string_view rest = std::string_view(buffer_).substr(consumed_);
+    if (rest.size() < frame_header_bytes) return std::optional<frame>{};
+    // The header is checked as soon as it is here, so that an oversized or bad frame is refused
+    // before its body is waited for.
+    auto h = decode_frame_header(rest, max_frame_bytes_);
+    if (!h) return std::move(h).err();
+    if (rest.size() < h->frame_bytes) return std::optional<frame>{};
+    frame f{*h, rest.substr(frame_header_bytes, h->frame_bytes - frame_header_bytes)};
+    consumed_ += h->frame_bytes;
+    return std::optional<frame>{f};
+}
+
+size_t frame_reader::buffered_bytes() const noexcept {
+    return buffer_.size() - consumed_;
+}
+
+result<frame> parse_single_frame(std::string_view bytes, uint32_t max_frame_bytes) {
+    if (bytes.size() < frame_header_bytes) {
+        return make_error(errc::invalid_argument, "frame: " + std::to_string(bytes.size()) +
+                                                      " bytes are fewer than the 16-byte header");
+    }
+    auto h = decode_frame_header(bytes, max_frame_bytes);
+    if (!h) return std::move(h).err();
+    if (h->frame_bytes != bytes.size()) {
+        return make_error(errc::invalid_argument, "frame_bytes: " + std::to_string(h->frame_bytes) +
+                                                      " but the datagram has " +
+                                                      std::to_string(bytes.size()) + " bytes");
+    }
+    return frame{*h, bytes.substr(frame_header_bytes)};
+}
+
+const char* message_type_name(message_type t) noexcept {
+    switch (t) {
+        case message_type::hello:
+            return "HELLO";
+        case message_type::ping:
+            return "PING";
+        case message_type::create_topic:
+            return "CREATE_TOPIC";
+        case message_type::delete_topic:
+            return "DELETE_TOPIC";
+        case message_type::list_topics:
+            return "LIST_TOPICS";
+        case message_type::describe_topic:
+            return "DESCRIBE_TOPIC";
+        case message_type::metadata:
+            return "METADATA";
+        case message_type::publish:
+            return "PUBLISH";
+        case message_type::subscribe:
+            return "SUBSCRIBE";
+        case message_type::credit:
+            return "CREDIT";
+        case message_type::unsubscribe:
+            return "UNSUBSCRIBE";
+        case message_type::commit_offset:
+            return "COMMIT_OFFSET";
+        case message_type::fetch_offset:
+            return "FETCH_OFFSET";
+        case message_type::ok:
+            return "OK";
+        case message_type::hello_ok:
+            return "HELLO_OK";
+        case message_type::pong:
+            return "PONG";
+        case message_type::topic_info:
+            return "TOPIC_INFO";
+        case message_type::topic_list:
+            return "TOPIC_LIST";
+        case message_type::metadata_info:
+            return "METADATA_INFO";
+        case message_type::publish_ack:
+            return "PUBLISH_ACK";
+        case message_type::subscribed:
+            return "SUBSCRIBED";
+        case message_type::events:
+            return "EVENTS";
+        case message_type::gap:
+            return "GAP";
+        case message_type::subscription_ended:
+            return "SUBSCRIPTION_ENDED";
+        case message_type::offset:
+            return "OFFSET";
+        case message_type::error:
+            return "ERROR";
+    }
+    return "?";
+}
+
+bool is_request(message_type t) noexcept {
+    return (static_cast<uint16_t>(t) & 0x8000) == 0;
+}
+
+}  // namespace es::protocol

@@ -1,0 +1,166 @@
+// frame_reader: frames split across reads at every size (one byte at a time, random chunks),
+// bad headers refused as soon as they arrive, and parse_single_frame for datagrams.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "protocol/codec.h"
+
+namespace es::protocol {
+namespace {
+
+struct seen_frame {
+    message_type type;
+    uint64_t request_id;
+    std::string body;
+};
+
+// A stream of frames of several types and sizes.
+std::string sample_stream(std::vector<seen_frame>* want) {
+    std::string s;
+    for (uint64_t i = 0; i < 50; ++i) {
+        const size_t before = s.size();
+        switch (i % 4) {
+            case 0:
+                encode_ping(s, i, ping{std::string(i * 7, 'a' + i % 26)});
+                break;
+            case 1:
+                encode_ok(s, i);
+                break;
+            case 2: {
+                publish_request p;
+                p.topic = "t";
+                std::string payload(i * 100, 'p');
+                p.events = {wire_event{false, 0, "", payload, 0, 0}};
+                encode(s, i, p);
+                break;
+            }
+            default:
+                encode(s, i, error_reply{2, false, "not found " + std::to_string(i)});
+        }
+        auto f = parse_single_frame(std::string_view(s).substr(before), max_frame_bytes_limit);
+        EXPECT_TRUE(f.has_value());
+        want->push_back({f->header.type, f->header.request_id, std::string(f->body)});
+    }
+    return s;
+}
+
+// Feeds `stream` in the given chunk sizes and collects every frame.
+std::vector<seen_frame> read_all(const std::string& stream, const std::vector<size_t>& chunks) {
+    frame_reader reader;
+    std::vector<seen_frame> got;
+    size_t at = 0;
+    for (size_t n : chunks) {
+        reader.feed(std::string_view(stream).substr(at, n));
+        at += n;
+        for (;;) {
+            auto f = reader.next();
+            EXPECT_TRUE(f.has_value());
+            if (!f || !*f) break;
+            got.push_back({(*f)->header.type, (*f)->header.request_id, std::string((*f)->body)});
+        }
+    }
+    EXPECT_EQ(at, stream.size());
+    EXPECT_EQ(reader.buffered_bytes(), 0u);
+    return got;
+}
+
+void expect_same(const std::vector<seen_frame>& a, const std::vector<seen_frame>& b) {
+    ASSERT_EQ(a.size(), b.size());
+    for (size_t i = 0; i < a.size(); ++i) {
+        EXPECT_EQ(a[i].type, b[i].type) << i;
+        EXPECT_EQ(a[i].request_id, b[i].request_id) << i;
+        EXPECT_EQ(a[i].body, b[i].body) << i;
+    }
+}
+
+TEST(frame_reader, one_byte_at_a_time) {
+    std::vector<seen_frame> want;
+    const std::string s = sample_stream(&want);
+    expect_same(read_all(s, std::vector<size_t>(s.size(), 1)), want);
+}
+
+TEST(frame_reader, all_at_once) {
+    std::vector<seen_frame> want;
+    const std::string s = sample_stream(&want);
+    expect_same(read_all(s, {s.size()}), want);
+}
+
+TEST(frame_reader, random_chunks) {
+    std::vector<seen_frame> want;
+    const std::string s = sample_stream(&want);
+    for (uint32_t seed = 1; seed <= 20; ++seed) {
+        std::mt19937 rng(seed);
+        std::vector<size_t> chunks;
+        size_t left = s.size();
+        while (left > 0) {
+            const size_t n = std::min<size_t>(left, 1 + rng() % 300);
+            chunks.push_back(n);
+            left -= n;
+        }
+        expect_same(read_all(s, chunks), want);
+    }
+}
+
+TEST(frame_reader, partial_frame_is_buffered) {
+    std::string s;
+    encode_ping(s, 1, ping{"hello"});
+    frame_reader reader;
+    reader.feed(std::string_view(s).substr(0, 10));
+    EXPECT_FALSE(reader.next()->has_value());
+    EXPECT_EQ(reader.buffered_bytes(), 10u);
+    reader.feed(std::string_view(s).substr(10));
+    auto f = reader.next();
+    ASSERT_TRUE(f.has_value() && f->has_value());
+    EXPECT_EQ(decode_ping((*f)->body)->data, "hello");
+}
+
+std::string header(uint32_t frame_bytes, uint16_t type, uint16_t flags) {
+    std::string h(16, '\0');
+    std::memcpy(h.data(), &frame_bytes, 4);
+    std::memcpy(h.data() + 4, &type, 2);
+    std::memcpy(h.data() + 6, &flags, 2);
+    return h;
+}
+
+error reader_error(const std::string& bytes, uint32_t max = default_max_frame_bytes) {
+    frame_reader reader(max);
+    reader.feed(bytes);
+    auto f = reader.next();
+    EXPECT_FALSE(f.has_value());
+    return f ? error{} : f.err();
+}
+
+TEST(frame_reader, bad_headers_are_refused_before_the_body) {
+    error e = reader_error(header(default_max_frame_bytes + 1, 0x0002, 0));
+    EXPECT_EQ(e.code, errc::too_large);
+    EXPECT_EQ(e.message, "frame_bytes: 4194305 bytes, the limit is 4194304");
+    e = reader_error(header(100, 0x0002, 0), 64);
+    EXPECT_EQ(e.message, "frame_bytes: 100 bytes, the limit is 64");
+    e = reader_error(header(15, 0x0002, 0));
+    EXPECT_EQ(e.code, errc::invalid_argument);
+    EXPECT_EQ(e.message, "frame_bytes: 15 is below the 16-byte header");
+    e = reader_error(header(16, 0x0002, 1));
+    EXPECT_EQ(e.message, "flags: must be 0, got 1");
+    e = reader_error(header(16, 0x0003, 0));
+    EXPECT_EQ(e.message, "type: unknown message type 3");
+}
+
+TEST(frame_reader, parse_single_frame_wants_exactly_one) {
+    std::string s;
+    encode_ok(s, 5);
+    EXPECT_TRUE(parse_single_frame(s, 64).has_value());
+    EXPECT_EQ(parse_single_frame(s.substr(0, 10), 64).err().message,
+              "frame: 10 bytes are fewer than the 16-byte header");
+    EXPECT_EQ(parse_single_frame(s + "x", 64).err().message,
+              "frame_bytes: 16 but the datagram has 17 bytes");
+    std::string two = s + s;
+    EXPECT_EQ(parse_single_frame(two, 64).err().message,
+              "frame_bytes: 16 but the datagram has 32 bytes");
+}
+
+}  // namespace
+}  // namespace es::protocol
