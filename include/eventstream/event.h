@@ -1,0 +1,54 @@
+// Events as an application sends and receives them through the client library.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "eventstream/status.h"
+
+namespace eventstream {
+
+struct header {
+    std::string name;  // at most 255 bytes
+    std::string value;
+};
+
+// An event to publish.
+struct event {
+    std::optional<std::string> key;  // routes the event: stable_hash(key) mod partitions
+    std::string value;
+    std::vector<header> headers;
+    int64_t timestamp_ns = 0;  // Unix ns; 0: the server stamps the append time
+};
+
+// Where a published event landed.
+struct delivery {
+    std::string topic;
+    uint32_t partition = 0;
+    int64_t offset = -1;     // -1 with acks=0, which gets no answer
+    bool duplicate = false;  // an idempotent retry of a batch the server already had
+};
+using delivery_result = result<delivery>;
+
+enum class record_kind : uint8_t {
+    event,  // an event: every field below but gap_*
+    gap,    // events [gap_first, gap_last] of the partition are gone (retention); skipped
+};
+
+// What a consumer receives: an event, or a notice of a gap in a partition.
+struct consumer_record {
+    record_kind kind = record_kind::event;
+    std::string topic;
+    uint32_t partition = 0;
+    uint64_t offset = 0;
+    int64_t timestamp_ns = 0;
+    std::optional<std::string> key;
+    std::string value;
+    std::vector<header> headers;
+    uint64_t gap_first = 0;  // kind == gap only
+    uint64_t gap_last = 0;
+};
+
+}  // namespace eventstream

@@ -1,0 +1,117 @@
+// The producer's batching and retry logic (batch_accumulator.h).
+#include "client/batch_accumulator.h"
+
+#include <algorithm>
+
+#include "common/assert.h"
+
+namespace es::client {
+
+int64_t retry_backoff_ns(const retry_policy& p, uint32_t attempts) noexcept {
+    int64_t wait = std::max<int64_t>(p.backoff_initial_ns, 1);
+    for (uint32_t i = 1; i < attempts && wait < p.backoff_max_ns; ++i) wait *= 2;
+    return std::min(wait, p.backoff_max_ns);
+}
+
+retry_decision decide_retry(const retry_policy& p, const eventstream::error& e, uint32_t attempts,
+                            int64_t first_sent_ns, int64_t now_ns) noexcept {
+    if (!e.retryable()) return {};
+    const int64_t at = now_ns + retry_backoff_ns(p, attempts);
+    if (at - first_sent_ns >= p.delivery_timeout_ns) return {};
+    return {true, at};
+}
+
+void batch_accumulator::seal(partition_state& s) {
+    ES_ASSERT(s.open.has_value());
+    batch b = std::move(*s.open);
+    s.open.reset();
+    b.first_sequence = s.next_sequence;
+    s.next_sequence += b.events.size();
+    ++s.seals;
+    s.sealed.push_back(std::move(b));
+}
+
+void batch_accumulator::add(const std::string& topic, uint32_t partition, pending_event ev,
+                            int64_t now_ns) {
+    ES_ASSERT(ev.bytes <= limits_.bytes_max);
+    auto& s = partitions_[key{topic, partition}];
+    if (s.open && (s.open->events.size() >= limits_.events_max ||
+                   s.open->bytes + ev.bytes > limits_.bytes_max))
+        seal(s);
+    if (!s.open) {
+        s.open.emplace();
+        s.open->topic = topic;
+        s.open->partition = partition;
+        s.open->opened_ns = now_ns;
+    }
+    s.open->bytes += ev.bytes;
+    s.open->events.push_back(std::move(ev));
+    ++events_held_;
+    if (s.open->events.size() >= limits_.events_max || s.open->bytes >= limits_.bytes_max) seal(s);
+}
+
+std::vector<batch> batch_accumulator::take_ready(int64_t now_ns, bool flush) {
+    std::vector<batch> out;
+    for (auto& [k, s] : partitions_) {
+        if (s.open && (flush || now_ns - s.open->opened_ns >= limits_.linger_ns)) seal(s);
+        while (s.in_flight < limits_.max_in_flight && !s.sealed.empty() &&
+               s.sealed.front().retry_at_ns <= now_ns) {
+            batch b = std::move(s.sealed.front());
+            s.sealed.pop_front();
+            if (b.attempts == 0) b.first_sent_ns = now_ns;
+            ++b.attempts;
+            ++s.in_flight;
+            ++in_flight_total_;
+            events_held_ -= b.events.size();
+            out.push_back(std::move(b));
+        }
+    }
+    return out;
+}
+
+void batch_accumulator::finished(const std::string& topic, uint32_t partition) {
+    auto it = partitions_.find(key{topic, partition});
+    ES_ASSERT(it != partitions_.end() && it->second.in_flight > 0);
+    --it->second.in_flight;
+    --in_flight_total_;
+}
+
+void batch_accumulator::retry(batch b, int64_t retry_at_ns) {
+    auto it = partitions_.find(key{b.topic, b.partition});
+    ES_ASSERT(it != partitions_.end() && it->second.in_flight > 0);
+    --it->second.in_flight;
+    --in_flight_total_;
+    events_held_ += b.events.size();
+    b.retry_at_ns = retry_at_ns;
+    it->second.sealed.push_front(std::move(b));
+}
+
+std::optional<int64_t> batch_accumulator::next_wake_ns() const {
+    std::optional<int64_t> wake;
+    auto consider = [&](int64_t t) { wake = wake ? std::min(*wake, t) : t; };
+    for (const auto& [k, s] : partitions_) {
+        if (s.in_flight < limits_.max_in_flight && !s.sealed.empty())
+            consider(s.sealed.front().retry_at_ns);
+        if (s.open) consider(s.open->opened_ns + limits_.linger_ns);
+    }
+    return wake;
+}
+
+uint64_t batch_accumulator::seals(const std::string& topic, uint32_t partition) const {
+    auto it = partitions_.find(key{topic, partition});
+    return it == partitions_.end() ? 0 : it->second.seals;
+}
+
+std::vector<batch> batch_accumulator::drain() {
+    std::vector<batch> out;
+    for (auto& [k, s] : partitions_) {
+        for (auto& b : s.sealed) out.push_back(std::move(b));
+        s.sealed.clear();
+        if (s.open) out.push_back(std::move(*s.open));
+        s.open.reset();
+    }
+    events_held_ = 0;
+    return out;
+}
+
+}  // namespace es::client

@@ -1,0 +1,120 @@
+// The producer's batching and retry logic, free of I/O and threads so that tests drive it with
+// a hand-moved clock: per-partition open batches sealed by size or linger, queues of sealed
+// batches sent in order with a cap on batches in flight, idempotent sequence numbers, and the
+// retry decision with exponential backoff.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "eventstream/event.h"
+#include "eventstream/status.h"
+
+namespace es::client {
+
+using delivery_callback = std::function<void(const eventstream::delivery_result&)>;
+
+// One event accepted by send(), waiting for its report.
+struct pending_event {
+    eventstream::event ev;
+    delivery_callback done;
+    size_t bytes = 0;  // event_wire_bytes(ev)
+};
+
+struct batch {
+    std::string topic;
+    uint32_t partition = 0;
+    std::vector<pending_event> events;
+    size_t bytes = 0;
+    int64_t opened_ns = 0;        // when its first event came
+    uint64_t first_sequence = 0;  // idempotence: set when sealed, kept through retries
+    uint32_t attempts = 0;        // times sent so far
+    int64_t first_sent_ns = 0;
+    int64_t retry_at_ns = 0;  // not to be sent again before this
+};
+
+struct batching_limits {
+    uint32_t events_max = 10000;
+    size_t bytes_max = 1 << 20;
+    int64_t linger_ns = 5'000'000;
+    uint32_t max_in_flight = 1;  // per partition
+};
+
+struct retry_policy {
+    int64_t backoff_initial_ns = 10'000'000;
+    int64_t backoff_max_ns = 1'000'000'000;
+    int64_t delivery_timeout_ns = 120'000'000'000;
+};
+
+// The wait before retry number `attempts` (attempts >= 1 sends made): initial * 2^(attempts-1),
+// capped at backoff_max_ns.
+int64_t retry_backoff_ns(const retry_policy& p, uint32_t attempts) noexcept;
+
+// Whether a batch that failed with `e` after `attempts` sends, first sent at first_sent_ns, is
+// retried, and when: only retryable errors, and only while the retry would start before the
+// delivery time-out.
+struct retry_decision {
+    bool retry = false;
+    int64_t at_ns = 0;
+};
+retry_decision decide_retry(const retry_policy& p, const eventstream::error& e, uint32_t attempts,
+                            int64_t first_sent_ns, int64_t now_ns) noexcept;
+
+// Not thread-safe: the producer guards it with its mutex.
+class batch_accumulator {
+  public:
+    explicit batch_accumulator(batching_limits limits) : limits_(limits) {}
+
+    // Adds an event to the partition's open batch, sealing that batch first when the event
+    // would not fit, and after when it is full. REQUIRES: ev.bytes <= bytes_max.
+    void add(const std::string& topic, uint32_t partition, pending_event ev, int64_t now_ns);
+
+    // The batches to send now, each partition's in order: seals open batches that are full,
+    // older than the linger, or any when `flush`; then takes sealed batches whose retry time
+    // has come while the partition has fewer than max_in_flight batches out. Each taken batch
+    // counts as in flight, with attempts incremented.
+    std::vector<batch> take_ready(int64_t now_ns, bool flush);
+
+    // A batch taken earlier is finished (reported, delivered or failed for good).
+    void finished(const std::string& topic, uint32_t partition);
+    // A batch taken earlier goes back to the front of its partition's queue, to be sent again
+    // at `retry_at_ns`; before it, nothing else of the partition is sent.
+    void retry(batch b, int64_t retry_at_ns);
+
+    // When take_ready() may next have something: the earliest linger expiry or retry time of a
+    // batch that could be sent. nullopt: nothing is waiting for time.
+    std::optional<int64_t> next_wake_ns() const;
+
+    // Times the partition's open batch was sealed: keyless events move on to the next
+    // partition when this changes (round-robin per batch).
+    uint64_t seals(const std::string& topic, uint32_t partition) const;
+    // No event is buffered or in flight.
+    bool empty() const noexcept { return events_held_ == 0 && in_flight_total_ == 0; }
+    // Hands out every batch not in flight (open and sealed), emptying the queues: for close().
+    std::vector<batch> drain();
+
+  private:
+    struct partition_state {
+        std::optional<batch> open;
+        std::deque<batch> sealed;
+        uint32_t in_flight = 0;
+        uint64_t next_sequence = 0;
+        uint64_t seals = 0;
+    };
+    using key = std::pair<std::string, uint32_t>;
+
+    void seal(partition_state& s);
+
+    batching_limits limits_;
+    std::map<key, partition_state> partitions_;
+    size_t events_held_ = 0;  // in open and sealed batches
+    size_t in_flight_total_ = 0;
+};
+
+}  // namespace es::client

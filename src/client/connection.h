@@ -1,0 +1,90 @@
+// One connection to a node's native port, served by its own I/O thread: HELLO handshake,
+// pipelined requests matched by request_id, streams (a SUBSCRIBE whose pushes carry its
+// request_id), request time-outs, idle pings, and reconnection with backoff after a loss.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "eventstream/options.h"
+#include "eventstream/status.h"
+#include "protocol/frame_format.h"
+
+namespace es::client {
+
+using eventstream::error;
+using eventstream::error_code;
+using eventstream::status;
+template <class T>
+using result = eventstream::result<T>;
+
+// A frame received, owning its body.
+struct owned_frame {
+    protocol::frame_header header;
+    std::string body;
+};
+
+// Called once on the I/O thread with the answer or an error (connection_lost, timed_out, closed).
+// An ERROR frame is delivered as a frame; answer_error() turns it into an error.
+using reply_handler = std::function<void(result<owned_frame>)>;
+// Called on the I/O thread for each frame pushed on a stream after its first answer.
+using push_handler = std::function<void(const owned_frame&)>;
+// Called on the I/O thread once when a stream ends because the connection was lost or closed.
+using lost_handler = std::function<void(const error&)>;
+
+class connection {
+  public:
+    // Starts the I/O thread, connects and says HELLO, waiting up to connect_timeout_ms. Errors:
+    // invalid_argument (address), connection_lost (refused, unreachable), timed_out,
+    // protocol_error (the server refused HELLO or answered nonsense).
+    static result<std::unique_ptr<connection>> open(const eventstream::connection_options& o);
+    // Closes: pending requests get `closed`.
+    ~connection();
+    connection(const connection&) = delete;
+    connection& operator=(const connection&) = delete;
+
+    // A fresh request id. Any thread.
+    uint64_t next_request_id() noexcept;
+
+    // Sends `frame` (encoded with `request_id`) and calls `on_reply` once. While the connection
+    // is down the request fails at once with connection_lost. Any thread.
+    void request(uint64_t request_id, std::string frame, reply_handler on_reply);
+    // As request(), but the entry stays after the first answer: later frames with the same
+    // request_id go to `on_push`, until end_stream() or a loss (`on_lost`). Any thread.
+    void stream(uint64_t request_id, std::string frame, reply_handler on_reply,
+                push_handler on_push, lost_handler on_lost);
+    void end_stream(uint64_t request_id);
+    // Sends a frame that gets no answer (CREDIT, PUBLISH with acks=0); `on_written` (may be
+    // empty) runs once it is written (ok) or cannot be (error). Any thread.
+    void send(std::string frame, std::function<void(status)> on_written = {});
+
+    // Sends and waits for the answer. Any thread but the I/O thread.
+    result<owned_frame> call(uint64_t request_id, std::string frame);
+
+    // Called on the I/O thread after every successful reconnection (not the first connect).
+    // Set before the connection is shared.
+    void set_reconnect_handler(std::function<void()> h);
+
+    // The largest frame the server takes (HELLO_OK).
+    uint32_t max_frame_bytes() const noexcept;
+    bool connected() const noexcept;
+
+    // Closes the socket and stops the I/O thread. Idempotent. Not from the I/O thread.
+    void close();
+
+    struct impl;
+
+  private:
+    explicit connection(std::shared_ptr<impl> i);
+    std::shared_ptr<impl> impl_;
+};
+
+// When `f` is an ERROR frame, its error; when it is not of type `expected`, protocol_error.
+status answer_error(const owned_frame& f, protocol::message_type expected);
+
+// Splits "host:port". Error: invalid_argument.
+result<std::pair<std::string, uint16_t>> parse_server_address(const std::string& address);
+
+}  // namespace es::client

@@ -1,0 +1,508 @@
+// The consumer (include/eventstream/consumer.h): one subscription per assigned partition, so
+// that each partition can be resumed from its own offset after a reconnection and gets its own
+// credit. Pushed frames arrive on the connection's I/O thread and are queued; poll() takes
+// from the queue on the application's thread and grants credit back.
+#include "eventstream/consumer.h"
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <future>
+#include <mutex>
+#include <thread>
+
+#include "client/connection.h"
+#include "client/credit_window.h"
+#include "client/routing.h"
+#include "client/wire.h"
+#include "common/clock.h"
+#include "protocol/codec.h"
+
+namespace eventstream {
+
+using es::client::owned_frame;
+namespace protocol = es::protocol;
+
+namespace {
+
+// The bytes a record takes in an EVENTS frame: the measure of byte credit.
+uint64_t record_bytes(const consumer_record& r) {
+    event e;
+    e.key = r.key;
+    e.value = r.value;
+    e.headers = r.headers;
+    return es::client::event_wire_bytes(e);
+}
+
+}  // namespace
+
+struct consumer::impl {
+    // Constant after construction.
+    consumer_options options;
+    start_position start;
+    std::unique_ptr<es::client::connection> conn;
+
+    struct partition_state {
+        uint64_t request_id = 0;                // of the current SUBSCRIBE stream, 0 when none
+        uint64_t subscription_id = 0;           // the server's id for it
+        std::optional<uint64_t> next_received;  // offset after the last event queued
+        std::optional<uint64_t> position;       // offset after the last event handed out
+        std::optional<uint64_t> committed;      // last offset committed by us
+        es::client::credit_window credit;
+    };
+    struct queued {
+        consumer_record record;
+        uint64_t bytes = 0;
+        std::optional<error> ended;  // the subscription ended (instead of a record)
+    };
+
+    mutable std::mutex mu;
+    std::condition_variable arrived;
+    // Guarded by mu.
+    std::string topic;
+    std::map<uint32_t, partition_state> parts;
+    std::deque<queued> queue;
+    bool closed = false;
+    int64_t last_commit_ns = 0;
+
+    std::thread callback_thread;
+    std::atomic<bool> callback_stop{false};
+
+    // Sends SUBSCRIBE for one partition from `from`; `on_done` gets the answer. Any thread.
+    void subscribe_partition(uint32_t p, start_position from, std::function<void(status)> on_done) {
+        protocol::subscribe_request req;
+        req.topic = topic;
+        req.group = options.group;
+        req.start = es::client::to_wire(from.where);
+        req.fallback = es::client::to_wire(from.fallback);
+        req.start_value = from.value;
+        req.credit_events = options.credit_events;
+        req.credit_bytes = options.credit_bytes;
+        req.partitions = {p};
+        const uint64_t id = conn->next_request_id();
+        {
+            std::lock_guard lk(mu);
+            auto& ps = parts.at(p);
+            ps.request_id = id;
+            ps.subscription_id = 0;
+            ps.credit.reset();
+        }
+        std::string frame;
+        protocol::encode(frame, id, req);
+        conn->stream(
+            id, std::move(frame),
+            [this, p, id, on_done = std::move(on_done)](result<owned_frame> r) {
+                status s = r ? es::client::answer_error(*r, protocol::message_type::subscribed)
+                             : status(r.err());
+                if (s) {
+                    auto sub = protocol::decode_subscribed(r->body);
+                    if (!sub) {
+                        s = error{error_code::protocol_error,
+                                  "bad SUBSCRIBED: " + sub.err().message};
+                    } else {
+                        std::lock_guard lk(mu);
+                        auto& ps = parts.at(p);
+                        if (ps.request_id == id) ps.subscription_id = sub->subscription_id;
+                    }
+                }
+                on_done(s);
+            },
+            [this, p, id](const owned_frame& f) { on_push(p, id, f); },
+            [](const error&) {
+                // Lost with the connection: on_reconnect() subscribes again.
+            });
+    }
+
+    // I/O thread: a frame pushed on partition p's subscription.
+    void on_push(uint32_t p, uint64_t id, const owned_frame& f) {
+        std::vector<consumer_record> records;
+        std::optional<error> ended;
+        switch (f.header.type) {
+            case protocol::message_type::events: {
+                auto ev = protocol::decode_events(f.body);
+                status s = ev ? es::client::decode_records(ev->records, ev->count, topic,
+                                                           ev->partition, records)
+                              : status(error{error_code::protocol_error,
+                                             "bad EVENTS: " + ev.err().message});
+                if (!s) ended = s.err();
+                break;
+            }
+            case protocol::message_type::gap: {
+                auto g = protocol::decode_gap(f.body);
+                if (!g) {
+                    ended = error{error_code::protocol_error, "bad GAP: " + g.err().message};
+                    break;
+                }
+                consumer_record r;
+                r.kind = record_kind::gap;
+                r.topic = topic;
+                r.partition = g->partition;
+                r.gap_first = g->first;
+                r.gap_last = g->last;
+                r.offset = g->last;
+                records.push_back(std::move(r));
+                break;
+            }
+            case protocol::message_type::subscription_ended: {
+                auto e = protocol::decode_subscription_ended(f.body);
+                ended = e ? es::client::error_from_wire(e->code, "the subscription to partition " +
+                                                                     std::to_string(p) +
+                                                                     " ended: " + e->message)
+                          : error{error_code::protocol_error, "bad SUBSCRIPTION_ENDED"};
+                break;
+            }
+            default:
+                return;  // a frame type a later version may push; nothing to do
+        }
+        {
+            std::lock_guard lk(mu);
+            auto& ps = parts.at(p);
+            if (ps.request_id != id) return;  // an old subscription
+            for (auto& r : records) {
+                if (r.kind == record_kind::event) {
+                    ps.next_received = r.offset + 1;
+                } else {
+                    ps.next_received = std::max(ps.next_received.value_or(0), r.gap_last + 1);
+                }
+                const uint64_t b = r.kind == record_kind::event ? record_bytes(r) : 0;
+                queue.push_back(queued{std::move(r), b, std::nullopt});
+            }
+            if (ended) {
+                ps.request_id = 0;
+                queue.push_back(queued{{}, 0, ended});
+            }
+        }
+        arrived.notify_all();
+    }
+
+    // I/O thread, after a reconnection: each partition subscribes again after what it received.
+    void on_reconnect() {
+        std::vector<std::pair<uint32_t, start_position>> again;
+        {
+            std::lock_guard lk(mu);
+            if (closed || topic.empty()) return;
+            for (auto& [p, ps] : parts) {
+                if (ps.request_id == 0) continue;  // ended on the server: stays ended
+                again.emplace_back(
+                    p, ps.next_received ? start_position::at_offset(*ps.next_received) : start);
+            }
+        }
+        for (auto& [p, from] : again) {
+            subscribe_partition(p, from, [this, p](status s) {
+                if (s) return;
+                std::lock_guard lk(mu);
+                queue.push_back(queued{{}, 0, s.err()});
+                arrived.notify_all();
+            });
+        }
+    }
+
+    status subscribe(const std::string& t, const std::vector<uint32_t>& wanted) {
+        {
+            std::lock_guard lk(mu);
+            if (closed) return error{error_code::closed, "the consumer is closed"};
+            if (!topic.empty())
+                return error{error_code::invalid_argument, "subscribe() may be called once"};
+        }
+        const uint64_t id = conn->next_request_id();
+        std::string frame;
+        protocol::encode_describe_topic(frame, id, protocol::topic_name_request{t});
+        auto answer = conn->call(id, std::move(frame));
+        if (!answer) return std::move(answer).err();
+        auto bad = es::client::answer_error(*answer, protocol::message_type::topic_info);
+        if (!bad) return bad;
+        auto detail = protocol::decode_topic_info(answer->body);
+        if (!detail)
+            return error{error_code::protocol_error, "bad TOPIC_INFO: " + detail.err().message};
+        const uint32_t n = detail->settings.partitions;
+        std::vector<uint32_t> mine;
+        if (!wanted.empty()) {
+            for (uint32_t p : wanted) {
+                if (p >= n)
+                    return error{error_code::invalid_argument,
+                                 "partition " + std::to_string(p) + " out of range: topic " + t +
+                                     " has " + std::to_string(n) + " partitions"};
+                if (options.member_count > 1 && p % options.member_count != options.member_index)
+                    continue;
+                mine.push_back(p);
+            }
+        } else {
+            mine = es::client::static_assignment(n, options.member_index, options.member_count);
+        }
+        if (mine.empty())
+            return error{error_code::invalid_argument,
+                         "member " + std::to_string(options.member_index) + " of " +
+                             std::to_string(options.member_count) + " gets no partition of " + t};
+        {
+            std::lock_guard lk(mu);
+            topic = t;
+            for (uint32_t p : mine)
+                parts.emplace(p, partition_state{0,
+                                                 0,
+                                                 {},
+                                                 {},
+                                                 {},
+                                                 es::client::credit_window(options.credit_events,
+                                                                           options.credit_bytes)});
+            last_commit_ns = es::monotonic_ns();
+        }
+        std::vector<std::future<status>> answers;
+        for (uint32_t p : mine) {
+            auto pr = std::make_shared<std::promise<status>>();
+            answers.push_back(pr->get_future());
+            subscribe_partition(p, start, [pr](status s) { pr->set_value(std::move(s)); });
+        }
+        status first_error;
+        for (auto& f : answers) {
+            status s = f.get();
+            if (!s && first_error) first_error = std::move(s);
+        }
+        return first_error;
+    }
+
+    result<std::optional<consumer_record>> poll(uint32_t timeout_ms) {
+        std::unique_lock lk(mu);
+        const bool got = arrived.wait_for(lk, std::chrono::milliseconds(timeout_ms),
+                                          [&] { return closed || !queue.empty(); });
+        if (closed) return error{error_code::closed, "the consumer is closed"};
+        if (!got) {
+            lk.unlock();
+            maybe_auto_commit();
+            return std::optional<consumer_record>{};
+        }
+        queued q = std::move(queue.front());
+        queue.pop_front();
+        if (q.ended) return *q.ended;
+        auto& ps = parts.at(q.record.partition);
+        std::optional<es::client::credit_window::grant> g;
+        uint64_t sub = ps.subscription_id;
+        if (q.record.kind == record_kind::event) {
+            ps.position = q.record.offset + 1;
+            g = ps.credit.consumed(q.bytes);
+        } else {
+            ps.position = std::max(ps.position.value_or(0), q.record.gap_last + 1);
+        }
+        lk.unlock();
+        if (g && sub != 0) {
+            std::string frame;
+            protocol::encode(frame, conn->next_request_id(),
+                             protocol::credit_grant{sub, g->events, g->bytes});
+            conn->send(std::move(frame));
+        }
+        maybe_auto_commit();
+        return std::optional<consumer_record>(std::move(q.record));
+    }
+
+    void maybe_auto_commit() {
+        if (!options.auto_commit || options.group.empty()) return;
+        {
+            std::lock_guard lk(mu);
+            const int64_t now = es::monotonic_ns();
+            if (now - last_commit_ns < int64_t(options.auto_commit_interval_ms) * 1'000'000) return;
+            last_commit_ns = now;
+        }
+        (void)commit(false);
+    }
+
+    // The positions not yet committed.
+    std::map<uint32_t, uint64_t> uncommitted() const {
+        std::lock_guard lk(mu);
+        std::map<uint32_t, uint64_t> out;
+        for (const auto& [p, ps] : parts)
+            if (ps.position && ps.position != ps.committed) out[p] = *ps.position;
+        return out;
+    }
+
+    status commit_offsets(const std::map<uint32_t, uint64_t>& offsets, bool wait) {
+        if (options.group.empty())
+            return error{error_code::invalid_argument, "commit needs a consumer group"};
+        std::vector<std::future<status>> answers;
+        for (const auto& [p, offset] : offsets) {
+            protocol::commit_offset_request req{topic, options.group, p, offset};
+            const uint64_t id = conn->next_request_id();
+            std::string frame;
+            protocol::encode(frame, id, req);
+            auto pr = std::make_shared<std::promise<status>>();
+            answers.push_back(pr->get_future());
+            conn->request(
+                id, std::move(frame), [this, pr, p = p, offset = offset](result<owned_frame> r) {
+                    status s = r ? es::client::answer_error(*r, protocol::message_type::ok)
+                                 : status(r.err());
+                    if (s) {
+                        std::lock_guard lk(mu);
+                        auto it = parts.find(p);
+                        if (it != parts.end()) it->second.committed = offset;
+                    }
+                    pr->set_value(std::move(s));
+                });
+        }
+        if (!wait) return {};
+        status first_error;
+        for (auto& f : answers) {
+            status s = f.get();
+            if (!s && first_error) first_error = std::move(s);
+        }
+        return first_error;
+    }
+
+    status commit(bool wait) { return commit_offsets(uncommitted(), wait); }
+
+    result<std::optional<uint64_t>> committed(uint32_t partition) {
+        if (options.group.empty())
+            return error{error_code::invalid_argument, "committed offsets need a consumer group"};
+        std::string t;
+        {
+            std::lock_guard lk(mu);
+            t = topic;
+        }
+        const uint64_t id = conn->next_request_id();
+        std::string frame;
+        protocol::encode(frame, id, protocol::fetch_offset_request{t, options.group, partition});
+        auto answer = conn->call(id, std::move(frame));
+        if (!answer) return std::move(answer).err();
+        auto bad = es::client::answer_error(*answer, protocol::message_type::offset);
+        if (!bad) return std::move(bad).err();
+        auto o = protocol::decode_offset(answer->body);
+        if (!o) return error{error_code::protocol_error, "bad OFFSET: " + o.err().message};
+        return o->offset;
+    }
+
+    void stop_callback() {
+        callback_stop.store(true);
+        if (callback_thread.joinable() && callback_thread.get_id() != std::this_thread::get_id())
+            callback_thread.join();
+        callback_stop.store(false);
+    }
+
+    status close() {
+        stop_callback();
+        {
+            std::lock_guard lk(mu);
+            if (closed) return {};
+        }
+        status s;
+        if (options.auto_commit && !options.group.empty()) s = commit(true);
+        std::vector<uint64_t> subs;
+        {
+            std::lock_guard lk(mu);
+            for (auto& [p, ps] : parts)
+                if (ps.request_id != 0 && ps.subscription_id != 0)
+                    subs.push_back(ps.subscription_id);
+        }
+        std::vector<std::future<void>> done;
+        for (uint64_t sub : subs) {
+            const uint64_t id = conn->next_request_id();
+            std::string frame;
+            protocol::encode(frame, id, protocol::unsubscribe_request{sub});
+            auto pr = std::make_shared<std::promise<void>>();
+            done.push_back(pr->get_future());
+            conn->request(id, std::move(frame), [pr](result<owned_frame>) { pr->set_value(); });
+        }
+        for (auto& f : done) f.wait_for(std::chrono::seconds(2));
+        {
+            std::lock_guard lk(mu);
+            closed = true;
+        }
+        arrived.notify_all();
+        conn->close();
+        return s;
+    }
+};
+
+consumer::consumer(std::unique_ptr<impl> i) : impl_(std::move(i)) {}
+
+consumer::~consumer() {
+    if (impl_) (void)impl_->close();
+}
+
+result<std::unique_ptr<consumer>> consumer::create(const consumer_options& options) {
+    if (options.member_count == 0 || options.member_index >= options.member_count)
+        return error{error_code::invalid_argument, "member_index must be below member_count (got " +
+                                                       std::to_string(options.member_index) +
+                                                       " of " +
+                                                       std::to_string(options.member_count) + ")"};
+    if (options.member_count > 1 && options.group.empty())
+        return error{error_code::invalid_argument, "group members need a group name"};
+    if (options.credit_events == 0 || options.credit_bytes == 0)
+        return error{error_code::invalid_argument, "credit_events and credit_bytes must be > 0"};
+    if (options.start && options.start->where == start_position::kind::committed &&
+        options.group.empty())
+        return error{error_code::invalid_argument, "start from committed needs a group"};
+    auto conn = es::client::connection::open(options.connection);
+    if (!conn) return std::move(conn).err();
+    auto i = std::make_unique<impl>();
+    i->options = options;
+    i->start = options.start           ? *options.start
+               : options.group.empty() ? start_position::latest()
+                                       : start_position::committed();
+    i->conn = std::move(*conn);
+    impl* raw = i.get();
+    i->conn->set_reconnect_handler([raw] { raw->on_reconnect(); });
+    return std::unique_ptr<consumer>(new consumer(std::move(i)));
+}
+
+status consumer::subscribe(const std::string& topic, const std::vector<uint32_t>& partitions) {
+    return impl_->subscribe(topic, partitions);
+}
+
+std::vector<uint32_t> consumer::assignment() const {
+    std::lock_guard lk(impl_->mu);
+    std::vector<uint32_t> out;
+    for (const auto& [p, ps] : impl_->parts) out.push_back(p);
+    return out;
+}
+
+result<std::optional<consumer_record>> consumer::poll(uint32_t timeout_ms) {
+    return impl_->poll(timeout_ms);
+}
+
+status consumer::start(std::function<void(const consumer_record&)> handler,
+                       std::function<void(const error&)> on_error) {
+    if (impl_->callback_thread.joinable())
+        return error{error_code::invalid_argument, "the callback thread is running"};
+    impl* i = impl_.get();
+    i->callback_thread =
+        std::thread([i, handler = std::move(handler), on_error = std::move(on_error)] {
+            while (!i->callback_stop.load()) {
+                auto r = i->poll(100);
+                if (!r) {
+                    if (on_error && r.err().code != error_code::closed) on_error(r.err());
+                    return;
+                }
+                if (*r) handler(**r);
+            }
+        });
+    return {};
+}
+
+void consumer::stop() {
+    impl_->stop_callback();
+}
+
+status consumer::commit() {
+    return impl_->commit(false);
+}
+status consumer::commit_sync() {
+    return impl_->commit(true);
+}
+status consumer::commit_sync(const std::map<uint32_t, uint64_t>& offsets) {
+    return impl_->commit_offsets(offsets, true);
+}
+
+result<std::optional<uint64_t>> consumer::committed(uint32_t partition) {
+    return impl_->committed(partition);
+}
+
+std::map<uint32_t, uint64_t> consumer::positions() const {
+    std::lock_guard lk(impl_->mu);
+    std::map<uint32_t, uint64_t> out;
+    for (const auto& [p, ps] : impl_->parts)
+        if (ps.position) out[p] = *ps.position;
+    return out;
+}
+
+status consumer::close() {
+    return impl_->close();
+}
+
+}  // namespace eventstream

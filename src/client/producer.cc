@@ -1,0 +1,361 @@
+// The producer (include/eventstream/producer.h): send() fills the batch_accumulator under a
+// mutex; a sender thread takes ready batches and writes them; answers arrive on the
+// connection's I/O thread, which reports deliveries or puts batches back for a retry.
+#include "eventstream/producer.h"
+
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include "client/batch_accumulator.h"
+#include "client/connection.h"
+#include "client/routing.h"
+#include "client/wire.h"
+#include "common/clock.h"
+#include "protocol/codec.h"
+
+namespace eventstream {
+
+using es::client::batch;
+using es::client::owned_frame;
+using es::client::pending_event;
+namespace protocol = es::protocol;
+
+namespace {
+
+// Room left in a frame for the PUBLISH fields beyond the records, per event and per frame.
+constexpr size_t publish_frame_overhead_bytes = 64 * 1024;
+
+uint64_t random_producer_id() {
+    std::random_device rd;
+    std::mt19937_64 gen((uint64_t(rd()) << 32) ^ rd() ^ uint64_t(es::monotonic_ns()));
+    uint64_t id = 0;
+    while (id == 0) id = gen();
+    return id;
+}
+
+}  // namespace
+
+struct producer::impl {
+    // Constant after construction.
+    producer_options options;
+    uint64_t producer_id = 0;
+    es::client::retry_policy retry;
+    std::unique_ptr<es::client::connection> conn;
+
+    struct topic_state {
+        uint32_t partitions = 0;
+        uint32_t sticky = 0;        // partition of keyless events
+        uint64_t sticky_seals = 0;  // its seal count when chosen
+    };
+
+    std::mutex mu;
+    std::condition_variable wake_sender;  // new work or a finished batch
+    std::condition_variable room;         // buffer space freed, or everything reported
+    // Guarded by mu.
+    es::client::batch_accumulator acc;
+    std::map<std::string, topic_state> topics;
+    uint64_t buffered_bytes = 0;
+    uint32_t flush_requests = 0;
+    bool closing = false;
+    bool closed = false;
+
+    std::thread sender;
+
+    explicit impl(const producer_options& o)
+        : options(o),
+          acc(es::client::batching_limits{o.batch_events_max, o.batch_bytes_max,
+                                          int64_t(o.linger_ms) * 1'000'000,
+                                          std::max<uint32_t>(o.max_in_flight_per_partition, 1)}) {
+        retry.backoff_initial_ns = int64_t(o.retry_backoff_initial_ms) * 1'000'000;
+        retry.backoff_max_ns = int64_t(o.retry_backoff_max_ms) * 1'000'000;
+        retry.delivery_timeout_ns = int64_t(o.delivery_timeout_ms) * 1'000'000;
+    }
+
+    // The partition count of `topic`, asked of the server at the first use.
+    result<uint32_t> partitions_of(const std::string& topic) {
+        {
+            std::lock_guard lk(mu);
+            auto it = topics.find(topic);
+            if (it != topics.end()) return it->second.partitions;
+        }
+        const uint64_t id = conn->next_request_id();
+        std::string frame;
+        protocol::encode_describe_topic(frame, id, protocol::topic_name_request{topic});
+        auto answer = conn->call(id, std::move(frame));
+        if (!answer) return std::move(answer).err();
+        auto bad = es::client::answer_error(*answer, protocol::message_type::topic_info);
+        if (!bad) return std::move(bad).err();
+        auto detail = protocol::decode_topic_info(answer->body);
+        if (!detail)
+            return error{error_code::protocol_error, "bad TOPIC_INFO: " + detail.err().message};
+        const uint32_t n = detail->settings.partitions;
+        if (n == 0)
+            return error{error_code::protocol_error, "topic " + topic + " has 0 partitions"};
+        std::lock_guard lk(mu);
+        auto& t = topics[topic];
+        if (t.partitions == 0) {
+            t.partitions = n;
+            t.sticky = static_cast<uint32_t>(random_producer_id() % n);
+        }
+        return t.partitions;
+    }
+
+    status send(const std::string& topic, event e, delivery_callback done,
+                std::optional<uint32_t> partition) {
+        const size_t bytes = es::client::event_wire_bytes(e);
+        if (bytes > options.batch_bytes_max)
+            return error{error_code::too_large, "the event takes " + std::to_string(bytes) +
+                                                    " bytes, more than batch_bytes_max (" +
+                                                    std::to_string(options.batch_bytes_max) + ")"};
+        auto n = partitions_of(topic);
+        if (!n) return std::move(n).err();
+        if (partition && *partition >= *n)
+            return error{error_code::invalid_argument,
+                         "partition " + std::to_string(*partition) + " out of range: topic " +
+                             topic + " has " + std::to_string(*n) + " partitions"};
+        std::unique_lock lk(mu);
+        const auto deadline =
+            std::chrono::steady_clock::now() + std::chrono::milliseconds(options.max_block_ms);
+        while (!closing && buffered_bytes + bytes > options.buffer_bytes_max) {
+            if (!options.block_when_full ||
+                room.wait_until(lk, deadline) == std::cv_status::timeout)
+                if (buffered_bytes + bytes > options.buffer_bytes_max)
+                    return error{error_code::queue_full,
+                                 "the producer's buffer is full (buffer_bytes_max " +
+                                     std::to_string(options.buffer_bytes_max) + ")"};
+        }
+        if (closing) return error{error_code::closed, "the producer is closed"};
+        auto& t = topics[topic];
+        uint32_t p = 0;
+        if (partition) {
+            p = *partition;
+        } else if (e.key) {
+            p = es::client::partition_for_key(*e.key, t.partitions);
+        } else {
+            if (acc.seals(topic, t.sticky) != t.sticky_seals) {
+                t.sticky = (t.sticky + 1) % t.partitions;
+                t.sticky_seals = acc.seals(topic, t.sticky);
+            }
+            p = t.sticky;
+        }
+        buffered_bytes += bytes;
+        acc.add(topic, p, pending_event{std::move(e), std::move(done), bytes}, es::monotonic_ns());
+        lk.unlock();
+        wake_sender.notify_one();
+        return {};
+    }
+
+    void run_sender() {
+        std::unique_lock lk(mu);
+        for (;;) {
+            const bool flush = flush_requests > 0 || closing;
+            auto ready = acc.take_ready(es::monotonic_ns(), flush);
+            if (!ready.empty()) {
+                lk.unlock();
+                for (auto& b : ready) send_batch(std::make_shared<batch>(std::move(b)));
+                lk.lock();
+                continue;
+            }
+            if (closed) return;
+            auto wake = acc.next_wake_ns();
+            if (wake) {
+                const int64_t wait = std::max<int64_t>(*wake - es::monotonic_ns(), 0);
+                wake_sender.wait_for(lk, std::chrono::nanoseconds(wait));
+            } else {
+                wake_sender.wait(lk);
+            }
+        }
+    }
+
+    void send_batch(std::shared_ptr<batch> b) {
+        protocol::publish_request req;
+        req.topic = b->topic;
+        req.acks = es::client::to_wire(options.ack);
+        req.partition = b->partition;
+        req.producer_id = producer_id;
+        req.first_sequence = producer_id ? b->first_sequence : 0;
+        req.events.reserve(b->events.size());
+        for (const auto& pe : b->events) {
+            protocol::wire_event we;
+            we.has_key = pe.ev.key.has_value();
+            if (we.has_key) we.key = *pe.ev.key;
+            we.payload = pe.ev.value;
+            we.timestamp_ns = pe.ev.timestamp_ns;
+            we.first_header = static_cast<uint32_t>(req.headers.size());
+            we.header_count = static_cast<uint32_t>(pe.ev.headers.size());
+            for (const auto& h : pe.ev.headers) req.headers.push_back({h.name, h.value});
+            req.events.push_back(we);
+        }
+        const uint64_t id = conn->next_request_id();
+        std::string frame;
+        protocol::encode(frame, id, req);
+        if (options.ack == acks::none) {
+            conn->send(std::move(frame), [this, b](status s) {
+                if (s) {
+                    complete(b, nullptr);
+                } else {
+                    failed(b, s.err());
+                }
+            });
+            return;
+        }
+        conn->request(id, std::move(frame), [this, b](result<owned_frame> r) {
+            if (!r) return failed(b, r.err());
+            auto bad = es::client::answer_error(*r, protocol::message_type::publish_ack);
+            if (!bad) return failed(b, bad.err());
+            auto ack = protocol::decode_publish_ack(r->body);
+            if (!ack)
+                return failed(
+                    b, error{error_code::protocol_error, "bad PUBLISH_ACK: " + ack.err().message});
+            if (ack->batches.size() != 1 || ack->batches[0].partition != b->partition ||
+                ack->batches[0].count != b->events.size())
+                return failed(b, error{error_code::protocol_error,
+                                       "PUBLISH_ACK does not match the batch sent"});
+            complete(b, &ack->batches[0]);
+        });
+    }
+
+    // On the I/O thread: the batch is appended (ack) or written out (acks=0, ack null).
+    void complete(const std::shared_ptr<batch>& b, const protocol::batch_ack* ack) {
+        finish(b);
+        for (size_t i = 0; i < b->events.size(); ++i) {
+            delivery d;
+            d.topic = b->topic;
+            d.partition = b->partition;
+            d.offset = ack ? int64_t(ack->base_offset + i) : -1;
+            d.duplicate = ack && ack->duplicate;
+            if (b->events[i].done) b->events[i].done(delivery_result(std::move(d)));
+        }
+    }
+
+    // On the I/O thread: retry when the policy says so, else report the error.
+    void failed(const std::shared_ptr<batch>& b, const error& e) {
+        const int64_t now = es::monotonic_ns();
+        auto d = es::client::decide_retry(retry, e, b->attempts, b->first_sent_ns, now);
+        {
+            std::lock_guard lk(mu);
+            if (d.retry && !closed) {
+                acc.retry(std::move(*b), d.at_ns);
+                wake_sender.notify_one();
+                return;
+            }
+        }
+        finish(b);
+        for (auto& pe : b->events)
+            if (pe.done) pe.done(e);
+    }
+
+    void finish(const std::shared_ptr<batch>& b) {
+        {
+            std::lock_guard lk(mu);
+            acc.finished(b->topic, b->partition);
+            buffered_bytes -= b->bytes;
+        }
+        room.notify_all();
+        wake_sender.notify_one();
+    }
+
+    status flush(uint32_t timeout_ms) {
+        std::unique_lock lk(mu);
+        ++flush_requests;
+        wake_sender.notify_one();
+        const bool done =
+            room.wait_for(lk, std::chrono::milliseconds(timeout_ms), [&] { return acc.empty(); });
+        --flush_requests;
+        if (!done)
+            return error{error_code::timed_out, "flush: events still unreported after " +
+                                                    std::to_string(timeout_ms) + " ms"};
+        return {};
+    }
+
+    status close(uint32_t timeout_ms) {
+        {
+            std::lock_guard lk(mu);
+            if (closed) return {};
+        }
+        status s = timeout_ms ? flush(timeout_ms) : status{};
+        std::vector<batch> left;
+        {
+            std::lock_guard lk(mu);
+            closing = true;
+            closed = true;
+            left = acc.drain();
+        }
+        wake_sender.notify_one();
+        room.notify_all();
+        if (sender.joinable()) sender.join();
+        // Fails what is in flight with closed (their handlers run on the I/O thread).
+        conn->close();
+        for (auto& b : left) {
+            {
+                std::lock_guard lk(mu);
+                buffered_bytes -= b.bytes;
+            }
+            for (auto& pe : b.events)
+                if (pe.done) pe.done(error{error_code::closed, "the producer was closed"});
+        }
+        return s;
+    }
+};
+
+producer::producer(std::unique_ptr<impl> i) : impl_(std::move(i)) {}
+
+producer::~producer() {
+    if (impl_) (void)impl_->close(0);
+}
+
+result<std::unique_ptr<producer>> producer::create(const producer_options& options) {
+    if (options.batch_events_max == 0 || options.batch_bytes_max == 0)
+        return error{error_code::invalid_argument,
+                     "batch_events_max and batch_bytes_max must be > 0"};
+    if (options.buffer_bytes_max < options.batch_bytes_max)
+        return error{error_code::invalid_argument,
+                     "buffer_bytes_max must be at least batch_bytes_max"};
+    auto conn = es::client::connection::open(options.connection);
+    if (!conn) return std::move(conn).err();
+    auto i = std::make_unique<impl>(options);
+    const uint32_t frame_max = (*conn)->max_frame_bytes();
+    if (options.batch_bytes_max + publish_frame_overhead_bytes > frame_max)
+        return error{error_code::invalid_argument, "batch_bytes_max " +
+                                                       std::to_string(options.batch_bytes_max) +
+                                                       " does not fit the server's frames of " +
+                                                       std::to_string(frame_max) + " bytes"};
+    i->conn = std::move(*conn);
+    if (options.idempotent) i->producer_id = random_producer_id();
+    impl* raw = i.get();
+    i->sender = std::thread([raw] { raw->run_sender(); });
+    return std::unique_ptr<producer>(new producer(std::move(i)));
+}
+
+status producer::send(const std::string& topic, event e, delivery_callback on_delivery,
+                      std::optional<uint32_t> partition) {
+    return impl_->send(topic, std::move(e), std::move(on_delivery), partition);
+}
+
+std::future<delivery_result> producer::send(const std::string& topic, event e,
+                                            std::optional<uint32_t> partition) {
+    auto p = std::make_shared<std::promise<delivery_result>>();
+    auto f = p->get_future();
+    status s = impl_->send(
+        topic, std::move(e), [p](const delivery_result& r) { p->set_value(r); }, partition);
+    if (!s) p->set_value(s.err());
+    return f;
+}
+
+status producer::flush(uint32_t timeout_ms) {
+    return impl_->flush(timeout_ms);
+}
+
+status producer::close(uint32_t timeout_ms) {
+    return impl_->close(timeout_ms);
+}
+
+uint64_t producer::producer_id() const noexcept {
+    return impl_->producer_id;
+}
+
+}  // namespace eventstream

@@ -1,0 +1,171 @@
+// Batching by size and linger, per-partition order through retries, idempotent sequence
+// numbers, and the retry decision with its backoff, on a hand-moved clock.
+#include "client/batch_accumulator.h"
+
+#include <gtest/gtest.h>
+
+namespace es::client {
+namespace {
+
+constexpr int64_t ms = 1'000'000;
+
+pending_event ev(std::string value, size_t bytes = 64) {
+    pending_event p;
+    p.ev.value = std::move(value);
+    p.bytes = bytes;
+    return p;
+}
+
+batching_limits limits(uint32_t events, size_t bytes, int64_t linger_ns, uint32_t in_flight = 1) {
+    return batching_limits{events, bytes, linger_ns, in_flight};
+}
+
+TEST(batch_accumulator, holds_events_until_the_linger_passes) {
+    batch_accumulator acc(limits(100, 1 << 20, 5 * ms));
+    acc.add("t", 0, ev("a"), 0);
+    acc.add("t", 0, ev("b"), 1 * ms);
+    EXPECT_TRUE(acc.take_ready(4 * ms, false).empty());
+    EXPECT_EQ(acc.next_wake_ns(), 5 * ms);
+    auto ready = acc.take_ready(5 * ms, false);
+    ASSERT_EQ(ready.size(), 1u);
+    EXPECT_EQ(ready[0].events.size(), 2u);
+    EXPECT_EQ(ready[0].events[0].ev.value, "a");
+    EXPECT_EQ(ready[0].attempts, 1u);
+    EXPECT_FALSE(acc.empty());
+    acc.finished("t", 0);
+    EXPECT_TRUE(acc.empty());
+}
+
+TEST(batch_accumulator, seals_a_batch_at_the_event_cap_without_waiting) {
+    batch_accumulator acc(limits(3, 1 << 20, 1000 * ms, 4));
+    for (int i = 0; i < 7; ++i) acc.add("t", 0, ev(std::to_string(i)), 0);
+    auto ready = acc.take_ready(0, false);
+    ASSERT_EQ(ready.size(), 2u);  // two full batches; the seventh event lingers
+    EXPECT_EQ(ready[0].events.size(), 3u);
+    EXPECT_EQ(ready[1].events.size(), 3u);
+    EXPECT_EQ(ready[1].events[0].ev.value, "3");
+}
+
+TEST(batch_accumulator, seals_before_an_event_that_would_cross_the_byte_cap) {
+    batch_accumulator acc(limits(1000, 200, 1000 * ms, 4));
+    acc.add("t", 0, ev("a", 80), 0);
+    acc.add("t", 0, ev("b", 80), 0);
+    acc.add("t", 0, ev("c", 80), 0);  // 240 > 200: a and b go first
+    auto ready = acc.take_ready(0, false);
+    ASSERT_EQ(ready.size(), 1u);
+    EXPECT_EQ(ready[0].bytes, 160u);
+    ready = acc.take_ready(0, true);  // flush
+    ASSERT_EQ(ready.size(), 1u);
+    EXPECT_EQ(ready[0].events[0].ev.value, "c");
+}
+
+TEST(batch_accumulator, partitions_batch_apart) {
+    batch_accumulator acc(limits(100, 1 << 20, 1 * ms));
+    acc.add("t", 0, ev("a"), 0);
+    acc.add("t", 1, ev("b"), 0);
+    acc.add("u", 0, ev("c"), 0);
+    auto ready = acc.take_ready(1 * ms, false);
+    ASSERT_EQ(ready.size(), 3u);
+    for (const auto& b : ready) EXPECT_EQ(b.events.size(), 1u);
+}
+
+TEST(batch_accumulator, one_batch_in_flight_per_partition_keeps_order) {
+    batch_accumulator acc(limits(1, 1 << 20, 0));
+    acc.add("t", 0, ev("a"), 0);
+    acc.add("t", 0, ev("b"), 0);
+    auto first = acc.take_ready(0, false);
+    ASSERT_EQ(first.size(), 1u);
+    EXPECT_EQ(first[0].events[0].ev.value, "a");
+    EXPECT_TRUE(acc.take_ready(0, false).empty());  // b waits for a
+    // a fails and is retried at 10 ms: b still waits behind it.
+    acc.retry(std::move(first[0]), 10 * ms);
+    EXPECT_TRUE(acc.take_ready(5 * ms, false).empty());
+    EXPECT_EQ(acc.next_wake_ns(), 10 * ms);
+    auto again = acc.take_ready(10 * ms, false);
+    ASSERT_EQ(again.size(), 1u);
+    EXPECT_EQ(again[0].events[0].ev.value, "a");
+    EXPECT_EQ(again[0].attempts, 2u);
+    EXPECT_EQ(again[0].first_sent_ns, 0);
+    acc.finished("t", 0);
+    auto next = acc.take_ready(10 * ms, false);
+    ASSERT_EQ(next.size(), 1u);
+    EXPECT_EQ(next[0].events[0].ev.value, "b");
+}
+
+TEST(batch_accumulator, sequences_number_each_partitions_events_and_survive_retries) {
+    batch_accumulator acc(limits(2, 1 << 20, 0, 8));
+    for (int i = 0; i < 5; ++i) acc.add("t", 0, ev("x"), 0);
+    acc.add("t", 1, ev("y"), 0);
+    auto ready = acc.take_ready(0, true);
+    ASSERT_EQ(ready.size(), 4u);
+    EXPECT_EQ(ready[0].first_sequence, 0u);
+    EXPECT_EQ(ready[1].first_sequence, 2u);
+    EXPECT_EQ(ready[2].first_sequence, 4u);
+    EXPECT_EQ(ready[3].partition, 1u);
+    EXPECT_EQ(ready[3].first_sequence, 0u);
+    acc.retry(std::move(ready[1]), 0);
+    auto again = acc.take_ready(0, false);
+    ASSERT_EQ(again.size(), 1u);
+    EXPECT_EQ(again[0].first_sequence, 2u);
+}
+
+TEST(batch_accumulator, seal_count_moves_keyless_events_on) {
+    batch_accumulator acc(limits(2, 1 << 20, 1000 * ms));
+    EXPECT_EQ(acc.seals("t", 0), 0u);
+    acc.add("t", 0, ev("a"), 0);
+    EXPECT_EQ(acc.seals("t", 0), 0u);
+    acc.add("t", 0, ev("b"), 0);
+    EXPECT_EQ(acc.seals("t", 0), 1u);
+}
+
+TEST(batch_accumulator, drain_hands_out_everything_not_in_flight) {
+    batch_accumulator acc(limits(1, 1 << 20, 1000 * ms));
+    acc.add("t", 0, ev("a"), 0);
+    acc.add("t", 0, ev("b"), 0);
+    auto sent = acc.take_ready(0, false);
+    ASSERT_EQ(sent.size(), 1u);
+    auto left = acc.drain();
+    ASSERT_EQ(left.size(), 1u);
+    EXPECT_EQ(left[0].events[0].ev.value, "b");
+    EXPECT_FALSE(acc.empty());  // a is in flight
+    acc.finished("t", 0);
+    EXPECT_TRUE(acc.empty());
+}
+
+TEST(retry, backoff_doubles_up_to_the_cap) {
+    retry_policy p{10 * ms, 100 * ms, 1000 * ms};
+    EXPECT_EQ(retry_backoff_ns(p, 1), 10 * ms);
+    EXPECT_EQ(retry_backoff_ns(p, 2), 20 * ms);
+    EXPECT_EQ(retry_backoff_ns(p, 3), 40 * ms);
+    EXPECT_EQ(retry_backoff_ns(p, 4), 80 * ms);
+    EXPECT_EQ(retry_backoff_ns(p, 5), 100 * ms);
+    EXPECT_EQ(retry_backoff_ns(p, 60), 100 * ms);
+}
+
+TEST(retry, only_retryable_errors_are_retried) {
+    using eventstream::error;
+    using eventstream::error_code;
+    retry_policy p{10 * ms, 100 * ms, 1000 * ms};
+    for (auto c : {error_code::queue_full, error_code::timed_out, error_code::shutting_down,
+                   error_code::connection_lost}) {
+        auto d = decide_retry(p, error{c, ""}, 1, 0, 5 * ms);
+        EXPECT_TRUE(d.retry) << eventstream::error_code_name(c);
+        EXPECT_EQ(d.at_ns, 15 * ms);
+    }
+    for (auto c : {error_code::invalid_argument, error_code::not_found, error_code::too_large,
+                   error_code::closed, error_code::protocol_error}) {
+        EXPECT_FALSE(decide_retry(p, error{c, ""}, 1, 0, 5 * ms).retry)
+            << eventstream::error_code_name(c);
+    }
+}
+
+TEST(retry, stops_at_the_delivery_timeout) {
+    using eventstream::error;
+    using eventstream::error_code;
+    retry_policy p{10 * ms, 100 * ms, 1000 * ms};
+    EXPECT_TRUE(decide_retry(p, error{error_code::queue_full, ""}, 5, 0, 899 * ms).retry);
+    EXPECT_FALSE(decide_retry(p, error{error_code::queue_full, ""}, 5, 0, 900 * ms).retry);
+}
+
+}  // namespace
+}  // namespace es::client

@@ -1,0 +1,38 @@
+// Translation between the public client types (include/eventstream/) and the protocol's
+// messages: error codes, topic settings, and the records of an EVENTS frame.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "eventstream/admin.h"
+#include "eventstream/event.h"
+#include "eventstream/options.h"
+#include "eventstream/status.h"
+#include "protocol/messages.h"
+
+namespace es::client {
+
+// An ERROR frame's code (es::errc's stable numbers) as a client error; unknown codes become
+// protocol_error with the number in the message.
+eventstream::error error_from_wire(uint16_t code, std::string message);
+
+protocol::topic_settings to_wire(const eventstream::topic_config& c);
+eventstream::topic_info from_wire(const protocol::topic_detail& d);
+protocol::acks_level to_wire(eventstream::acks a);
+protocol::start_kind to_wire(eventstream::start_position::kind k);
+
+// Decodes the records of an EVENTS frame (the layout of core/record_format.h: a 32-byte header
+// per record, then key, payload, headers region, padding to 8 bytes) and appends them to `out`.
+// Error: protocol_error when a record runs past the end or its parts do not fit.
+eventstream::status decode_records(std::string_view records, uint32_t count,
+                                   const std::string& topic, uint32_t partition,
+                                   std::vector<eventstream::consumer_record>& out);
+
+// The bytes an event takes in a batch on the wire (record header, parts and padding), the
+// measure of batch_bytes_max and buffer_bytes_max.
+size_t event_wire_bytes(const eventstream::event& e) noexcept;
+
+}  // namespace es::client
