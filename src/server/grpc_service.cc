@@ -1,0 +1,524 @@
+// EventService: unary calls, the StreamEvents and Subscribe reactors.
+#include "server/grpc_service.h"
+
+#include <chrono>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "core/event_id.h"
+#include "metrics/prometheus.h"
+#include "server/grpc_convert.h"
+#include "server/grpc_metrics_text.h"
+#include "server/notifying_feed.h"
+
+namespace es::server {
+namespace {
+
+namespace v1 = eventstream::v1;
+
+bool deadline_passed(const grpc::CallbackServerContext* ctx) {
+    return ctx->deadline() <= std::chrono::system_clock::now();
+}
+
+void fill_response(const std::string& topic, const core::publish_outcome& o,
+                   v1::EventResponse* out) {
+    out->set_partition(o.partition);
+    out->set_duplicate(o.duplicate);
+    if (o.known_offset) {
+        out->set_offset(o.base_offset);
+        out->set_id(core::format_event_id(topic, o.partition, o.base_offset));
+    }
+}
+
+// SubmitEvent waiting for its ack: freed by the completion, which finishes the call.
+struct unary_publish {
+    grpc::ServerUnaryReactor* reactor;
+    grpc::CallbackServerContext* ctx;
+    v1::EventResponse* response;
+    std::string topic;
+
+    static void done(void* context, const core::publish_outcome& o) {
+        std::unique_ptr<unary_publish> u(static_cast<unary_publish*>(context));
+        if (o.code != errc::ok) {
+            u->reactor->Finish(grpc_status_of(
+                {o.code, "the event was refused: " + std::string(errc_name(o.code))}, u->ctx));
+            return;
+        }
+        fill_response(u->topic, o, u->response);
+        u->reactor->Finish(grpc::Status::OK);
+    }
+};
+
+// StreamEvents: events in, one answer per event out, in order, each once its ack came. At
+// most `window` events are read and not yet answered; past it reading stops until answers go
+// out, so a client that does not read its answers stops being read.
+class stream_events_reactor final
+    : public grpc::ServerBidiReactor<v1::EventRequest, v1::EventResponse> {
+  public:
+    stream_events_reactor(grpc_event_service& service, grpc::CallbackServerContext* ctx)
+        : service_(service), ctx_(ctx), state_(std::make_shared<shared>()) {
+        state_->reactor = this;
+        std::lock_guard lock(state_->mutex);
+        StartRead(&in_);
+    }
+
+    void OnReadDone(bool ok) override {
+        if (!ok) {  // the client closed its side, or the stream broke
+            std::lock_guard lock(state_->mutex);
+            reading_ = false;
+            read_closed_ = true;
+            finish_if_done();
+            return;
+        }
+        grpc_event_service::prepared_publish p;
+        const auto prepared = service_.prepare(in_, p);
+        std::unique_lock lock(state_->mutex);
+        const uint64_t seq = next_seq_++;
+        slots_.push_back({});
+        slot& s = slots_.back();
+        s.response.set_correlation_id(in_.correlation_id());
+        if (!prepared) {
+            refuse(s, prepared.err());
+        } else {
+            const std::string topic = in_.topic();
+            core::publish_completion done;
+            if (p.wait_for_ack) {
+                done = {&stream_events_reactor::acked, new pending{state_, seq, topic}};
+            }
+            // Not under the lock: the completion takes it on the worker.
+            lock.unlock();
+            auto r = service_.engine().publish(p.topic, std::span(&p.event, 1), p.options, done);
+            lock.lock();
+            slot& again = slot_of(seq);
+            if (!r) {
+                if (done) delete static_cast<pending*>(done.context);
+                refuse(again, r.err());
+            } else if (!p.wait_for_ack) {
+                again.ready = true;
+                again.response.set_partition(p.options.partition.value_or(0));
+            }
+        }
+        if (slots_.size() < service_.options().stream_window) {
+            StartRead(&in_);
+        } else {
+            reading_ = false;  // resumed by OnWriteDone
+        }
+        write_next();
+    }
+
+    void OnWriteDone(bool ok) override {
+        std::lock_guard lock(state_->mutex);
+        writing_ = false;
+        if (!ok) {  // the client is gone
+            finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "the stream broke"));
+            return;
+        }
+        if (!reading_ && !read_closed_ && !finished_ &&
+            slots_.size() < service_.options().stream_window) {
+            reading_ = true;
+            StartRead(&in_);
+        }
+        write_next();
+        finish_if_done();
+    }
+
+    void OnCancel() override {
+        std::lock_guard lock(state_->mutex);
+        finish(grpc::Status::CANCELLED);
+    }
+
+    void OnDone() override {
+        {
+            std::lock_guard lock(state_->mutex);
+            state_->reactor = nullptr;  // completions still in flight find nobody
+        }
+        delete this;
+    }
+
+  private:
+    struct slot {
+        bool ready = false;
+        v1::EventResponse response;
+    };
+    // What completions reach: the reactor while it lives. A recursive mutex, so that a
+    // reaction gRPC might run inline from a Start* call made under the lock cannot deadlock.
+    struct shared {
+        std::recursive_mutex mutex;
+        stream_events_reactor* reactor = nullptr;
+    };
+    struct pending {
+        std::shared_ptr<shared> state;
+        uint64_t seq;
+        std::string topic;
+    };
+
+    static void acked(void* context, const core::publish_outcome& o) {
+        std::unique_ptr<pending> p(static_cast<pending*>(context));
+        std::lock_guard lock(p->state->mutex);
+        stream_events_reactor* r = p->state->reactor;
+        if (r == nullptr) return;
+        slot& s = r->slot_of(p->seq);
+        if (o.code != errc::ok) {
+            r->refuse(s, {o.code, "the event was refused: " + std::string(errc_name(o.code))});
+        } else {
+            fill_response(p->topic, o, &s.response);
+            s.ready = true;
+        }
+        r->write_next();
+    }
+
+    // REQUIRES for the rest: state_->mutex held.
+    slot& slot_of(uint64_t seq) { return slots_[seq - first_seq_]; }
+
+    void refuse(slot& s, const error& e) {
+        s.response.set_status_code(static_cast<int32_t>(grpc_code_of(e.code)));
+        s.response.set_error(e.message);
+        if (e.code == errc::queue_full) s.response.set_retry_delay_ms(grpc_retry_delay_ms);
+        s.ready = true;
+    }
+
+    void write_next() {
+        if (writing_ || finished_ || slots_.empty() || !slots_.front().ready) return;
+        out_ = std::move(slots_.front().response);
+        slots_.pop_front();
+        ++first_seq_;
+        writing_ = true;
+        StartWrite(&out_);
+    }
+
+    void finish_if_done() {
+        if (read_closed_ && slots_.empty() && !writing_) finish(grpc::Status::OK);
+    }
+
+    void finish(const grpc::Status& s) {
+        if (finished_) return;
+        finished_ = true;
+        Finish(s);
+    }
+
+    grpc_event_service& service_;
+    grpc::CallbackServerContext* const ctx_;
+    const std::shared_ptr<shared> state_;
+
+    // Guarded by state_->mutex.
+    v1::EventRequest in_;    // the read in progress
+    v1::EventResponse out_;  // the write in progress
+    std::deque<slot> slots_;
+    uint64_t first_seq_ = 0;  // sequence number of slots_.front()
+    uint64_t next_seq_ = 0;
+    bool reading_ = true;
+    bool read_closed_ = false;
+    bool writing_ = false;
+    bool finished_ = false;
+};
+
+// Subscribe: a notifying feed (bounded per partition, as the request asks) drained into the
+// stream one message at a time; a worker that delivers wakes the reactor when it is idle.
+class subscribe_reactor final : public grpc::ServerWriteReactor<v1::SubscribeResponse> {
+  public:
+    subscribe_reactor(grpc_event_service& service, grpc::CallbackServerContext* ctx,
+                      const v1::SubscribeRequest& request)
+        : service_(service), state_(std::make_shared<shared>()) {
+        state_->reactor = this;
+        auto s = start(ctx, request);
+        std::lock_guard lock(state_->mutex);
+        if (!s) {
+            finish(grpc_status_of(s.err(), ctx));
+            return;
+        }
+        pump();
+    }
+
+    void OnWriteDone(bool ok) override {
+        std::lock_guard lock(state_->mutex);
+        writing_ = false;
+        if (!ok) {
+            finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "the stream broke"));
+            return;
+        }
+        if (!out_.empty()) out_.pop_front();
+        pump();
+    }
+
+    void OnCancel() override {
+        std::lock_guard lock(state_->mutex);
+        finish(grpc::Status::CANCELLED);
+    }
+
+    void OnDone() override {
+        {
+            std::lock_guard lock(state_->mutex);
+            state_->reactor = nullptr;
+        }
+        // Off the lock: unsubscribe waits for the workers, whose wake-ups take the lock.
+        if (subscription_id_ != 0) (void)service_.engine().unsubscribe(subscription_id_);
+        delete this;
+    }
+
+  private:
+    struct shared {
+        std::recursive_mutex mutex;
+        subscribe_reactor* reactor = nullptr;
+    };
+
+    status start(grpc::CallbackServerContext* ctx, const v1::SubscribeRequest& r) {
+        auto t = service_.engine().find_topic(r.topic());
+        if (!t) return std::move(t).err();
+        topic_ = *t;
+        core::start_position start = core::start_position::latest();
+        switch (r.start().position_case()) {
+            case v1::StartPosition::kEarliest:
+                start = core::start_position::earliest();
+                break;
+            case v1::StartPosition::kOffset:
+                start = core::start_position::at_offset(r.start().offset());
+                break;
+            case v1::StartPosition::kTimestampNs:
+                start = core::start_position::at_time(r.start().timestamp_ns());
+                break;
+            case v1::StartPosition::kCommittedElseEarliest:
+                start = core::start_position::committed(r.start().committed_else_earliest()
+                                                            ? core::start_position::kind::earliest
+                                                            : core::start_position::kind::latest);
+                break;
+            default:
+                break;
+        }
+        core::feed_options fo;
+        fo.max_buffered_events = r.max_buffered_events() != 0 ? r.max_buffered_events() : 4096;
+        fo.max_buffered_bytes = r.max_buffered_bytes() != 0 ? r.max_buffered_bytes() : 4 << 20;
+        std::weak_ptr<shared> weak = state_;
+        feed_ = std::make_shared<notifying_feed>(static_cast<uint32_t>(topic_->partitions.size()),
+                                                 fo, [weak] {
+                                                     // On a worker: events arrived while the
+                                                     // reactor was idle.
+                                                     if (auto s = weak.lock()) {
+                                                         std::lock_guard lock(s->mutex);
+                                                         if (s->reactor != nullptr)
+                                                             s->reactor->pump();
+                                                     }
+                                                 });
+        std::vector<uint32_t> parts(r.partitions().begin(), r.partitions().end());
+        auto id = service_.engine().subscribe(topic_, parts, start, feed_, r.group());
+        if (!id) return std::move(id).err();
+        subscription_id_ = *id;
+        (void)ctx;
+        return {};
+    }
+
+    // REQUIRES: state_->mutex held. Writes the next message, polling the feed when none is
+    // queued; with nothing to send it arms the feed and waits for a wake-up.
+    void pump() {
+        if (writing_ || finished_) return;
+        if (out_.empty()) fill();
+        if (out_.empty()) {
+            feed_->arm();
+            fill();  // a delivery between the poll and the arm would otherwise be missed
+            if (out_.empty()) return;
+            feed_->disarm();
+        }
+        writing_ = true;
+        StartWrite(&out_.front());
+    }
+
+    void fill() {
+        const std::string& topic = topic_->config.name;
+        feed_->feed().poll(
+            [&](const core::event_view& v, uint32_t partition) {
+                v1::SubscribeResponse m;
+                fill_event(topic, partition, v, m.mutable_event());
+                out_.push_back(std::move(m));
+            },
+            [&](uint32_t partition, uint64_t first, uint64_t last) {
+                v1::SubscribeResponse m;
+                m.mutable_gap()->set_partition(partition);
+                m.mutable_gap()->set_first(first);
+                m.mutable_gap()->set_last(last);
+                out_.push_back(std::move(m));
+            },
+            poll_batch);
+    }
+
+    void finish(const grpc::Status& s) {
+        if (finished_) return;
+        finished_ = true;
+        Finish(s);
+    }
+
+    static constexpr size_t poll_batch = 64;
+
+    grpc_event_service& service_;
+    const std::shared_ptr<shared> state_;
+    core::topic_ptr topic_;
+    std::shared_ptr<notifying_feed> feed_;
+    uint64_t subscription_id_ = 0;
+
+    // Guarded by state_->mutex.
+    std::deque<v1::SubscribeResponse> out_;  // front() is being written when writing_
+    bool writing_ = false;
+    bool finished_ = false;
+};
+
+}  // namespace
+
+grpc_event_service::grpc_event_service(core::engine& engine, metrics::registry& registry,
+                                       const grpc_endpoint_options& options)
+    : engine_(engine), registry_(registry), options_(options) {}
+
+result<void> grpc_event_service::prepare(const EventRequest& r, prepared_publish& out) {
+    auto t = engine_.find_topic(r.topic());
+    if (!t) return std::move(t).err();
+    out.topic = std::move(*t);
+    out.headers.clear();
+    for (const auto& [name, value] : r.headers()) out.headers.push_back({name, value});
+    out.event.has_key = r.has_key();
+    out.event.key = r.has_key() ? std::string_view(r.key()) : std::string_view();
+    out.event.payload = r.payload();
+    out.event.headers = out.headers;
+    out.event.timestamp_ns = r.timestamp_ns();
+    if (r.timestamp_ns() < 0) {
+        return make_error(errc::invalid_argument, "timestamp_ns must not be negative");
+    }
+    out.options = {};
+    if (r.has_partition()) out.options.partition = r.partition();
+    out.options.producer_id = r.producer_id();
+    out.options.first_sequence = r.sequence();
+    switch (r.acks()) {
+        case v1::ACKS_NONE:
+            out.wait_for_ack = false;
+            break;
+        case v1::ACKS_UNSPECIFIED:
+        case v1::ACKS_LEADER:
+        case v1::ACKS_ALL:
+            out.wait_for_ack = true;
+            break;
+        default:
+            return make_error(errc::invalid_argument,
+                              "acks: unknown value " + std::to_string(r.acks()));
+    }
+    return {};
+}
+
+grpc::ServerUnaryReactor* grpc_event_service::SubmitEvent(grpc::CallbackServerContext* ctx,
+                                                          const EventRequest* request,
+                                                          EventResponse* response) {
+    auto* reactor = ctx->DefaultReactor();
+    if (deadline_passed(ctx)) {
+        reactor->Finish(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
+                                     "the deadline passed before the event was published"));
+        return reactor;
+    }
+    prepared_publish p;
+    if (auto s = prepare(*request, p); !s) {
+        reactor->Finish(grpc_status_of(s.err(), ctx));
+        return reactor;
+    }
+    core::publish_completion done;
+    if (p.wait_for_ack) {
+        done = {&unary_publish::done, new unary_publish{reactor, ctx, response, request->topic()}};
+    }
+    auto r = engine_.publish(p.topic, std::span(&p.event, 1), p.options, done);
+    if (!r) {
+        if (done) delete static_cast<unary_publish*>(done.context);
+        reactor->Finish(grpc_status_of(r.err(), ctx));
+        return reactor;
+    }
+    if (!p.wait_for_ack) reactor->Finish(grpc::Status::OK);
+    return reactor;
+}
+
+grpc::ServerBidiReactor<grpc_event_service::EventRequest, grpc_event_service::EventResponse>*
+grpc_event_service::StreamEvents(grpc::CallbackServerContext* ctx) {
+    return new stream_events_reactor(*this, ctx);
+}
+
+grpc::ServerUnaryReactor* grpc_event_service::QueryMetrics(grpc::CallbackServerContext* ctx,
+                                                           const v1::MetricsRequest* request,
+                                                           v1::MetricsResponse* response) {
+    std::string text;
+    metrics::write_prometheus(registry_, text);
+    std::vector<std::string> prefixes(request->name_prefixes().begin(),
+                                      request->name_prefixes().end());
+    *response->mutable_prometheus_text() = filter_metrics_text(text, prefixes);
+    for (const metric_sample& s : parse_metrics_text(response->prometheus_text())) {
+        v1::MetricSample* m = response->add_samples();
+        m->set_name(s.name);
+        for (const auto& [k, v] : s.labels) (*m->mutable_labels())[k] = v;
+        m->set_value(s.value);
+    }
+    auto* reactor = ctx->DefaultReactor();
+    reactor->Finish(grpc::Status::OK);
+    return reactor;
+}
+
+grpc::ServerWriteReactor<v1::SubscribeResponse>* grpc_event_service::Subscribe(
+    grpc::CallbackServerContext* ctx, const v1::SubscribeRequest* request) {
+    return new subscribe_reactor(*this, ctx, *request);
+}
+
+grpc::ServerUnaryReactor* grpc_event_service::CommitOffset(grpc::CallbackServerContext* ctx,
+                                                           const v1::CommitOffsetRequest* request,
+                                                           v1::CommitOffsetResponse*) {
+    auto* reactor = ctx->DefaultReactor();
+    auto t = engine_.find_topic(request->topic());
+    if (!t) {
+        reactor->Finish(grpc_status_of(t.err(), ctx));
+        return reactor;
+    }
+    auto s = engine_.commit_offset(*t, request->group(), request->partition(), request->offset());
+    reactor->Finish(s ? grpc::Status::OK : grpc_status_of(s.err(), ctx));
+    return reactor;
+}
+
+grpc::ServerUnaryReactor* grpc_event_service::CreateTopic(grpc::CallbackServerContext* ctx,
+                                                          const v1::CreateTopicRequest* request,
+                                                          v1::TopicInfo* response) {
+    auto* reactor = ctx->DefaultReactor();
+    auto info = engine_.create_topic(topic_config_of(request->config()));
+    if (!info) {
+        reactor->Finish(grpc_status_of(info.err(), ctx));
+        return reactor;
+    }
+    fill_topic_info(*info, options_.node_id, response);
+    reactor->Finish(grpc::Status::OK);
+    return reactor;
+}
+
+grpc::ServerUnaryReactor* grpc_event_service::DeleteTopic(grpc::CallbackServerContext* ctx,
+                                                          const v1::DeleteTopicRequest* request,
+                                                          v1::DeleteTopicResponse*) {
+    auto* reactor = ctx->DefaultReactor();
+    auto s = engine_.delete_topic(request->name());
+    reactor->Finish(s ? grpc::Status::OK : grpc_status_of(s.err(), ctx));
+    return reactor;
+}
+
+grpc::ServerUnaryReactor* grpc_event_service::ListTopics(grpc::CallbackServerContext* ctx,
+                                                         const v1::ListTopicsRequest*,
+                                                         v1::ListTopicsResponse* response) {
+    for (const core::topic_info& t : engine_.list_topics()) {
+        fill_topic_info(t, options_.node_id, response->add_topics());
+    }
+    auto* reactor = ctx->DefaultReactor();
+    reactor->Finish(grpc::Status::OK);
+    return reactor;
+}
+
+grpc::ServerUnaryReactor* grpc_event_service::DescribeTopic(grpc::CallbackServerContext* ctx,
+                                                            const v1::DescribeTopicRequest* request,
+                                                            v1::TopicInfo* response) {
+    auto* reactor = ctx->DefaultReactor();
+    auto info = engine_.describe_topic(request->name());
+    if (!info) {
+        reactor->Finish(grpc_status_of(info.err(), ctx));
+        return reactor;
+    }
+    fill_topic_info(*info, options_.node_id, response);
+    reactor->Finish(grpc::Status::OK);
+    return reactor;
+}
+
+}  // namespace es::server
