@@ -192,6 +192,21 @@ std::vector<config_field> make_fields() {
         "durable_cache_bytes",
         "recent events kept in memory per durable partition; older ones are read from disk",
         64 * 1024, uint64_t{1} << 34));
+    f.push_back(int_field<uint32_t, &node_config::native_max_frame_bytes>(
+        "native_max_frame_bytes", "largest frame a native protocol client may send (bytes)", 4096,
+        16u << 20));
+    f.push_back(int_field<uint32_t, &node_config::native_idle_timeout_ms>(
+        "native_idle_timeout_ms",
+        "native connections that send no frame for this long are closed (ms)", 100, 86'400'000));
+    f.push_back(int_field<uint32_t, &node_config::native_handshake_timeout_ms>(
+        "native_handshake_timeout_ms", "native connections must send HELLO within this long (ms)",
+        100, 600'000));
+    f.push_back(int_field<uint32_t, &node_config::native_frame_timeout_ms>(
+        "native_frame_timeout_ms",
+        "a native frame begun must be received whole within this long (ms; slowloris guard)", 100,
+        600'000));
+    f.push_back(int_field<uint32_t, &node_config::native_connections_max>(
+        "native_connections_max", "most native protocol connections at once", 1, 1'000'000));
     return f;
 }
 

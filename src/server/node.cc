@@ -26,6 +26,7 @@
 #include "server/accept_loop.h"
 #include "server/data_dir_lock.h"
 #include "server/http_listener.h"
+#include "server/native_listener.h"
 #include "server/node_routes.h"
 #include "server/ports_file.h"
 #include "server/reserved_port_listener.h"
@@ -110,6 +111,7 @@ struct node::impl {
     std::unique_ptr<http_listener> http;
     std::shared_ptr<rest_service> rest;  // REST and WebSocket; closed with the listeners
     std::vector<std::unique_ptr<reserved_port_listener>> reserved_ports;
+    std::unique_ptr<native_listener> native;
 
     std::atomic<int> signals_received{0};
     std::mutex stop_mutex;
@@ -221,19 +223,29 @@ status node::impl::start_steps() {
     http->set_upgrade_handler(rest_service::websocket_path, rest->websocket_upgrade_handler());
     reserved_ports.push_back(std::make_unique<reserved_port_listener>(
         io, std::move(*grpc_acceptor), "grpc", "gRPC (eventstream.v1.EventService)"));
-    reserved_ports.push_back(std::make_unique<reserved_port_listener>(
-        io, std::move(*native_acceptor), "native", "the native protocol"));
+    native_options native_opts;
+    native_opts.max_frame_bytes = config.native_max_frame_bytes;
+    native_opts.idle_timeout_ms = config.native_idle_timeout_ms;
+    native_opts.handshake_timeout_ms = config.native_handshake_timeout_ms;
+    native_opts.frame_timeout_ms = config.native_frame_timeout_ms;
+    native_opts.connections_max = config.native_connections_max;
+    native_opts.node_id = config.node_id;
+    auto native_created =
+        native_listener::create(io, std::move(*native_acceptor), *engine, native_opts, &metrics);
+    if (!native_created) return std::move(native_created).err();
+    native = std::move(*native_created);
     reserved_ports.push_back(std::make_unique<reserved_port_listener>(
         io, std::move(*cluster_acceptor), "cluster", "node-to-node traffic (clustering)"));
 
     const auto& http_ep = http->local_endpoint();
     ports.http = http_ep.port();
     ports.grpc = reserved_ports[0]->local_endpoint().port();
-    ports.native = reserved_ports[1]->local_endpoint().port();
-    ports.cluster = reserved_ports[2]->local_endpoint().port();
+    ports.native = native->local_endpoint().port();
+    ports.cluster = reserved_ports[1]->local_endpoint().port();
 
     http->start();
     for (auto& p : reserved_ports) p->start();
+    native->start();
 
     ports_record record;
     record.node_id = config.node_id;
@@ -250,10 +262,10 @@ status node::impl::start_steps() {
                  endpoint_text(http_ep));
     spdlog::info("grpc listening on {} (gRPC not built yet; connections are closed)",
                  endpoint_text(reserved_ports[0]->local_endpoint()));
-    spdlog::info("native listening on {} (native protocol not built yet; connections are closed)",
-                 endpoint_text(reserved_ports[1]->local_endpoint()));
+    spdlog::info("native listening on {} (native protocol, TCP and UDP)",
+                 endpoint_text(native->local_endpoint()));
     spdlog::info("cluster listening on {} (clustering not built yet; connections are closed)",
-                 endpoint_text(reserved_ports[2]->local_endpoint()));
+                 endpoint_text(reserved_ports[1]->local_endpoint()));
     return {};
 }
 
@@ -261,6 +273,7 @@ void node::impl::close_listeners() {
     if (http) http->close();
     if (rest) rest->close();  // long polls and WebSocket sessions end before the engine stops
     for (auto& p : reserved_ports) p->close();
+    if (native) native->close();  // native sessions end their subscriptions before the engine stops
 }
 
 node::node(node_config config, bool handle_signals)
@@ -323,6 +336,7 @@ void node::stop() {
     n.http.reset();
     n.rest.reset();
     n.reserved_ports.clear();
+    n.native.reset();
     // 4. The ports are no longer valid; a reader must not find them.
     if (n.ports_file_written) {
         std::error_code ec;

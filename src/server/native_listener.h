@@ -1,0 +1,63 @@
+// The native protocol's listener on the native port: TCP connections (one native_session
+// each) and UDP datagrams (udp_publish_receiver) on the same port number.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+
+#include "common/result.h"
+#include "core/engine.h"
+#include "server/accept_loop.h"
+#include "server/native_metrics.h"
+#include "server/native_options.h"
+
+namespace es::metrics {
+class registry;
+}  // namespace es::metrics
+
+namespace es::server {
+
+class native_session;
+struct native_context;
+class udp_publish_receiver;
+
+class native_listener {
+  public:
+    // Takes the bound TCP acceptor and binds UDP on the same address and port. Error: io_error
+    // when the UDP port cannot be bound.
+    static result<std::unique_ptr<native_listener>> create(asio::io_context& io,
+                                                           asio::ip::tcp::acceptor acceptor,
+                                                           core::engine& engine,
+                                                           native_options options,
+                                                           metrics::registry* registry);
+    ~native_listener();
+
+    // Starts accepting and receiving. Any thread.
+    void start();
+    // Stops accepting, tells every connection the node is stopping (ERROR shutting_down),
+    // ends their subscriptions and closes them; returns once the subscriptions are ended.
+    // REQUIRES: the io_context is run by other threads (not called on an io thread).
+    void close();
+
+    const asio::ip::tcp::endpoint& local_endpoint() const noexcept {
+        return loop_->local_endpoint();
+    }
+
+  private:
+    native_listener(core::engine& engine, native_options options, metrics::registry* registry);
+    void on_accept(asio::ip::tcp::socket socket);
+
+    native_metrics metrics_;
+    std::shared_ptr<native_context> context_;
+    std::unique_ptr<accept_loop> loop_;
+    std::unique_ptr<udp_publish_receiver> udp_;
+
+    std::mutex mutex_;
+    std::map<uint64_t, std::weak_ptr<native_session>> sessions_;  // guarded by mutex_
+    uint64_t next_session_id_ = 1;                                // guarded by mutex_
+    bool closed_ = false;                                         // guarded by mutex_
+};
+
+}  // namespace es::server

@@ -1,0 +1,46 @@
+// Settings and fixed limits of the native protocol's listener (docs/protocol.md "Limits").
+// The settings come from node_config (native_* fields); the constants bound what a client may
+// make the server hold.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "protocol/frame_format.h"
+
+namespace es::server {
+
+// Requests read but not yet answered, per connection; beyond it the server stops reading.
+inline constexpr size_t k_native_in_flight_max = 256;
+// Subscriptions open at once on one connection.
+inline constexpr size_t k_native_subscriptions_max = 64;
+// Bytes queued for sending per connection (plus one frame); beyond it the server stops
+// reading and stops taking events from subscriptions.
+inline constexpr size_t k_native_outgoing_bytes_max = 8u << 20;
+// What one subscription holds between the engine and the socket, whatever credit was granted.
+inline constexpr uint32_t k_native_held_events_max = 16384;
+inline constexpr uint64_t k_native_held_bytes_max = 4u << 20;
+// After a protocol error: how long the server reads and discards what the client still sends
+// before it closes, so that the ERROR frame is not lost to a reset.
+inline constexpr uint32_t k_native_linger_ms = 2000;
+// Read size per receive call.
+inline constexpr size_t k_native_read_bytes = 64 * 1024;
+// Longest ERROR message sent.
+inline constexpr size_t k_native_error_message_bytes_max = 1024;
+
+struct native_options {
+    // Largest frame accepted, announced in HELLO_OK (bytes).
+    uint32_t max_frame_bytes = protocol::default_max_frame_bytes;
+    // No frame received for this long closes the connection (ms).
+    uint32_t idle_timeout_ms = 120'000;
+    // HELLO must have arrived within this long of the connect (ms).
+    uint32_t handshake_timeout_ms = 10'000;
+    // A frame whose first byte has arrived must be whole within this long (ms).
+    uint32_t frame_timeout_ms = 30'000;
+    // Connections open at once; more are refused with ERROR queue_full.
+    uint32_t connections_max = 10'000;
+    // This node, for HELLO_OK and METADATA_INFO.
+    uint32_t node_id = 1;
+};
+
+}  // namespace es::server
