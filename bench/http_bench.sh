@@ -13,6 +13,10 @@ cd "$(dirname "$0")/.."
 seconds=${ES_HTTP_BENCH_SECONDS:-10}
 connections=${ES_HTTP_BENCH_CONNECTIONS:-32}
 half_connections=${ES_HTTP_BENCH_HALF_CONNECTIONS:-16}
+# Worker threads of the node (0: one per CPU, the node's default). The topic gets one partition
+# per worker.
+workers=${ES_HTTP_BENCH_WORKERS:-0}
+[ "$workers" -gt 0 ] || workers=$(nproc)
 
 for tool in wrk nginx; do
     command -v "$tool" >/dev/null || [ -x "/usr/sbin/$tool" ] ||
@@ -40,11 +44,10 @@ export ES_BENCH_BODY="{\"topic\":\"bench\",\"payload\":\"$payload\"}"
 
 # Our node, on ports the OS picks; the topic has one partition per worker.
 build/bin/eventstream --data-dir "$work/data" --http-port 0 --grpc-port 0 --native-port 0 \
-    --cluster-port 0 --log-level warn >"$work/server.log" 2>&1 &
+    --cluster-port 0 --log-level warn --workers "$workers" >"$work/server.log" 2>&1 &
 server_pid=$!
 for _ in $(seq 100); do [ -s "$work/data/ports.json" ] && break; sleep 0.1; done
 our_port=$(python3 -c "import json; print(json.load(open('$work/data/ports.json'))['http'])")
-workers=$(nproc)
 curl -sf -XPOST "127.0.0.1:$our_port/v1/topics" \
     -d "{\"name\":\"bench\",\"partitions\":$workers}" >/dev/null
 
@@ -128,11 +131,12 @@ half_line "nginx 202:" "$nginx_half"
 python3 -c "import json,sys; d=json.loads(sys.argv[1]); print('p99 at half load: %.1f us (target <= 250 us)' % d['latency_us_p99'])" "$ours_half"
 
 python3 - "$ours_rps" "$ours_p50" "$ours_p99" "$nginx_rps" "$nginx_p50" "$nginx_p99" "$ratio" \
-    "$ours_half" "$nginx_half" "$seconds" "$connections" <<'PY'
+    "$ours_half" "$nginx_half" "$seconds" "$connections" "$workers" <<'PY'
 import json, sys
 a = sys.argv
 print(json.dumps({
     "bench": "http", "seconds": int(a[10]), "connections": int(a[11]), "payload_bytes": 128,
+    "workers": int(a[12]),
     "eventstream": {"rps": float(a[1]), "p50_us": float(a[2]), "p99_us": float(a[3])},
     "nginx": {"rps": float(a[4]), "p50_us": float(a[5]), "p99_us": float(a[6])},
     "ratio": float(a[7]),

@@ -3,6 +3,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <string>
 
@@ -108,18 +109,39 @@ error too_many(size_t n) {
 
 }  // namespace
 
-result<nlohmann::json> parse_json_body(std::string_view text) {
-    bool too_deep = false;
-    json::parser_callback_t limit = [&too_deep](int depth, json::parse_event_t, json&) {
-        if (static_cast<size_t>(depth) > k_json_depth_max) {
-            too_deep = true;
-            return false;
+// Deepest nesting of arrays and objects in `text`, outside strings. A scan is cheaper than a
+// parser callback on every token; malformed text is left for the parser to refuse.
+static size_t nesting_depth(std::string_view text) {
+    size_t depth = 0;
+    size_t deepest = 0;
+    bool in_string = false;
+    for (size_t i = 0; i < text.size(); ++i) {
+        const char c = text[i];
+        if (in_string) {
+            if (c == '\\') {
+                ++i;
+            } else if (c == '"') {
+                in_string = false;
+            }
+        } else if (c == '"') {
+            in_string = true;
+        } else if (c == '[' || c == '{') {
+            deepest = std::max(deepest, ++depth);
+        } else if ((c == ']' || c == '}') && depth > 0) {
+            --depth;
         }
-        return true;
-    };
+    }
+    return deepest;
+}
+
+result<nlohmann::json> parse_json_body(std::string_view text) {
+    if (nesting_depth(text) > k_json_depth_max) {
+        return make_error(errc::invalid_argument,
+                          "body nests deeper than " + std::to_string(k_json_depth_max) + " levels");
+    }
     json doc;
     try {
-        doc = json::parse(text.begin(), text.end(), limit, true, false);
+        doc = json::parse(text.begin(), text.end());
     } catch (const json::exception& e) {
         // parse_error, and out_of_range for a number too large for a double ("1e999").
         // e.what() is "[json.exception.parse_error.101] parse error at line 1, column 2: ...".
@@ -128,10 +150,6 @@ result<nlohmann::json> parse_json_body(std::string_view text) {
         return make_error(
             errc::invalid_argument,
             "body is not valid JSON: " + (at == std::string::npos ? what : what.substr(at + 2)));
-    }
-    if (too_deep) {
-        return make_error(errc::invalid_argument,
-                          "body nests deeper than " + std::to_string(k_json_depth_max) + " levels");
     }
     return doc;
 }

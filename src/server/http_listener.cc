@@ -94,6 +94,7 @@ class http_listener::session : public std::enable_shared_from_this<session> {
         parser_.emplace();
         parser_->body_limit(state_->options.body_bytes_max);
         parser_->header_limit(state_->options.header_bytes_max);
+        read_started_ = std::chrono::steady_clock::now();
         stream_.expires_after(std::chrono::milliseconds(state_->options.io_timeout_ms));
         http::async_read(stream_, buffer_, *parser_,
                          beast::bind_front_handler(&session::on_read, shared_from_this()));
@@ -153,6 +154,7 @@ class http_listener::session : public std::enable_shared_from_this<session> {
         request.method = to_std(req.method_string());
         request.set_target(to_std(req.target()));
         request.body = req.body();
+        request.headers.reserve(8);
         for (const auto& field : req) {
             request.headers.emplace_back(to_std(field.name_string()), to_std(field.value()));
         }
@@ -163,7 +165,7 @@ class http_listener::session : public std::enable_shared_from_this<session> {
         answer_.reset();
         auto self = shared_from_this();
         try {
-            state_->router->route(request, [self, keep_alive](http_response r) {
+            state_->router->route(std::move(request), [self, keep_alive](http_response r) {
                 // A synchronous answer is taken at once; a later one (from a worker thread
                 // or a timer) is handed to this connection's strand.
                 if (routing_session == self.get()) {
@@ -207,7 +209,12 @@ class http_listener::session : public std::enable_shared_from_this<session> {
         response_.body() = std::move(r.body);
         response_.keep_alive(keep_alive);
         response_.prepare_payload();
-        stream_.expires_after(std::chrono::milliseconds(state_->options.io_timeout_ms));
+        // The read's time limit also covers this write (Beast applies it to every operation
+        // until it is set again), which saves a timer update per request. An answer that took
+        // long (a long poll) gets a fresh limit for its write.
+        if (std::chrono::steady_clock::now() - read_started_ > std::chrono::seconds(1)) {
+            stream_.expires_after(std::chrono::milliseconds(state_->options.io_timeout_ms));
+        }
         http::async_write(
             stream_, response_,
             beast::bind_front_handler(&session::on_write, shared_from_this(), keep_alive));
@@ -234,6 +241,7 @@ class http_listener::session : public std::enable_shared_from_this<session> {
     // A handler's answer given during route() (on the strand) is kept here.
     std::optional<http_response> answer_;
     std::optional<std::chrono::steady_clock::time_point> request_started_;
+    std::chrono::steady_clock::time_point read_started_;
 };
 
 http_listener::http_listener(asio::io_context& io, asio::ip::tcp::acceptor acceptor,

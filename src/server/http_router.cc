@@ -195,7 +195,11 @@ bool http_router::match(const entry& e, http_request& request) {
 }
 
 void http_router::route(const http_request& request, const http_responder& respond) const {
-    http_request matched = request;
+    route(http_request(request), respond);
+}
+
+void http_router::route(http_request&& request, const http_responder& respond) const {
+    http_request& matched = request;
     std::set<std::string, std::less<>> allowed;
     bool path_known = false;
     for (const auto& e : entries_) {

@@ -115,6 +115,8 @@ class http_router {
     // handlers); or 404 (unknown path) or 405 with an Allow header (known path, other method),
     // both as JSON errors.
     void route(const http_request& request, const http_responder& respond) const;
+    // The same, taking the request over (no copy of its header list; the listener's path).
+    void route(http_request&& request, const http_responder& respond) const;
 
     // Synchronous form for handlers that answer at once (tests, fuzzers). An asynchronous handler
     // that has not answered when it returns gives 500.

@@ -38,6 +38,33 @@ rest_metrics::rest_metrics(metrics::registry* registry) : registry_(registry) {
 
 std::shared_ptr<const topic_edge_metrics> rest_metrics::for_topic(std::string_view topic,
                                                                   transport via) {
+    // Most requests of a thread name the topic its previous one did: a per-thread copy of the
+    // last answer saves the lock and the map lookup. forget_topic() bumps the generation, which
+    // drops every thread's copy.
+    struct last_lookup {
+        const rest_metrics* owner = nullptr;
+        uint64_t generation = 0;
+        transport via = transport::http;
+        std::string topic;
+        std::shared_ptr<const topic_edge_metrics> metrics;
+    };
+    thread_local last_lookup last;
+    const uint64_t generation = generation_.load(std::memory_order_acquire);
+    if (last.owner == this && last.generation == generation && last.via == via &&
+        last.topic == topic) {
+        return last.metrics;
+    }
+    auto m = lookup(topic, via);
+    last.owner = this;
+    last.generation = generation;
+    last.via = via;
+    last.topic = std::string(topic);
+    last.metrics = m;
+    return m;
+}
+
+std::shared_ptr<const topic_edge_metrics> rest_metrics::lookup(std::string_view topic,
+                                                               transport via) {
     std::lock_guard lock(mutex_);
     auto key = std::pair(std::string(topic), via);
     if (auto it = topics_.find(key); it != topics_.end()) return it->second;
@@ -80,6 +107,7 @@ std::shared_ptr<const topic_edge_metrics> rest_metrics::for_topic(std::string_vi
 }
 
 void rest_metrics::forget_topic(std::string_view topic) {
+    generation_.fetch_add(1, std::memory_order_acq_rel);
     std::lock_guard lock(mutex_);
     for (const transport via : {transport::http, transport::websocket}) {
         auto key = std::pair(std::string(topic), via);

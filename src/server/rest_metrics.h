@@ -3,6 +3,8 @@
 // WebSocket connections. Names in docs/metrics.md.
 #pragma once
 
+#include <atomic>
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -46,7 +48,11 @@ class rest_metrics {
     metrics::gauge& websocket_connections() { return *websocket_connections_; }
 
   private:
+    std::shared_ptr<const topic_edge_metrics> lookup(std::string_view topic, transport via);
+
     metrics::registry* const registry_;
+    // Bumped by forget_topic(), so that per-thread caches of for_topic() are dropped.
+    std::atomic<uint64_t> generation_{0};
     std::shared_ptr<metrics::gauge> http_subscriptions_;
     std::shared_ptr<metrics::gauge> websocket_connections_;
 
