@@ -47,8 +47,9 @@ class producer {
     status send(const std::string& topic, event e, delivery_callback on_delivery,
                 std::optional<uint32_t> partition = std::nullopt);
     // The same, reporting through a future; an error of send() itself is the future's value.
-    std::future<delivery_result> send(const std::string& topic, event e,
-                                      std::optional<uint32_t> partition = std::nullopt);
+    // (Its own name, so that a partition given as a literal 0 is never read as a null callback.)
+    std::future<delivery_result> send_future(const std::string& topic, event e,
+                                             std::optional<uint32_t> partition = std::nullopt);
 
     // Sends every buffered event now and waits until all events sent before the call are
     // reported. Error: timed_out after `timeout_ms` (the events stay queued).

@@ -336,8 +336,8 @@ status producer::send(const std::string& topic, event e, delivery_callback on_de
     return impl_->send(topic, std::move(e), std::move(on_delivery), partition);
 }
 
-std::future<delivery_result> producer::send(const std::string& topic, event e,
-                                            std::optional<uint32_t> partition) {
+std::future<delivery_result> producer::send_future(const std::string& topic, event e,
+                                                   std::optional<uint32_t> partition) {
     auto p = std::make_shared<std::promise<delivery_result>>();
     auto f = p->get_future();
     status s = impl_->send(

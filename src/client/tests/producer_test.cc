@@ -1,0 +1,229 @@
+// The producer against a fake server: retries of retryable errors keep the batch (and its
+// idempotent sequence), a lost connection is retried after reconnecting, linger gathers
+// events into one PUBLISH, and keys go to the server's partition.
+#include "eventstream/producer.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <future>
+
+#include "client/routing.h"
+#include "fake_server.h"
+#include "protocol/codec.h"
+
+namespace es::client {
+namespace {
+
+using eventstream::producer;
+using eventstream::producer_options;
+using test::fake_server;
+
+constexpr uint32_t topic_partitions = 4;
+
+// Answers DESCRIBE with a topic of topic_partitions partitions, and PUBLISH with `on_publish`.
+fake_server::handler topic_server(
+    std::function<void(fake_server&, uint64_t, const protocol::publish_request&)> on_publish) {
+    return [on_publish](fake_server& s, const protocol::frame& f) {
+        std::string out;
+        if (f.header.type == protocol::message_type::describe_topic) {
+            protocol::topic_detail d;
+            d.settings.name = std::string(protocol::decode_topic_name(f.body)->name);
+            d.settings.partitions = topic_partitions;
+            protocol::encode(out, f.header.request_id, d);
+            s.reply(out);
+        } else if (f.header.type == protocol::message_type::publish) {
+            on_publish(s, f.header.request_id, *protocol::decode_publish(f.body));
+        }
+    };
+}
+
+void ack(fake_server& s, uint64_t id, const protocol::publish_request& p, uint64_t base,
+         bool duplicate = false) {
+    std::string out;
+    protocol::publish_ack a;
+    a.batches.push_back(
+        protocol::batch_ack{*p.partition, base, uint32_t(p.events.size()), duplicate});
+    protocol::encode(out, id, a);
+    s.reply(out);
+}
+
+producer_options options_for(const fake_server& s) {
+    producer_options o;
+    o.connection.server = s.address();
+    o.connection.reconnect_backoff_initial_ms = 10;
+    o.connection.idle_ping_ms = 0;
+    o.linger_ms = 1;
+    o.retry_backoff_initial_ms = 5;
+    o.retry_backoff_max_ms = 20;
+    o.delivery_timeout_ms = 10000;
+    return o;
+}
+
+eventstream::event keyless(std::string v) {
+    eventstream::event e;
+    e.value = std::move(v);
+    return e;
+}
+
+TEST(producer, retries_a_retryable_error_with_the_same_sequence) {
+    std::vector<uint64_t> sequences;
+    std::vector<uint64_t> producer_ids;
+    std::atomic<int> publishes{0};
+    fake_server server(
+        topic_server([&](fake_server& s, uint64_t id, const protocol::publish_request& p) {
+            sequences.push_back(p.first_sequence);
+            producer_ids.push_back(p.producer_id);
+            if (publishes++ == 0) {
+                std::string out;
+                protocol::encode(out, id, protocol::error_reply{4, true, "queue full"});
+                s.reply(out);
+            } else {
+                ack(s, id, p, 100);
+            }
+        }));
+    auto o = options_for(server);
+    o.idempotent = true;
+    auto p = producer::create(o);
+    ASSERT_TRUE(p) << p.err().to_string();
+    EXPECT_NE((*p)->producer_id(), 0u);
+    auto f = (*p)->send_future("t", keyless("a"), 2u);
+    auto r = f.get();
+    ASSERT_TRUE(r) << r.err().to_string();
+    EXPECT_EQ(r->partition, 2u);
+    EXPECT_EQ(r->offset, 100);
+    ASSERT_EQ(sequences.size(), 2u);
+    EXPECT_EQ(sequences[0], sequences[1]);
+    EXPECT_EQ(producer_ids[0], (*p)->producer_id());
+    EXPECT_EQ(producer_ids[1], (*p)->producer_id());
+}
+
+TEST(producer, a_non_retryable_error_is_reported_without_retry) {
+    std::atomic<int> publishes{0};
+    fake_server server(
+        topic_server([&](fake_server& s, uint64_t id, const protocol::publish_request&) {
+            ++publishes;
+            std::string out;
+            protocol::encode(out, id, protocol::error_reply{5, false, "too big"});
+            s.reply(out);
+        }));
+    auto p = producer::create(options_for(server));
+    ASSERT_TRUE(p);
+    auto r = (*p)->send_future("t", keyless("a")).get();
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.err().code, eventstream::error_code::too_large);
+    EXPECT_EQ(publishes.load(), 1);
+}
+
+TEST(producer, a_lost_connection_is_retried_and_order_kept) {
+    std::mutex mu;
+    std::vector<std::string> appended;  // values in the order the fake "appended" them
+    std::atomic<int> publishes{0};
+    uint64_t next_offset = 0;
+    fake_server server(
+        topic_server([&](fake_server& s, uint64_t id, const protocol::publish_request& p) {
+            if (publishes++ == 0) {  // the first batch is lost with the connection
+                s.drop_connection();
+                return;
+            }
+            std::lock_guard lk(mu);
+            for (const auto& e : p.events) appended.emplace_back(e.payload);
+            ack(s, id, p, next_offset);
+            next_offset += p.events.size();
+        }));
+    auto o = options_for(server);
+    o.batch_events_max = 2;
+    o.idempotent = true;
+    auto p = producer::create(o);
+    ASSERT_TRUE(p);
+    std::vector<std::future<eventstream::delivery_result>> fs;
+    for (int i = 0; i < 6; ++i)
+        fs.push_back((*p)->send_future("t", keyless(std::to_string(i)), 1u));
+    for (int i = 0; i < 6; ++i) {
+        auto r = fs[i].get();
+        ASSERT_TRUE(r) << i << ": " << r.err().to_string();
+        EXPECT_EQ(r->offset, i);
+    }
+    std::lock_guard lk(mu);
+    EXPECT_EQ(appended, (std::vector<std::string>{"0", "1", "2", "3", "4", "5"}));
+    EXPECT_GE(server.connections(), 2);
+}
+
+TEST(producer, linger_gathers_events_into_one_publish) {
+    std::atomic<int> publishes{0};
+    std::atomic<size_t> events{0};
+    fake_server server(
+        topic_server([&](fake_server& s, uint64_t id, const protocol::publish_request& p) {
+            ++publishes;
+            events += p.events.size();
+            ack(s, id, p, 0);
+        }));
+    auto o = options_for(server);
+    o.linger_ms = 200;
+    auto p = producer::create(o);
+    ASSERT_TRUE(p);
+    std::vector<std::future<eventstream::delivery_result>> fs;
+    for (int i = 0; i < 5; ++i) fs.push_back((*p)->send_future("t", keyless("x"), 0u));
+    for (auto& f : fs) ASSERT_TRUE(f.get());
+    EXPECT_EQ(publishes.load(), 1);
+    EXPECT_EQ(events.load(), 5u);
+}
+
+TEST(producer, keys_go_to_the_servers_partition) {
+    std::mutex mu;
+    std::vector<std::pair<std::string, uint32_t>> seen;  // key, partition
+    fake_server server(
+        topic_server([&](fake_server& s, uint64_t id, const protocol::publish_request& p) {
+            {
+                std::lock_guard lk(mu);
+                for (const auto& e : p.events) seen.emplace_back(std::string(e.key), *p.partition);
+            }
+            ack(s, id, p, 0);
+        }));
+    auto p = producer::create(options_for(server));
+    ASSERT_TRUE(p);
+    for (int i = 0; i < 40; ++i) {
+        eventstream::event e;
+        e.key = "key-" + std::to_string(i);
+        e.value = "v";
+        ASSERT_TRUE((*p)->send("t", std::move(e), [](const eventstream::delivery_result&) {}));
+    }
+    ASSERT_TRUE((*p)->flush(5000));
+    std::lock_guard lk(mu);
+    ASSERT_EQ(seen.size(), 40u);
+    for (const auto& [key, partition] : seen)
+        EXPECT_EQ(partition, stable_hash(key) % topic_partitions) << key;
+}
+
+TEST(producer, a_full_buffer_fails_send_when_not_blocking) {
+    fake_server server(topic_server([](fake_server&, uint64_t, const protocol::publish_request&) {
+        // never acknowledges
+    }));
+    auto o = options_for(server);
+    o.batch_bytes_max = 1024;
+    o.buffer_bytes_max = 1024;
+    o.block_when_full = false;
+    auto p = producer::create(o);
+    ASSERT_TRUE(p);
+    eventstream::status last;
+    for (int i = 0; i < 100 && last; ++i)
+        last = (*p)->send(
+            "t", keyless(std::string(100, 'x')), [](const auto&) {}, 0u);
+    ASSERT_FALSE(last);
+    EXPECT_EQ(last.err().code, eventstream::error_code::queue_full);
+}
+
+TEST(producer, an_event_larger_than_a_batch_is_refused) {
+    fake_server server(
+        topic_server([](fake_server&, uint64_t, const protocol::publish_request&) {}));
+    auto o = options_for(server);
+    o.batch_bytes_max = 1024;
+    auto p = producer::create(o);
+    ASSERT_TRUE(p);
+    auto s = (*p)->send("t", keyless(std::string(2000, 'x')), [](const auto&) {});
+    ASSERT_FALSE(s);
+    EXPECT_EQ(s.err().code, eventstream::error_code::too_large);
+}
+
+}  // namespace
+}  // namespace es::client
