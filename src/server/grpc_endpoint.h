@@ -24,9 +24,11 @@ struct grpc_endpoint_options {
     uint32_t node_id = 1;
     // Largest request message accepted (bytes).
     int max_receive_message_bytes = 8 << 20;
-    // StreamEvents: events read but not yet answered, per stream; the server stops reading
-    // the stream until answers have gone out.
+    // StreamEvents: requests, and events (batches count each of their events), read but not
+    // yet answered, per stream; past either the server stops reading the stream until answers
+    // have gone out.
     uint32_t stream_window = 1024;
+    uint64_t stream_window_events = 65536;
 };
 
 class grpc_endpoint {

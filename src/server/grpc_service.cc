@@ -13,6 +13,7 @@
 #include "server/grpc_convert.h"
 #include "server/grpc_metrics_text.h"
 #include "server/notifying_feed.h"
+#include "server/publish_call.h"
 
 namespace es::server {
 namespace {
@@ -73,6 +74,10 @@ class stream_events_reactor final
             finish_if_done();
             return;
         }
+        if (in_.batch_size() > 0) {
+            on_batch();
+            return;
+        }
         grpc_event_service::prepared_publish p;
         const auto prepared = service_.prepare(in_, p);
         std::unique_lock lock(state_->mutex);
@@ -101,12 +106,55 @@ class stream_events_reactor final
                 again.response.set_partition(p.options.partition.value_or(0));
             }
         }
-        if (slots_.size() < service_.options().stream_window) {
+        outstanding_events_ += 1;
+        read_more();
+        write_next();
+    }
+
+    // A batch request: published in one engine call, answered by one response.
+    void on_batch() {
+        grpc_event_service::prepared_batch b;
+        const auto prepared = service_.prepare_batch(in_, b);
+        std::unique_lock lock(state_->mutex);
+        const uint64_t seq = next_seq_++;
+        slots_.push_back({});
+        slots_.back().response.set_correlation_id(in_.correlation_id());
+        slots_.back().events = static_cast<uint64_t>(in_.batch_size());
+        outstanding_events_ += slots_.back().events;
+        if (!prepared) {
+            refuse(slots_.back(), prepared.err());
+        } else {
+            lock.unlock();
+            std::weak_ptr<shared> weak = state_;
+            const uint64_t correlation = in_.correlation_id();
+            service_.publish_batch(b, [weak, seq, correlation](v1::EventResponse r) {
+                auto state = weak.lock();
+                if (!state) return;
+                std::lock_guard l(state->mutex);
+                stream_events_reactor* self = state->reactor;
+                if (self == nullptr) return;
+                r.set_correlation_id(correlation);
+                slot& s = self->slot_of(seq);
+                s.response = std::move(r);
+                s.ready = true;
+                self->write_next();
+            });
+            lock.lock();
+        }
+        read_more();
+        write_next();
+    }
+
+    // REQUIRES: state_->mutex held. Reads on while fewer than the window's events are waiting
+    // for their answers.
+    void read_more() {
+        if (slots_.size() < service_.options().stream_window &&
+            outstanding_events_ < service_.options().stream_window_events) {
+            reading_ = true;
             StartRead(&in_);
         } else {
             reading_ = false;  // resumed by OnWriteDone
         }
-        write_next();
     }
 
     void OnWriteDone(bool ok) override {
@@ -116,8 +164,11 @@ class stream_events_reactor final
             finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "the stream broke"));
             return;
         }
+        outstanding_events_ -= written_events_;
+        written_events_ = 0;
         if (!reading_ && !read_closed_ && !finished_ &&
-            slots_.size() < service_.options().stream_window) {
+            slots_.size() < service_.options().stream_window &&
+            outstanding_events_ < service_.options().stream_window_events) {
             reading_ = true;
             StartRead(&in_);
         }
@@ -141,6 +192,7 @@ class stream_events_reactor final
   private:
     struct slot {
         bool ready = false;
+        uint64_t events = 1;  // events the request carried (a batch: its size)
         v1::EventResponse response;
     };
     // What completions reach: the reactor while it lives. A recursive mutex, so that a
@@ -182,11 +234,15 @@ class stream_events_reactor final
 
     void write_next() {
         if (writing_ || finished_ || slots_.empty() || !slots_.front().ready) return;
+        written_events_ = slots_.front().events;
         out_ = std::move(slots_.front().response);
         slots_.pop_front();
         ++first_seq_;
         writing_ = true;
-        StartWrite(&out_);
+        // More answers ready behind this one: let gRPC gather them into one transport write.
+        grpc::WriteOptions wo;
+        if (!slots_.empty() && slots_.front().ready) wo.set_buffer_hint();
+        StartWrite(&out_, wo);
     }
 
     void finish_if_done() {
@@ -209,6 +265,8 @@ class stream_events_reactor final
     std::deque<slot> slots_;
     uint64_t first_seq_ = 0;  // sequence number of slots_.front()
     uint64_t next_seq_ = 0;
+    uint64_t outstanding_events_ = 0;  // events read and not yet answered
+    uint64_t written_events_ = 0;      // events answered by the write in progress
     bool reading_ = true;
     bool read_closed_ = false;
     bool writing_ = false;
@@ -402,6 +460,114 @@ result<void> grpc_event_service::prepare(const EventRequest& r, prepared_publish
     return {};
 }
 
+result<void> grpc_event_service::prepare_batch(const EventRequest& r, prepared_batch& out) {
+    if (r.has_key() || !r.payload().empty() || r.headers_size() > 0 || r.timestamp_ns() != 0 ||
+        r.has_partition() || r.producer_id() != 0) {
+        return make_error(errc::invalid_argument,
+                          "a batch request carries its events in `batch` only: key, payload, "
+                          "headers, timestamp_ns, partition and producer_id must be unset");
+    }
+    const std::string& topic = r.topic().empty() ? r.batch(0).topic() : r.topic();
+    v1::Acks acks = r.acks();
+    out.answer = std::make_shared<prepared_batch::answer_info>();
+    out.events.resize(static_cast<size_t>(r.batch_size()));
+    out.headers.resize(out.events.size());
+    for (int i = 0; i < r.batch_size(); ++i) {
+        const EventRequest& e = r.batch(i);
+        const std::string at = "batch[" + std::to_string(i) + "]";
+        if (!e.topic().empty() && e.topic() != topic) {
+            return make_error(
+                errc::invalid_argument,
+                at + ".topic: every event of a batch goes to one topic ('" + topic + "')");
+        }
+        if (e.acks() != v1::ACKS_UNSPECIFIED && e.acks() != acks) {
+            if (acks != v1::ACKS_UNSPECIFIED) {
+                return make_error(errc::invalid_argument,
+                                  at + ".acks: every event of a batch takes the same acks");
+            }
+            acks = e.acks();
+        }
+        if (e.has_partition() || e.producer_id() != 0 || e.batch_size() > 0) {
+            return make_error(errc::invalid_argument,
+                              at + ": an event in a batch cannot name a partition or a producer, "
+                                   "or hold a batch of its own");
+        }
+        if (e.timestamp_ns() < 0) {
+            return make_error(errc::invalid_argument, at + ".timestamp_ns must not be negative");
+        }
+        auto& hs = out.headers[static_cast<size_t>(i)];
+        for (const auto& [name, value] : e.headers()) hs.push_back({name, value});
+        core::event_in& ev = out.events[static_cast<size_t>(i)];
+        ev.has_key = e.has_key();
+        ev.key = e.has_key() ? std::string_view(e.key()) : std::string_view();
+        ev.payload = e.payload();
+        ev.headers = hs;
+        ev.timestamp_ns = e.timestamp_ns();
+        out.answer->keys.push_back(e.has_key() ? e.key() : std::string());
+        out.answer->has_key.push_back(e.has_key());
+        out.answer->correlation_ids.push_back(e.correlation_id());
+    }
+    if (acks != v1::ACKS_UNSPECIFIED && acks != v1::ACKS_NONE && acks != v1::ACKS_LEADER &&
+        acks != v1::ACKS_ALL) {
+        return make_error(errc::invalid_argument, "acks: unknown value " + std::to_string(acks));
+    }
+    out.wait_for_ack = acks != v1::ACKS_NONE;
+    auto t = engine_.find_topic(topic);
+    if (!t) return std::move(t).err();
+    out.topic = std::move(*t);
+    return {};
+}
+
+void grpc_event_service::publish_batch(prepared_batch& b, std::function<void(EventResponse)> done) {
+    const std::string topic = b.topic->config.name;
+    const auto partitions = static_cast<uint32_t>(b.topic->partitions.size());
+    auto answer = b.answer;
+    publish_async(
+        engine_, b.topic, b.events, b.wait_for_ack ? acks_mode::all : acks_mode::none,
+        [done = std::move(done), answer, topic, partitions](result<publish_report> r) {
+            EventResponse resp;
+            if (!r) {
+                resp.set_status_code(static_cast<int32_t>(grpc_code_of(r.err().code)));
+                resp.set_error(r.err().message);
+                if (r.err().code == errc::queue_full) resp.set_retry_delay_ms(grpc_retry_delay_ms);
+                done(std::move(resp));
+                return;
+            }
+            for (const auto& o : r->outcomes) {
+                if (o.code != errc::ok) {
+                    resp.set_status_code(static_cast<int32_t>(grpc_code_of(o.code)));
+                    resp.set_error("a batch of " + std::to_string(o.count) +
+                                   " events for partition " + std::to_string(o.partition) +
+                                   " was refused: " + errc_name(o.code));
+                    done(std::move(resp));
+                    return;
+                }
+            }
+            if (r->summary.events_refused > 0) {
+                resp.set_status_code(static_cast<int32_t>(grpc::StatusCode::RESOURCE_EXHAUSTED));
+                resp.set_error(std::to_string(r->summary.events_refused) +
+                               " events were refused (a partition's queue is full); retry them");
+                resp.set_retry_delay_ms(grpc_retry_delay_ms);
+            }
+            // Place each event: the placement reads only has_key and key.
+            std::vector<core::event_in> keys(answer->keys.size());
+            for (size_t i = 0; i < keys.size(); ++i) {
+                keys[i].has_key = answer->has_key[i];
+                keys[i].key = answer->keys[i];
+            }
+            const auto places = place_events(keys, partitions, r->outcomes);
+            for (size_t i = 0; i < places.size(); ++i) {
+                EventResponse* e = resp.add_batch();
+                e->set_correlation_id(answer->correlation_ids[i]);
+                if (!places[i].appended) continue;
+                e->set_partition(places[i].partition);
+                e->set_offset(places[i].offset);
+                e->set_id(core::format_event_id(topic, places[i].partition, places[i].offset));
+            }
+            done(std::move(resp));
+        });
+}
+
 grpc::ServerUnaryReactor* grpc_event_service::SubmitEvent(grpc::CallbackServerContext* ctx,
                                                           const EventRequest* request,
                                                           EventResponse* response) {
@@ -409,6 +575,24 @@ grpc::ServerUnaryReactor* grpc_event_service::SubmitEvent(grpc::CallbackServerCo
     if (deadline_passed(ctx)) {
         reactor->Finish(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
                                      "the deadline passed before the event was published"));
+        return reactor;
+    }
+    if (request->batch_size() > 0) {
+        prepared_batch b;
+        if (auto s = prepare_batch(*request, b); !s) {
+            reactor->Finish(grpc_status_of(s.err(), ctx));
+            return reactor;
+        }
+        publish_batch(b, [reactor, response](EventResponse r) {
+            // A refused batch is the call's status; an accepted one its response.
+            if (r.status_code() != 0 && r.batch_size() == 0) {
+                reactor->Finish(
+                    grpc::Status(static_cast<grpc::StatusCode>(r.status_code()), r.error()));
+                return;
+            }
+            *response = std::move(r);
+            reactor->Finish(grpc::Status::OK);
+        });
         return reactor;
     }
     prepared_publish p;

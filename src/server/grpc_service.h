@@ -61,6 +61,26 @@ class grpc_event_service final : public eventstream::v1::EventService::CallbackS
     };
     result<void> prepare(const EventRequest& request, prepared_publish& out);
 
+    // A batch request (EventRequest.batch), ready for publish_async; what the answer needs of
+    // it is copied, so that the request's buffer can be reused at once.
+    struct prepared_batch {
+        core::topic_ptr topic;
+        std::vector<core::event_in> events;  // views into the request
+        std::vector<std::vector<core::header_in>> headers;
+        bool wait_for_ack = true;
+        // For the answer, owned: each event's key (for placing it) and correlation id.
+        struct answer_info {
+            std::vector<std::string> keys;
+            std::vector<bool> has_key;
+            std::vector<uint64_t> correlation_ids;
+        };
+        std::shared_ptr<answer_info> answer;
+    };
+    result<void> prepare_batch(const EventRequest& request, prepared_batch& out);
+    // Publishes a prepared batch; `done` gets the filled response (or the refusal), on a
+    // worker thread or this one.
+    void publish_batch(prepared_batch& batch, std::function<void(EventResponse)> done);
+
   private:
     core::engine& engine_;
     metrics::registry& registry_;
