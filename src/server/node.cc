@@ -25,6 +25,7 @@
 #include "metrics/registry.h"
 #include "server/accept_loop.h"
 #include "server/data_dir_lock.h"
+#include "server/grpc_endpoint.h"
 #include "server/http_listener.h"
 #include "server/native_listener.h"
 #include "server/node_routes.h"
@@ -111,6 +112,7 @@ struct node::impl {
     std::unique_ptr<http_listener> http;
     std::shared_ptr<rest_service> rest;  // REST and WebSocket; closed with the listeners
     std::vector<std::unique_ptr<reserved_port_listener>> reserved_ports;
+    std::unique_ptr<grpc_endpoint> grpc;  // shut down with the listeners
     std::unique_ptr<native_listener> native;
 
     std::atomic<int> signals_received{0};
@@ -199,8 +201,15 @@ status node::impl::start_steps() {
     // half-served.
     auto http_acceptor = open_listener(io, config.bind, config.http_port, "http_port");
     if (!http_acceptor) return std::move(http_acceptor).err();
-    auto grpc_acceptor = open_listener(io, config.bind, config.grpc_port, "grpc_port");
-    if (!grpc_acceptor) return std::move(grpc_acceptor).err();
+    // gRPC binds its own port and serves from the moment it is bound; the engine it serves
+    // is already running.
+    grpc_endpoint_options grpc_opts;
+    grpc_opts.bind = config.bind;
+    grpc_opts.port = config.grpc_port;
+    grpc_opts.node_id = config.node_id;
+    auto grpc_started = grpc_endpoint::start(*engine, metrics, grpc_opts);
+    if (!grpc_started) return std::move(grpc_started).err();
+    grpc = std::move(*grpc_started);
     auto native_acceptor = open_listener(io, config.bind, config.native_port, "native_port");
     if (!native_acceptor) return std::move(native_acceptor).err();
     auto cluster_acceptor = open_listener(io, config.bind, config.cluster_port, "cluster_port");
@@ -211,7 +220,7 @@ status node::impl::start_steps() {
     rest_opts.node_id = config.node_id;
     rest_opts.bind = http_acceptor->local_endpoint().address().to_string();
     rest_opts.http_port = http_acceptor->local_endpoint().port();
-    rest_opts.grpc_port = grpc_acceptor->local_endpoint().port();
+    rest_opts.grpc_port = grpc->port();
     rest_opts.native_port = native_acceptor->local_endpoint().port();
     rest_opts.cluster_port = cluster_acceptor->local_endpoint().port();
     rest = rest_service::create(io, *engine, &metrics, rest_opts);
@@ -221,8 +230,6 @@ status node::impl::start_steps() {
     http = std::make_unique<http_listener>(io, std::move(*http_acceptor), std::move(router),
                                            http_listener_options{}, &metrics);
     http->set_upgrade_handler(rest_service::websocket_path, rest->websocket_upgrade_handler());
-    reserved_ports.push_back(std::make_unique<reserved_port_listener>(
-        io, std::move(*grpc_acceptor), "grpc", "gRPC (eventstream.v1.EventService)"));
     native_options native_opts;
     native_opts.max_frame_bytes = config.native_max_frame_bytes;
     native_opts.idle_timeout_ms = config.native_idle_timeout_ms;
@@ -239,9 +246,9 @@ status node::impl::start_steps() {
 
     const auto& http_ep = http->local_endpoint();
     ports.http = http_ep.port();
-    ports.grpc = reserved_ports[0]->local_endpoint().port();
+    ports.grpc = grpc->port();
     ports.native = native->local_endpoint().port();
-    ports.cluster = reserved_ports[1]->local_endpoint().port();
+    ports.cluster = reserved_ports[0]->local_endpoint().port();
 
     http->start();
     for (auto& p : reserved_ports) p->start();
@@ -260,18 +267,20 @@ status node::impl::start_steps() {
 
     spdlog::info("http listening on {} (REST /v1, WebSocket /v1/stream, health, metrics)",
                  endpoint_text(http_ep));
-    spdlog::info("grpc listening on {} (gRPC not built yet; connections are closed)",
-                 endpoint_text(reserved_ports[0]->local_endpoint()));
+    spdlog::info(
+        "grpc listening on {}:{} (eventstream.v1.EventService, grpc.health.v1, reflection)",
+        config.bind, grpc->port());
     spdlog::info("native listening on {} (native protocol, TCP and UDP)",
                  endpoint_text(native->local_endpoint()));
     spdlog::info("cluster listening on {} (clustering not built yet; connections are closed)",
-                 endpoint_text(reserved_ports[1]->local_endpoint()));
+                 endpoint_text(reserved_ports[0]->local_endpoint()));
     return {};
 }
 
 void node::impl::close_listeners() {
     if (http) http->close();
-    if (rest) rest->close();  // long polls and WebSocket sessions end before the engine stops
+    if (rest) rest->close();     // long polls and WebSocket sessions end before the engine stops
+    if (grpc) grpc->shutdown();  // calls in progress get a short grace, then are cancelled
     for (auto& p : reserved_ports) p->close();
     if (native) native->close();  // native sessions end their subscriptions before the engine stops
 }
@@ -336,6 +345,7 @@ void node::stop() {
     n.http.reset();
     n.rest.reset();
     n.reserved_ports.clear();
+    n.grpc.reset();
     n.native.reset();
     // 4. The ports are no longer valid; a reader must not find them.
     if (n.ports_file_written) {
