@@ -203,7 +203,8 @@ int main(int argc, char** argv) {
     }
     nlohmann::json out{{"system", "eventstream-grpc"}, {"size", c.size}};
     double unary_max = 0;
-    if (c.modes.find("unary-max") != std::string::npos || c.rate == 0) {
+    const bool want_rate = c.modes.find("unary-rate") != std::string::npos;
+    if (c.modes.find("unary-max") != std::string::npos || (want_rate && c.rate == 0)) {
         unary_run r;
         unary_max = run_unary(*stub, c, 0, r);
         const auto snap = r.latency_ns.snapshot();
@@ -212,7 +213,7 @@ int main(int argc, char** argv) {
         out["unary_max_per_s"] = unary_max;
         out["unary_failed"] = r.failed.load();
     }
-    if (c.modes.find("unary-rate") != std::string::npos) {
+    if (want_rate) {
         const double rate = c.rate > 0 ? c.rate : unary_max / 2;
         unary_run r;
         const double achieved = run_unary(*stub, c, rate, r);
