@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Native protocol against NATS (run by `scripts/bench native`): nats-server and a fresh
+# eventstream node on loopback, the same workloads against both in one run:
+#   1. one publisher, 128 B and 1 KiB: NATS publishes (stores nothing without a subscriber); we
+#      append every event to its partition and acknowledge it (acks=leader).
+#   2. one publisher and one subscriber, 128 B: events delivered per second.
+#   3. latency at a fixed rate (NATS; ours when esctl bench has a --rate mode).
+# NATS is driven by bench/nats_bench (libnats), ours by `esctl bench`. Prints both figures and
+# their ratio; the last line is one JSON object.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source bench/node_lib.sh
+
+seconds=${ES_NATIVE_BENCH_SECONDS:-3}
+rate=${ES_NATIVE_BENCH_RATE:-50000}
+nats_bin=$(command -v nats-server || echo /usr/sbin/nats-server)
+[ -x "$nats_bin" ] || { echo "native bench: nats-server not found; scripts/setup installs it" >&2; exit 1; }
+
+nats_port=$(bench_free_port)
+"$nats_bin" -a 127.0.0.1 -p "$nats_port" >"$BENCH_WORK/nats.log" 2>&1 &
+BENCH_PIDS+=($!)
+bench_start_node
+sleep 0.5
+nats_url="nats://127.0.0.1:$nats_port"
+ms=$((seconds * 1000))
+
+results=()
+for size in 128 1024; do
+    results+=("$(build/bin/nats_bench --url "$nats_url" --mode pub --size "$size" --duration-ms "$ms")")
+    results+=("$(build/bin/esctl --server "127.0.0.1:$BENCH_NATIVE" bench --topic "pub$size" \
+        -s "$size" -d "$seconds" --json 2>/dev/null | python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin)))')")
+done
+results+=("$(build/bin/nats_bench --url "$nats_url" --mode pubsub --size 128 --duration-ms "$ms")")
+results+=("$(build/bin/esctl --server "127.0.0.1:$BENCH_NATIVE" bench --topic pubsub \
+    -s 128 -d "$seconds" --consumers 1 --json 2>/dev/null | python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin)))')")
+results+=("$(build/bin/nats_bench --url "$nats_url" --mode latency --size 128 --rate "$rate" --duration-ms "$ms")")
+
+python3 - "${results[@]}" <<'PY'
+import json, sys
+r = [json.loads(a) for a in sys.argv[1:]]
+nats_pub128, ours_pub128, nats_pub1k, ours_pub1k, nats_ps, ours_ps, nats_lat = r
+def line(what, nats, ours):
+    print(f"{what:<34} NATS {nats:>12,.0f}/s   eventstream {ours:>12,.0f}/s   ratio {ours / nats:5.2f}x")
+line("publish, 128 B", nats_pub128["published_per_s"], ours_pub128["produce"]["events_per_s"])
+line("publish, 1 KiB", nats_pub1k["published_per_s"], ours_pub1k["produce"]["events_per_s"])
+line("1 pub + 1 sub, 128 B, delivered", nats_ps["delivered_per_s"], ours_ps["consume"]["events_per_s"])
+print(f"NATS latency at {nats_lat['rate']:,.0f}/s: p50 {nats_lat['p50_ns']/1e3:.0f} us, "
+      f"p99 {nats_lat['p99_ns']/1e3:.0f} us, p99.9 {nats_lat['p999_ns']/1e3:.0f} us; "
+      f"ours at max load (esctl bench, end to end): p99 "
+      f"{ours_ps['consume']['end_to_end_latency']['p99_us']:.0f} us")
+print(json.dumps({"nats": {"pub128": nats_pub128, "pub1k": nats_pub1k, "pubsub": nats_ps,
+                           "latency": nats_lat},
+                  "eventstream": {"pub128": ours_pub128["produce"], "pub1k": ours_pub1k["produce"],
+                                  "pubsub": ours_ps["consume"]}}))
+PY
