@@ -407,3 +407,44 @@ TEST_F(server_rest_test, slow_clients_do_not_stall_the_node) {
 
 }  // namespace
 }  // namespace es::test
+
+namespace es::test {
+namespace {
+
+// A node with the smallest ingest queue (64 KiB): a large publish fills it, and the client is
+// told to retry.
+class server_backpressure_test : public server_process_fixture {};
+
+TEST_F(server_backpressure_test, full_queue_is_429_with_retry_after) {
+    server_launch launch;
+    launch.flags["ingest_queue_bytes"] = "65536";
+    server::ports_record ports;
+    auto* node = start_ready(launch, &ports);
+    ASSERT_NE(node, nullptr);
+    auto created =
+        http_call(ports.http, "POST", "/v1/topics", R"({"name":"bp","max_event_bytes":4096})");
+    ASSERT_TRUE(created);
+    ASSERT_EQ(created->status, 201) << created->body;
+    nlohmann::json events = nlohmann::json::array();
+    for (int i = 0; i < 1000; ++i) events.push_back({{"payload", std::string(900, 'x')}});
+    const std::string body = nlohmann::json{{"topic", "bp"}, {"events", events}}.dump();
+    bool refused = false;
+    for (int i = 0; i < 50 && !refused; ++i) {
+        auto r = http_call(ports.http, "POST", "/v1/events?acks=0", body);
+        ASSERT_TRUE(r) << r.err().message;
+        if (r->status == 429) {
+            refused = true;
+            EXPECT_EQ(r->header("retry-after"), "1");
+            EXPECT_NE(r->body.find("queue_full"), std::string::npos) << r->body;
+        } else {
+            EXPECT_EQ(r->status, 202) << r->body;
+        }
+    }
+    EXPECT_TRUE(refused) << "no publish was refused with a 64 KiB ingest queue";
+    auto ready = http_call(ports.http, "GET", "/health/ready");
+    ASSERT_TRUE(ready);
+    EXPECT_EQ(ready->status, 200);
+}
+
+}  // namespace
+}  // namespace es::test
