@@ -797,3 +797,37 @@ TEST_F(native_protocol_test, deleting_a_topic_ends_its_subscriptions) {
 
 }  // namespace
 }  // namespace es::test
+
+namespace es::test {
+namespace {
+
+TEST_F(native_protocol_test, stopping_the_node_tells_connections_and_drains) {
+    auto c = connect();
+    ASSERT_TRUE(c);
+    create_topic(*c, "stop");
+    publish(*c, "stop", 0, 3);
+    subscribe_request s;
+    s.topic = "stop";
+    s.start = start_kind::earliest;
+    s.credit_events = 100;
+    s.credit_bytes = 1 << 20;
+    subscribe(*c, s);
+    ASSERT_EQ(read_events(*c, 3).size(), 3u);
+    auto exit = node_->stop(SIGTERM, std::chrono::seconds(20));
+    ASSERT_TRUE(exit);
+    EXPECT_TRUE(exit->exited_with(0)) << *exit << node_->log();
+    bool told = false;
+    for (;;) {
+        auto f = c->read_frame(milliseconds(3000));
+        if (!f) break;
+        if (f->header.type == message_type::error) {
+            EXPECT_EQ(f->header.request_id, 0u);
+            EXPECT_EQ(error_of(*f).code, static_cast<uint16_t>(errc::shutting_down));
+            told = true;
+        }
+    }
+    EXPECT_TRUE(told);
+}
+
+}  // namespace
+}  // namespace es::test
