@@ -87,7 +87,8 @@ struct consumer_options {
     std::optional<start_position> start;
     // Flow control: the consumer grants the server credit for at most this many events and
     // bytes per partition beyond what the application has consumed; it grants more as poll()
-    // hands events out.
+    // hands events out. The byte window is raised to the topic's largest record when smaller,
+    // since the server sends a record only whole.
     uint32_t credit_events = 1000;
     uint64_t credit_bytes = 4ull << 20;
     // Automatic commits (needs a group): every auto_commit_interval_ms, from poll(), of the

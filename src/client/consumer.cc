@@ -25,6 +25,10 @@ namespace protocol = es::protocol;
 
 namespace {
 
+// A record's bytes beyond its event's: the 32-byte record header, the headers' entries
+// (at most 64 KiB) and padding.
+constexpr uint64_t largest_record_overhead_bytes = 32 + 64 * 1024 + 8;
+
 // The bytes a record takes in an EVENTS frame: the measure of byte credit.
 uint64_t record_bytes(const consumer_record& r) {
     event e;
@@ -60,6 +64,9 @@ struct consumer::impl {
     std::condition_variable arrived;
     // Guarded by mu.
     std::string topic;
+    // The byte window: options.credit_bytes, raised to the topic's largest record, which the
+    // server holds back until the credit allows it whole (docs/protocol.md).
+    uint64_t credit_bytes = 0;
     std::map<uint32_t, partition_state> parts;
     std::deque<queued> queue;
     bool closed = false;
@@ -77,7 +84,7 @@ struct consumer::impl {
         req.fallback = es::client::to_wire(from.fallback);
         req.start_value = from.value;
         req.credit_events = options.credit_events;
-        req.credit_bytes = options.credit_bytes;
+        req.credit_bytes = credit_bytes;
         req.partitions = {p};
         const uint64_t id = conn->next_request_id();
         {
@@ -236,6 +243,9 @@ struct consumer::impl {
         {
             std::lock_guard lk(mu);
             topic = t;
+            credit_bytes = std::max<uint64_t>(
+                options.credit_bytes,
+                uint64_t(detail->settings.max_event_bytes) + largest_record_overhead_bytes);
             for (uint32_t p : mine)
                 parts.emplace(p, partition_state{0,
                                                  0,
@@ -243,7 +253,7 @@ struct consumer::impl {
                                                  {},
                                                  {},
                                                  es::client::credit_window(options.credit_events,
-                                                                           options.credit_bytes)});
+                                                                           credit_bytes)});
             last_commit_ns = es::monotonic_ns();
         }
         std::vector<std::future<status>> answers;
