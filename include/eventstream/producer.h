@@ -8,8 +8,9 @@
 // first send() to it.
 //
 // Delivery reports: every send() is reported exactly once, through its callback (called on the
-// producer's I/O thread: it must not block) or its future. Events of one partition are reported
-// in the order they were sent.
+// producer's I/O thread: it must not block, and so must not call send(), which may wait for
+// buffer space or for the partition count of a new topic) or its future. Events of one partition
+// are reported in the order they were sent.
 //
 // Thread safety: send(), flush() and close() may be called from any thread, concurrently.
 #pragma once

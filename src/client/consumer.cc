@@ -127,10 +127,12 @@ struct consumer::impl {
         switch (f.header.type) {
             case protocol::message_type::events: {
                 auto ev = protocol::decode_events(f.body);
-                status s = ev ? es::client::decode_records(ev->records, ev->count, topic,
-                                                           ev->partition, records)
-                              : status(error{error_code::protocol_error,
-                                             "bad EVENTS: " + ev.err().message});
+                // Filed under the partition this subscription is for, whatever the frame says,
+                // so that a confused server cannot make us touch a partition we do not track.
+                status s =
+                    ev ? es::client::decode_records(ev->records, ev->count, topic, p, records)
+                       : status(
+                             error{error_code::protocol_error, "bad EVENTS: " + ev.err().message});
                 if (!s) ended = s.err();
                 break;
             }
@@ -143,7 +145,7 @@ struct consumer::impl {
                 consumer_record r;
                 r.kind = record_kind::gap;
                 r.topic = topic;
-                r.partition = g->partition;
+                r.partition = p;
                 r.gap_first = g->first;
                 r.gap_last = g->last;
                 r.offset = g->last;
