@@ -140,7 +140,8 @@ struct batch_ack {
     bool duplicate = false;  // already appended earlier (idempotent producer)
 };
 
-// PUBLISH_ACK: one entry per partition batch, in the order the events were given.
+// PUBLISH_ACK: one entry per batch appended, sorted by partition, then by base_offset (a
+// partition's events take its batches' offsets in the order they were given).
 struct publish_ack {
     std::vector<batch_ack> batches;
 };
