@@ -51,7 +51,7 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
     std::atomic<bool> connected{false};
     std::atomic<bool> closed{false};
     std::atomic<uint32_t> max_frame_bytes{protocol::default_max_frame_bytes};
-    std::function<void()> on_reconnect;  // set before sharing
+    std::function<void()> on_reconnect;
 
     // ---- I/O thread only.
     enum class state { connecting, handshaking, ready, backoff, closed };
@@ -423,13 +423,15 @@ connection::~connection() {
     close();
 }
 
-result<std::unique_ptr<connection>> connection::open(const eventstream::connection_options& o) {
+result<std::unique_ptr<connection>> connection::open(const eventstream::connection_options& o,
+                                                     std::function<void()> on_reconnect) {
     auto addr = parse_server_address(o.server);
     if (!addr) return std::move(addr).err();
     auto i = std::make_shared<impl>();
     i->options = o;
     i->host = addr->first;
     i->port = addr->second;
+    i->on_reconnect = std::move(on_reconnect);
     if (i->options.reconnect_backoff_initial_ms == 0) i->options.reconnect_backoff_initial_ms = 1;
     std::promise<status> first;
     auto done = first.get_future();
@@ -492,10 +494,6 @@ result<owned_frame> connection::call(uint64_t request_id, std::string frame) {
     request(request_id, std::move(frame),
             [p](result<owned_frame> r) { p->set_value(std::move(r)); });
     return f.get();
-}
-
-void connection::set_reconnect_handler(std::function<void()> h) {
-    impl_->on_reconnect = std::move(h);
 }
 
 uint32_t connection::max_frame_bytes() const noexcept {

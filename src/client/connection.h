@@ -36,10 +36,13 @@ using lost_handler = std::function<void(const error&)>;
 
 class connection {
   public:
-    // Starts the I/O thread, connects and says HELLO, waiting up to connect_timeout_ms. Errors:
-    // invalid_argument (address), connection_lost (refused, unreachable), timed_out,
-    // protocol_error (the server refused HELLO or answered nonsense).
-    static result<std::unique_ptr<connection>> open(const eventstream::connection_options& o);
+    // Starts the I/O thread, connects and says HELLO, waiting up to connect_timeout_ms.
+    // `on_reconnect` (may be empty) is called on the I/O thread after every successful
+    // reconnection (not the first connect). Errors: invalid_argument (address),
+    // connection_lost (refused, unreachable), timed_out, protocol_error (the server refused
+    // HELLO or answered nonsense).
+    static result<std::unique_ptr<connection>> open(const eventstream::connection_options& o,
+                                                    std::function<void()> on_reconnect = {});
     // Closes: pending requests get `closed`.
     ~connection();
     connection(const connection&) = delete;
@@ -62,10 +65,6 @@ class connection {
 
     // Sends and waits for the answer. Any thread but the I/O thread.
     result<owned_frame> call(uint64_t request_id, std::string frame);
-
-    // Called on the I/O thread after every successful reconnection (not the first connect).
-    // Set before the connection is shared.
-    void set_reconnect_handler(std::function<void()> h);
 
     // The largest frame the server takes (HELLO_OK).
     uint32_t max_frame_bytes() const noexcept;

@@ -440,16 +440,16 @@ result<std::unique_ptr<consumer>> consumer::create(const consumer_options& optio
     if (options.start && options.start->where == start_position::kind::committed &&
         options.group.empty())
         return error{error_code::invalid_argument, "start from committed needs a group"};
-    auto conn = es::client::connection::open(options.connection);
-    if (!conn) return std::move(conn).err();
     auto i = std::make_unique<impl>();
     i->options = options;
     i->start = options.start           ? *options.start
                : options.group.empty() ? start_position::latest()
                                        : start_position::committed();
-    i->conn = std::move(*conn);
     impl* raw = i.get();
-    i->conn->set_reconnect_handler([raw] { raw->on_reconnect(); });
+    // The handler runs on the I/O thread, which the connection stops before `i` goes away.
+    auto conn = es::client::connection::open(options.connection, [raw] { raw->on_reconnect(); });
+    if (!conn) return std::move(conn).err();
+    i->conn = std::move(*conn);
     return std::unique_ptr<consumer>(new consumer(std::move(i)));
 }
 

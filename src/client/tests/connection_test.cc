@@ -107,10 +107,9 @@ TEST(connection, reconnects_after_the_server_drops_it) {
         protocol::encode_pong(out, f.header.request_id, protocol::ping{"pong"});
         s.reply(out);
     });
-    auto c = connection::open(options_for(server));
-    ASSERT_TRUE(c);
     std::atomic<int> reconnects{0};
-    (*c)->set_reconnect_handler([&] { ++reconnects; });
+    auto c = connection::open(options_for(server), [&] { ++reconnects; });
+    ASSERT_TRUE(c);
     server.drop_connection();
     ASSERT_TRUE(eventually([&] { return reconnects.load() == 1 && (*c)->connected(); }));
     EXPECT_EQ(server.connections(), 2);
