@@ -2,6 +2,7 @@
 #include "eventstream/admin.h"
 
 #include "client/connection.h"
+#include "client/requests.h"
 #include "client/wire.h"
 #include "protocol/codec.h"
 
@@ -11,19 +12,6 @@ namespace protocol = es::protocol;
 
 struct admin::impl {
     std::unique_ptr<es::client::connection> conn;
-
-    // Sends a request built by `encode` and checks the answer's type.
-    template <class Encode>
-    result<es::client::owned_frame> call(Encode encode, protocol::message_type expected) {
-        const uint64_t id = conn->next_request_id();
-        std::string frame;
-        encode(frame, id);
-        auto answer = conn->call(id, std::move(frame));
-        if (!answer) return std::move(answer).err();
-        auto s = es::client::answer_error(*answer, expected);
-        if (!s) return std::move(s).err();
-        return answer;
-    }
 };
 
 namespace {
@@ -44,7 +32,8 @@ result<std::unique_ptr<admin>> admin::connect(const connection_options& options)
 }
 
 result<topic_info> admin::create_topic(const topic_config& config) {
-    auto a = impl_->call(
+    auto a = es::client::call_expecting(
+        *impl_->conn,
         [&](std::string& out, uint64_t id) {
             protocol::encode(out, id, protocol::create_topic_request{es::client::to_wire(config)});
         },
@@ -56,7 +45,8 @@ result<topic_info> admin::create_topic(const topic_config& config) {
 }
 
 status admin::delete_topic(const std::string& name) {
-    auto a = impl_->call(
+    auto a = es::client::call_expecting(
+        *impl_->conn,
         [&](std::string& out, uint64_t id) {
             protocol::encode_delete_topic(out, id, protocol::topic_name_request{name});
         },
@@ -66,9 +56,9 @@ status admin::delete_topic(const std::string& name) {
 }
 
 result<std::vector<topic_info>> admin::list_topics() {
-    auto a =
-        impl_->call([&](std::string& out, uint64_t id) { protocol::encode_list_topics(out, id); },
-                    protocol::message_type::topic_list);
+    auto a = es::client::call_expecting(
+        *impl_->conn, [&](std::string& out, uint64_t id) { protocol::encode_list_topics(out, id); },
+        protocol::message_type::topic_list);
     if (!a) return std::move(a).err();
     auto l = protocol::decode_topic_list(a->body);
     if (!l) return bad_answer("TOPIC_LIST", l.err());
@@ -78,19 +68,14 @@ result<std::vector<topic_info>> admin::list_topics() {
 }
 
 result<topic_info> admin::describe_topic(const std::string& name) {
-    auto a = impl_->call(
-        [&](std::string& out, uint64_t id) {
-            protocol::encode_describe_topic(out, id, protocol::topic_name_request{name});
-        },
-        protocol::message_type::topic_info);
-    if (!a) return std::move(a).err();
-    auto d = protocol::decode_topic_info(a->body);
-    if (!d) return bad_answer("TOPIC_INFO", d.err());
+    auto d = es::client::describe_topic(*impl_->conn, name);
+    if (!d) return std::move(d).err();
     return es::client::from_wire(*d);
 }
 
 result<cluster_metadata> admin::metadata(const std::vector<std::string>& topics) {
-    auto a = impl_->call(
+    auto a = es::client::call_expecting(
+        *impl_->conn,
         [&](std::string& out, uint64_t id) {
             protocol::encode(out, id, protocol::metadata_request{topics});
         },

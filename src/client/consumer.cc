@@ -13,6 +13,7 @@
 
 #include "client/connection.h"
 #include "client/credit_window.h"
+#include "client/requests.h"
 #include "client/routing.h"
 #include "client/wire.h"
 #include "common/clock.h"
@@ -213,16 +214,8 @@ struct consumer::impl {
             if (!topic.empty())
                 return error{error_code::invalid_argument, "subscribe() may be called once"};
         }
-        const uint64_t id = conn->next_request_id();
-        std::string frame;
-        protocol::encode_describe_topic(frame, id, protocol::topic_name_request{t});
-        auto answer = conn->call(id, std::move(frame));
-        if (!answer) return std::move(answer).err();
-        auto bad = es::client::answer_error(*answer, protocol::message_type::topic_info);
-        if (!bad) return bad;
-        auto detail = protocol::decode_topic_info(answer->body);
-        if (!detail)
-            return error{error_code::protocol_error, "bad TOPIC_INFO: " + detail.err().message};
+        auto detail = es::client::describe_topic(*conn, t);
+        if (!detail) return std::move(detail).err();
         const uint32_t n = detail->settings.partitions;
         std::vector<uint32_t> mine;
         if (!wanted.empty()) {
@@ -367,13 +360,14 @@ struct consumer::impl {
             std::lock_guard lk(mu);
             t = topic;
         }
-        const uint64_t id = conn->next_request_id();
-        std::string frame;
-        protocol::encode(frame, id, protocol::fetch_offset_request{t, options.group, partition});
-        auto answer = conn->call(id, std::move(frame));
+        auto answer = es::client::call_expecting(
+            *conn,
+            [&](std::string& out, uint64_t id) {
+                protocol::encode(out, id,
+                                 protocol::fetch_offset_request{t, options.group, partition});
+            },
+            protocol::message_type::offset);
         if (!answer) return std::move(answer).err();
-        auto bad = es::client::answer_error(*answer, protocol::message_type::offset);
-        if (!bad) return std::move(bad).err();
         auto o = protocol::decode_offset(answer->body);
         if (!o) return error{error_code::protocol_error, "bad OFFSET: " + o.err().message};
         return o->offset;

@@ -12,6 +12,7 @@
 
 #include "client/batch_accumulator.h"
 #include "client/connection.h"
+#include "client/requests.h"
 #include "client/routing.h"
 #include "client/wire.h"
 #include "common/clock.h"
@@ -82,16 +83,8 @@ struct producer::impl {
             auto it = topics.find(topic);
             if (it != topics.end()) return it->second.partitions;
         }
-        const uint64_t id = conn->next_request_id();
-        std::string frame;
-        protocol::encode_describe_topic(frame, id, protocol::topic_name_request{topic});
-        auto answer = conn->call(id, std::move(frame));
-        if (!answer) return std::move(answer).err();
-        auto bad = es::client::answer_error(*answer, protocol::message_type::topic_info);
-        if (!bad) return std::move(bad).err();
-        auto detail = protocol::decode_topic_info(answer->body);
-        if (!detail)
-            return error{error_code::protocol_error, "bad TOPIC_INFO: " + detail.err().message};
+        auto detail = es::client::describe_topic(*conn, topic);
+        if (!detail) return std::move(detail).err();
         const uint32_t n = detail->settings.partitions;
         if (n == 0)
             return error{error_code::protocol_error, "topic " + topic + " has 0 partitions"};
