@@ -140,20 +140,18 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
         if (f.header.type == protocol::message_type::error) {
             auto e = protocol::decode_error(f.body);
             on_loss(make(error_code::protocol_error,
-                         "the server refused HELLO: " + (e ? e->message : std::string("?"))),
-                    /*fatal=*/true);
+                         "the server refused HELLO: " + (e ? e->message : std::string("?"))));
             return;
         }
         if (f.header.type != protocol::message_type::hello_ok) {
             on_loss(make(error_code::protocol_error,
                          "HELLO answered by a frame of type " +
-                             std::string(protocol::message_type_name(f.header.type))),
-                    true);
+                             std::string(protocol::message_type_name(f.header.type))));
             return;
         }
         auto ok = protocol::decode_hello_ok(f.body);
         if (!ok) {
-            on_loss(make(error_code::protocol_error, "bad HELLO_OK: " + ok.err().message), true);
+            on_loss(make(error_code::protocol_error, "bad HELLO_OK: " + ok.err().message));
             return;
         }
         max_frame_bytes.store(ok->max_frame_bytes, std::memory_order_relaxed);
@@ -173,9 +171,8 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
 
     // ---- Losing the connection.
     // Fails everything pending with `e`, closes the socket and, unless closing or the first
-    // connect failed, schedules a reconnect. `fatal`: a refusal that a retry would not change;
-    // only the first connect treats it differently (it reports instead of retrying).
-    void on_loss(const error& e, bool fatal = false) {
+    // connect failed (which is reported to open() instead), schedules a reconnect.
+    void on_loss(const error& e) {
         if (st == state::closed) return;
         ++generation;
         connected.store(false, std::memory_order_release);
@@ -192,7 +189,6 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
             st = state::backoff;  // the owner closes us
             return;
         }
-        (void)fatal;
         st = state::backoff;
         backoff_ms = backoff_ms == 0 ? options.reconnect_backoff_initial_ms
                                      : std::min(backoff_ms * 2, options.reconnect_backoff_max_ms);
