@@ -4,7 +4,8 @@
 #   1. one publisher, 128 B and 1 KiB: NATS publishes (stores nothing without a subscriber); we
 #      append every event to its partition and acknowledge it (acks=leader).
 #   2. one publisher and one subscriber, 128 B: events delivered per second.
-#   3. latency at a fixed rate (NATS; ours when esctl bench has a --rate mode).
+#   3. one publisher and one subscriber at a fixed rate (ES_NATIVE_BENCH_RATE, 128 B): latency
+#      from each message's due time to its receipt by the subscriber, p50/p99/p99.9.
 # NATS is driven by bench/nats_bench (libnats), ours by `esctl bench`. Prints both figures and
 # their ratio; the last line is one JSON object.
 set -euo pipefail
@@ -34,22 +35,27 @@ results+=("$(build/bin/nats_bench --url "$nats_url" --mode pubsub --size 128 --d
 results+=("$(build/bin/esctl --server "127.0.0.1:$BENCH_NATIVE" bench --topic pubsub \
     -s 128 -d "$seconds" --consumers 1 --json 2>/dev/null | python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin)))')")
 results+=("$(build/bin/nats_bench --url "$nats_url" --mode latency --size 128 --rate "$rate" --duration-ms "$ms")")
+results+=("$(build/bin/esctl --server "127.0.0.1:$BENCH_NATIVE" bench --topic latency \
+    -s 128 -d "$seconds" --consumers 1 --rate "$rate" --json 2>/dev/null | python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin)))')")
 
 python3 - "${results[@]}" <<'PY'
 import json, sys
 r = [json.loads(a) for a in sys.argv[1:]]
-nats_pub128, ours_pub128, nats_pub1k, ours_pub1k, nats_ps, ours_ps, nats_lat = r
+nats_pub128, ours_pub128, nats_pub1k, ours_pub1k, nats_ps, ours_ps, nats_lat, ours_lat = r
 def line(what, nats, ours):
     print(f"{what:<34} NATS {nats:>12,.0f}/s   eventstream {ours:>12,.0f}/s   ratio {ours / nats:5.2f}x")
 line("publish, 128 B", nats_pub128["published_per_s"], ours_pub128["produce"]["events_per_s"])
 line("publish, 1 KiB", nats_pub1k["published_per_s"], ours_pub1k["produce"]["events_per_s"])
 line("1 pub + 1 sub, 128 B, delivered", nats_ps["delivered_per_s"], ours_ps["consume"]["events_per_s"])
-print(f"NATS latency at {nats_lat['rate']:,.0f}/s: p50 {nats_lat['p50_ns']/1e3:.0f} us, "
-      f"p99 {nats_lat['p99_ns']/1e3:.0f} us, p99.9 {nats_lat['p999_ns']/1e3:.0f} us; "
-      f"ours at max load (esctl bench, end to end): p99 "
-      f"{ours_ps['consume']['end_to_end_latency']['p99_us']:.0f} us")
+ol = ours_lat["consume"]["end_to_end_latency"]
+print(f"latency at {nats_lat['rate']:,.0f}/s, publish to receipt:  "
+      f"NATS p50 {nats_lat['p50_ns']/1e3:.0f} us p99 {nats_lat['p99_ns']/1e3:.0f} us "
+      f"p99.9 {nats_lat['p999_ns']/1e3:.0f} us   eventstream p50 {ol['p50_us']:.0f} us "
+      f"p99 {ol['p99_us']:.0f} us p99.9 {ol['p99_9_us']:.0f} us   "
+      f"p99 ratio {ol['p99_us'] * 1e3 / nats_lat['p99_ns']:.2f}x")
 print(json.dumps({"nats": {"pub128": nats_pub128, "pub1k": nats_pub1k, "pubsub": nats_ps,
                            "latency": nats_lat},
                   "eventstream": {"pub128": ours_pub128["produce"], "pub1k": ours_pub1k["produce"],
-                                  "pubsub": ours_ps["consume"]}}))
+                                  "pubsub": ours_ps["consume"],
+                                  "latency": ours_lat["consume"]}}))
 PY

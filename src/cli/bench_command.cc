@@ -42,6 +42,8 @@ struct bench_args {
     uint32_t producers = 1;
     uint32_t consumers = 0;
     double duration_s = 0;
+    // Events per second over all producers; 0 sends as fast as the producer takes them.
+    double rate = 0;
     uint32_t partitions = 1;
     bool progress = false;
     bool json = false;
@@ -205,9 +207,25 @@ int run_bench(const global_options& g, const bench_args& a) {
             auto* st = pstats[i].get();
             std::string payload(size, 'x');
             std::memcpy(payload.data() + 8, &run_id, 8);
+            // At a fixed rate each event is stamped with the time it was due, not the time it
+            // went out, so a producer that falls behind shows in the latencies (no coordinated
+            // omission).
+            const double interval_ns = a.rate > 0 ? 1e9 * a.producers / a.rate : 0;
             for (uint64_t n = 0; timed ? now_ns() < deadline : n < per_producer; ++n) {
                 eventstream::event e;
-                const int64_t t = now_ns();
+                int64_t t = now_ns();
+                if (interval_ns > 0) {
+                    const int64_t due = start + static_cast<int64_t>(interval_ns * double(n));
+                    while ((t = now_ns()) < due) {
+                        if (due - t > 200'000) {
+                            std::this_thread::sleep_for(
+                                std::chrono::nanoseconds(due - t - 100'000));
+                        } else {
+                            std::this_thread::yield();
+                        }
+                    }
+                    t = due;
+                }
                 std::memcpy(payload.data(), &t, 8);
                 e.value = payload;
                 auto s =
@@ -312,6 +330,7 @@ int run_bench(const global_options& g, const bench_args& a) {
             {"acks", a.acks},
             {"batch_events_max", a.batch},
             {"linger_ms", a.linger_ms},
+            {"rate", a.rate},
             {"events_sent", sent},
             {"events_acked", acked},
             {"events_failed", failed},
@@ -370,6 +389,9 @@ void add_bench_command(CLI::App& app, const global_options& g, command_run& sele
         ->capture_default_str();
     cmd->add_option("--batch", a->batch, "Producer batch cap in events")->capture_default_str();
     cmd->add_option("--linger-ms", a->linger_ms, "Producer linger in ms")->capture_default_str();
+    cmd->add_option("--rate", a->rate,
+                    "Events per second over all producers (0: as fast as possible); latencies "
+                    "then count from each event's due time");
     cmd->add_option("--acks", a->acks, "0, leader or all")->capture_default_str();
     cmd->add_option("--producers", a->producers, "Producer threads, one connection each")
         ->capture_default_str();
