@@ -67,8 +67,8 @@ const char* acks_name(acks_mode m) noexcept {
 }
 
 void publish_async(core::engine& engine, const core::topic_ptr& t,
-                   std::span<const core::event_in> events, acks_mode acks, publish_done done) {
-    core::publish_options options;
+                   std::span<const core::event_in> events, acks_mode acks, publish_done done,
+                   core::publish_options options) {
     options.on_full = core::backpressure::fail;
     if (acks == acks_mode::none) {
         auto summary = engine.publish(t, events, options);

@@ -37,11 +37,13 @@ struct publish_report {
 // result to a strand).
 using publish_done = std::function<void(result<publish_report>)>;
 
-// Publishes `events` to `t` with backpressure::fail. With acks=none `done` runs before this
-// returns; else once every queued batch has completed. An error of the publish call itself
-// (nothing queued) goes to `done` as well.
+// Publishes `events` to `t` with `options` (whose on_full is forced to backpressure::fail: an
+// edge thread never waits for queue room). With acks=none `done` runs before this returns;
+// else once every queued batch has completed. An error of the publish call itself (nothing
+// queued) goes to `done` as well.
 void publish_async(core::engine& engine, const core::topic_ptr& t,
-                   std::span<const core::event_in> events, acks_mode acks, publish_done done);
+                   std::span<const core::event_in> events, acks_mode acks, publish_done done,
+                   core::publish_options options = {});
 
 // The place of each event of a completed publish, in request order.
 struct event_place {
