@@ -159,6 +159,8 @@ std::vector<config_field> make_fields() {
              return {};
          },
          [](const node_config& c) { return std::string(c.pin_workers ? "true" : "false"); }});
+    f.push_back(int_field<uint32_t, &node_config::worker_spin_us>(
+        "worker_spin_us", "how long an idle worker spins before it sleeps (us)", 0, 1'000'000));
     f.push_back(int_field<uint64_t, &node_config::ingest_queue_bytes>(
         "ingest_queue_bytes", "per-worker ingest queue capacity in bytes (power of two)", 64 * 1024,
         uint64_t{1} << 32));
