@@ -108,13 +108,7 @@ result_row drive(core::engine& e, const core::topic_ptr& t, const bench_config& 
             // Sleep rather than spin while the next batch is far off: on a small machine a
             // spinning publisher takes the core the store's threads need.
             due = start + static_cast<int64_t>(interval_ns * static_cast<double>(sent));
-            while ((now = monotonic_ns()) < due) {
-                if (due - now > 100'000) {
-                    std::this_thread::sleep_for(std::chrono::nanoseconds(due - now - 50'000));
-                } else {
-                    std::this_thread::yield();
-                }
-            }
+            now = wait_until_monotonic_ns(due);
         }
         while (r.in_flight.load(std::memory_order_acquire) >= static_cast<int64_t>(c.window)) {
             std::this_thread::sleep_for(std::chrono::microseconds(20));

@@ -73,11 +73,7 @@ double run_unary(v1::EventService::Stub& stub, const bench_config& c, double rat
         int64_t due = now;
         if (interval > 0) {
             due = start + static_cast<int64_t>(interval * static_cast<double>(sent));
-            while ((now = es::monotonic_ns()) < due) {
-                if (due - now > 100'000) {
-                    std::this_thread::sleep_for(std::chrono::nanoseconds(due - now - 50'000));
-                }
-            }
+            now = es::wait_until_monotonic_ns(due);
         } else {
             while (r.in_flight.load() >= static_cast<int64_t>(c.window)) {
                 std::this_thread::yield();

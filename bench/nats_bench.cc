@@ -125,11 +125,7 @@ int main(int argc, char** argv) {
         int64_t due = now;
         if (interval_ns > 0) {
             due = start + static_cast<int64_t>(interval_ns * static_cast<double>(sent));
-            while ((now = es::monotonic_ns()) < due) {
-                if (due - now > 100'000) {
-                    std::this_thread::sleep_for(std::chrono::nanoseconds(due - now - 50'000));
-                }
-            }
+            now = es::wait_until_monotonic_ns(due);
         }
         std::memcpy(payload.data(), &due, sizeof due);
         check(natsConnection_Publish(pub, c.subject.c_str(), payload.data(),

@@ -16,18 +16,11 @@
 
 #include "cli/cli_common.h"
 #include "cli/latency_summary.h"
+#include "common/clock.h"
 
 namespace es::cli {
 
 namespace {
-
-using clock_type = std::chrono::steady_clock;
-
-int64_t now_ns() {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(
-               clock_type::now().time_since_epoch())
-        .count();
-}
 
 // Payload: u64 send time (steady ns), u64 run id, then filler.
 constexpr size_t payload_head_bytes = 16;
@@ -112,7 +105,7 @@ int run_bench(const global_options& g, const bench_args& a) {
             return fail("describe topic " + a.topic, t.err());
         }
     }
-    const uint64_t run_id = (uint64_t(::getpid()) << 32) ^ uint64_t(now_ns());
+    const uint64_t run_id = (uint64_t(::getpid()) << 32) ^ uint64_t(monotonic_ns());
     const bool show_progress = a.progress || ::isatty(STDERR_FILENO);
     const bool timed = a.duration_s > 0;
     const uint64_t per_producer = timed ? 0 : std::max<uint64_t>(a.events / a.producers, 1);
@@ -154,7 +147,7 @@ int run_bench(const global_options& g, const bench_args& a) {
                     uint64_t total = 0;
                     for (auto& cs : cstats) total += cs->received.load();
                     if (total >= sent_total_final.load()) return;
-                    if (idle_since && now_ns() - idle_since > 5'000'000'000) return;
+                    if (idle_since && monotonic_ns() - idle_since > 5'000'000'000) return;
                 }
                 auto r = c.poll(100);
                 if (!r) {
@@ -162,7 +155,7 @@ int run_bench(const global_options& g, const bench_args& a) {
                     return;
                 }
                 if (!*r) {
-                    if (!idle_since) idle_since = now_ns();
+                    if (!idle_since) idle_since = monotonic_ns();
                     continue;
                 }
                 idle_since = 0;
@@ -174,7 +167,7 @@ int run_bench(const global_options& g, const bench_args& a) {
                 std::memcpy(&sent_ns, rec.value.data(), 8);
                 std::memcpy(&id, rec.value.data() + 8, 8);
                 if (id != run_id) continue;
-                const int64_t t = now_ns();
+                const int64_t t = monotonic_ns();
                 if (!st.first_ns) st.first_ns = t;
                 st.last_ns = t;
                 st.e2e_ns.push_back(t - int64_t(sent_ns));
@@ -198,7 +191,7 @@ int run_bench(const global_options& g, const bench_args& a) {
         pstats.back()->ack_ns.reserve(timed ? 1 << 20 : per_producer);
     }
 
-    const int64_t start = now_ns();
+    const int64_t start = monotonic_ns();
     const int64_t deadline = timed ? start + int64_t(a.duration_s * 1e9) : 0;
     std::vector<std::thread> producer_threads;
     for (uint32_t i = 0; i < a.producers; ++i) {
@@ -211,26 +204,18 @@ int run_bench(const global_options& g, const bench_args& a) {
             // went out, so a producer that falls behind shows in the latencies (no coordinated
             // omission).
             const double interval_ns = a.rate > 0 ? 1e9 * a.producers / a.rate : 0;
-            for (uint64_t n = 0; timed ? now_ns() < deadline : n < per_producer; ++n) {
+            for (uint64_t n = 0; timed ? monotonic_ns() < deadline : n < per_producer; ++n) {
                 eventstream::event e;
-                int64_t t = now_ns();
+                int64_t t = monotonic_ns();
                 if (interval_ns > 0) {
-                    const int64_t due = start + static_cast<int64_t>(interval_ns * double(n));
-                    while ((t = now_ns()) < due) {
-                        if (due - t > 200'000) {
-                            std::this_thread::sleep_for(
-                                std::chrono::nanoseconds(due - t - 100'000));
-                        } else {
-                            std::this_thread::yield();
-                        }
-                    }
-                    t = due;
+                    t = start + static_cast<int64_t>(interval_ns * double(n));
+                    wait_until_monotonic_ns(t);
                 }
                 std::memcpy(payload.data(), &t, 8);
                 e.value = payload;
                 auto s =
                     p.send(a.topic, std::move(e), [st, t](const eventstream::delivery_result& r) {
-                        const int64_t done = now_ns();
+                        const int64_t done = monotonic_ns();
                         if (r) {
                             st->ack_ns.push_back(done - t);
                             st->acked.fetch_add(1, std::memory_order_relaxed);
@@ -265,7 +250,7 @@ int run_bench(const global_options& g, const bench_args& a) {
                 uint64_t acked = 0, received = 0;
                 for (auto& s : pstats) acked += s->acked.load();
                 for (auto& s : cstats) received += s->received.load();
-                const int64_t t = now_ns();
+                const int64_t t = monotonic_ns();
                 const double fraction = timed ? double(t - start) / double(deadline - start)
                                               : double(acked) / double(expected);
                 const double rate =

@@ -281,7 +281,7 @@ class subscribe_reactor final : public grpc::ServerWriteReactor<v1::SubscribeRes
                       const v1::SubscribeRequest& request)
         : service_(service), state_(std::make_shared<shared>()) {
         state_->reactor = this;
-        auto s = start(ctx, request);
+        auto s = start(request);
         std::lock_guard lock(state_->mutex);
         if (!s) {
             finish(grpc_status_of(s.err(), ctx));
@@ -322,7 +322,7 @@ class subscribe_reactor final : public grpc::ServerWriteReactor<v1::SubscribeRes
         subscribe_reactor* reactor = nullptr;
     };
 
-    status start(grpc::CallbackServerContext* ctx, const v1::SubscribeRequest& r) {
+    status start(const v1::SubscribeRequest& r) {
         auto t = service_.engine().find_topic(r.topic());
         if (!t) return std::move(t).err();
         topic_ = *t;
@@ -363,7 +363,6 @@ class subscribe_reactor final : public grpc::ServerWriteReactor<v1::SubscribeRes
         auto id = service_.engine().subscribe(topic_, parts, start, feed_, r.group());
         if (!id) return std::move(id).err();
         subscription_id_ = *id;
-        (void)ctx;
         return {};
     }
 
