@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "common/pace.h"
 #include "core/engine.h"
 #include "metrics/histogram.h"
 #include "storage/log_store.h"

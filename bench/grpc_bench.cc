@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "common/clock.h"
+#include "common/pace.h"
 #include "eventstream/v1/event_service.grpc.pb.h"
 #include "metrics/histogram.h"
 

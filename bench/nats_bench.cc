@@ -20,6 +20,7 @@
 #include <thread>
 
 #include "common/clock.h"
+#include "common/pace.h"
 #include "metrics/histogram.h"
 
 namespace {

@@ -17,6 +17,7 @@
 #include "cli/cli_common.h"
 #include "cli/latency_summary.h"
 #include "common/clock.h"
+#include "common/pace.h"
 
 namespace es::cli {
 

@@ -5,7 +5,6 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
-#include <thread>
 
 namespace es {
 
@@ -21,21 +20,6 @@ inline int64_t monotonic_ns() noexcept {
     return std::chrono::duration_cast<std::chrono::nanoseconds>(
                std::chrono::steady_clock::now().time_since_epoch())
         .count();
-}
-
-// Waits until monotonic_ns() >= due_ns: sleeps while the moment is more than 100 us off (a
-// paced load generator must not take a core from what it measures), then yields. Returns the
-// time it woke.
-inline int64_t wait_until_monotonic_ns(int64_t due_ns) noexcept {
-    int64_t now;
-    while ((now = monotonic_ns()) < due_ns) {
-        if (due_ns - now > 100'000) {
-            std::this_thread::sleep_for(std::chrono::nanoseconds(due_ns - now - 50'000));
-        } else {
-            std::this_thread::yield();
-        }
-    }
-    return now;
 }
 
 // A source of wall time. The default reads the system clock; manual_clock is set by tests.
