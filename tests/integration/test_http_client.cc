@@ -187,8 +187,16 @@ result<http_reply> http_test_client::request(std::string_view method, std::strin
 
 bool http_test_client::closed_by_server() {
     if (!buffer_.empty()) return false;
-    auto more = fill();
-    return more && !*more;
+    char byte;
+    for (;;) {
+        const ssize_t n = ::recv(fd_, &byte, 1, 0);
+        if (n < 0 && errno == EINTR) continue;
+        if (n == 0) return true;
+        // A server that closes a socket before reading what the client sent (for example
+        // because it stops right after the bytes arrived) resets the connection instead of
+        // ending it: the kernel answers unread data with RST. That is a close by the server too.
+        return n < 0 && errno == ECONNRESET;
+    }
 }
 
 result<http_reply> http_call(uint16_t port, std::string_view method, std::string_view target,

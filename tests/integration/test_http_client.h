@@ -41,8 +41,9 @@ class http_test_client {
     status send_raw(std::string_view bytes);
     // Reads one reply (status line, headers, Content-Length body).
     result<http_reply> read_reply();
-    // True when the server closes the connection (a read returns end of file) before anything
-    // else arrives, within the read timeout.
+    // True when the server closes the connection before anything else arrives, within the read
+    // timeout: a read returns end of file, or the connection is reset (a server that closes
+    // with the client's bytes unread makes the kernel send RST).
     bool closed_by_server();
 
   private:
