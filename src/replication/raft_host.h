@@ -1,0 +1,132 @@
+// The Raft bridge: the only door to libraft (C-Raft 0.15 on libuv). Nothing outside
+// src/replication includes raft.h; this header names no libraft or libuv type.
+//
+// One raft_host per node. It runs a few libuv loop threads; every Raft group (group 0 is the
+// controller, then one group per replicated partition) is owned by one of them, and every
+// libraft call for that group happens on that thread. Other threads hand work over through a
+// queue and uv_async_send. One TCP port per node (7071 by default) carries every group: our
+// own raft_uv_transport puts the group id in the connection handshake (see raft_transport.h).
+//
+// Each group keeps its Raft log and metadata under <dir>/g<group id> (raft_uv's own files).
+// A state machine sees committed commands in log order, on its group's loop thread.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+
+namespace es::replication {
+
+// A Raft member: node id (1..) and its cluster address "host:port".
+struct member {
+    uint64_t id = 0;
+    std::string address;
+};
+
+// What a group's state machine implements. Every call is made on the group's loop thread,
+// one at a time; none may block for long (a loop thread serves several groups).
+class state_machine {
+  public:
+    virtual ~state_machine() = default;
+    // Applies the command committed at `index`. The same command may be applied again after a
+    // restart (libraft replays its log from the last snapshot), so apply must be idempotent.
+    // The returned status goes back to whoever proposed the command on this node (if any).
+    virtual status apply(uint64_t index, std::span<const std::byte> command) = 0;
+    // A snapshot of the whole state. Must be small: libraft holds it in memory and sends it
+    // in one message.
+    virtual result<std::vector<std::byte>> snapshot() = 0;
+    // Replaces the state with a snapshot's (taken by this or another member).
+    virtual status restore(std::span<const std::byte> snapshot) = 0;
+};
+
+enum class role { follower, candidate, leader, unavailable };
+const char* role_name(role r) noexcept;
+
+struct group_view {
+    role self = role::unavailable;
+    // The leader as far as this member knows; nullopt while there is none.
+    std::optional<member> leader;
+    uint64_t term = 0;
+    uint64_t commit_index = 0;
+    uint64_t last_applied = 0;
+};
+
+struct group_options {
+    uint64_t group_id = 0;
+    // The voters. A group whose directory is new is bootstrapped with exactly these; every
+    // voter must be given the same list. An existing group keeps its stored configuration.
+    std::vector<member> voters;
+    uint32_t election_timeout_ms = 1000;
+    uint32_t heartbeat_timeout_ms = 100;
+    // A snapshot is taken every `snapshot_threshold` applied entries, and libraft keeps
+    // `snapshot_trailing` entries behind it for followers that lag a little. Keep trailing a
+    // fair share of threshold: with libraft 0.15, threshold 8 / trailing 2 left a follower that
+    // was catching up from a snapshot stalled in our tests (16 / 8 worked).
+    uint32_t snapshot_threshold = 8192;
+    uint32_t snapshot_trailing = 2048;
+    // Called on the loop thread whenever this member's role or known leader changes (after
+    // the change is visible through view()). May be empty.
+    std::function<void(const group_view&)> on_change;
+};
+
+// A running group. Thread-safe: calls from any thread are handed to the loop thread.
+class raft_group {
+  public:
+    virtual ~raft_group() = default;
+    virtual uint64_t id() const noexcept = 0;
+    // Proposes a command. `done` runs on the loop thread once it was applied on this node
+    // (with the status state_machine::apply returned, and its log index), or failed:
+    // errc::not_leader (this member is not the leader, or lost leadership before the command
+    // committed; the message names the leader when known), errc::unavailable (the group is
+    // closing), errc::too_large.
+    virtual void propose(std::vector<std::byte> command,
+                         std::function<void(status, uint64_t index)> done) = 0;
+    // Runs `done` on the loop thread once every command committed before the call is applied
+    // (raft_barrier). Fails with not_leader on a non-leader.
+    virtual void barrier(std::function<void(status)> done) = 0;
+    // The latest role, leader and indexes (a copy kept up to date by the loop thread).
+    virtual group_view view() const = 0;
+    // Asks the leader to hand leadership to `to` (0: the most up-to-date voter).
+    virtual void transfer_leadership(uint64_t to, std::function<void(status)> done) = 0;
+};
+
+struct host_options {
+    uint64_t node_id = 0;
+    // Address other nodes reach this node at ("127.0.0.1:7071"); the listener binds to it.
+    std::string address;
+    // Directory for every group's Raft files (created if missing).
+    std::string dir;
+    // Loop threads; groups are spread over them by group id.
+    uint32_t loops = 2;
+};
+
+class raft_host {
+  public:
+    // Binds the cluster port and starts the loop threads. Errors: io_error (port in use, dir
+    // unusable; the message names it).
+    static result<std::unique_ptr<raft_host>> start(const host_options& options);
+    // Closes every group (their state machines are not called again) and stops the loops.
+    virtual ~raft_host() = default;
+
+    virtual uint64_t node_id() const noexcept = 0;
+    // The port actually bound (useful when the address asked for port 0).
+    virtual uint16_t port() const noexcept = 0;
+
+    // Starts (bootstrapping if new) or reopens group `options.group_id` with `machine`, and
+    // returns once libraft has loaded its log (before any election). Errors: already_exists,
+    // io_error, invalid_argument (no voters, this node not among a new group's voters).
+    virtual result<std::shared_ptr<raft_group>> open_group(
+        group_options options, std::shared_ptr<state_machine> machine) = 0;
+    // Closes the group and waits until libraft is done with it; with `erase` its Raft files
+    // are removed too (the topic was deleted). Error: not_found.
+    virtual status close_group(uint64_t group_id, bool erase) = 0;
+};
+
+}  // namespace es::replication
