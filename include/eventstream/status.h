@@ -24,6 +24,8 @@ enum class error_code : uint16_t {
     io_error = 8,           // the server's operating system refused a file or socket operation
     timed_out = 9,          // a deadline passed
     config_error = 10,      // a configuration value is invalid
+    not_leader = 11,        // that node does not lead the partition; the message names the leader
+    unavailable = 12,       // no leader right now (an election is running); retry later
     connection_lost = 100,  // the connection broke before the answer came; retryable
     closed = 101,           // the client object was closed
     protocol_error = 102,   // the server sent something this client cannot read
@@ -35,7 +37,8 @@ const char* error_code_name(error_code c) noexcept;
 // True for codes that may succeed when retried as they are.
 constexpr bool is_retryable(error_code c) noexcept {
     return c == error_code::queue_full || c == error_code::shutting_down ||
-           c == error_code::timed_out || c == error_code::connection_lost;
+           c == error_code::timed_out || c == error_code::connection_lost ||
+           c == error_code::unavailable;
 }
 
 struct error {

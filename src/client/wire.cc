@@ -33,7 +33,7 @@ eventstream::error bad(std::string m) {
 
 eventstream::error error_from_wire(uint16_t code, std::string message) {
     using eventstream::error_code;
-    if (code >= 1 && code <= 10) return {static_cast<error_code>(code), std::move(message)};
+    if (code >= 1 && code <= 12) return {static_cast<error_code>(code), std::move(message)};
     return {error_code::protocol_error,
             "server error code " + std::to_string(code) + ": " + message};
 }
@@ -178,6 +178,10 @@ const char* error_code_name(error_code c) noexcept {
             return "timed_out";
         case error_code::config_error:
             return "config_error";
+        case error_code::not_leader:
+            return "not_leader";
+        case error_code::unavailable:
+            return "unavailable";
         case error_code::connection_lost:
             return "connection_lost";
         case error_code::closed:

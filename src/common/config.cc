@@ -111,22 +111,22 @@ std::vector<config_field> make_fields() {
                            &node_config::cluster_port));
     f.push_back(int_field<uint32_t, &node_config::node_id>(
         "node_id", "this node's id in the cluster", 1, 0x7fffffff));
-    f.push_back({"peers", "seed peers as id@host:port,... (clustering is not built yet)",
-                 [](node_config& c, std::string_view t) -> status {
-                     auto p = parse_peers("peers", t);
-                     if (!p) return p.err();
-                     c.peers = std::move(*p);
-                     return {};
-                 },
-                 [](const node_config& c) {
-                     std::string s;
-                     for (const auto& p : c.peers) {
-                         if (!s.empty()) s += ',';
-                         s += std::to_string(p.node_id) + "@" + p.host + ":" +
-                              std::to_string(p.port);
-                     }
-                     return s;
-                 }});
+    f.push_back(
+        {"peers", "cluster nodes as id@host:cluster_port,... (empty: a single node without Raft)",
+         [](node_config& c, std::string_view t) -> status {
+             auto p = parse_peers("peers", t);
+             if (!p) return p.err();
+             c.peers = std::move(*p);
+             return {};
+         },
+         [](const node_config& c) {
+             std::string s;
+             for (const auto& p : c.peers) {
+                 if (!s.empty()) s += ',';
+                 s += std::to_string(p.node_id) + "@" + p.host + ":" + std::to_string(p.port);
+             }
+             return s;
+         }});
     f.push_back({"log_format", "log line format: text or json",
                  [](node_config& c, std::string_view t) -> status {
                      if (t != "text" && t != "json") {
@@ -176,6 +176,12 @@ std::vector<config_field> make_fields() {
                      return {};
                  },
                  [](const node_config& c) { return c.fsync; }});
+    f.push_back(int_field<uint32_t, &node_config::raft_election_timeout_ms>(
+        "raft_election_timeout_ms",
+        "cluster: a follower that hears nothing from its leader this long starts an election (ms)",
+        100, 60000));
+    f.push_back(int_field<uint32_t, &node_config::raft_heartbeat_ms>(
+        "raft_heartbeat_ms", "cluster: how often a Raft leader sends heartbeats (ms)", 10, 10000));
     f.push_back(int_field<uint32_t, &node_config::fsync_interval_ms>(
         "fsync_interval_ms", "with fsync=interval: longest time a write waits for its fsync (ms)",
         1, 60'000));
@@ -343,6 +349,12 @@ status validate(const node_config& c) {
         if (!ids.insert(p.node_id).second) {
             return field_error("peers", "node id " + std::to_string(p.node_id) + " listed twice");
         }
+    }
+    if (!c.peers.empty() && c.raft_heartbeat_ms * 2 > c.raft_election_timeout_ms) {
+        return field_error("raft_heartbeat_ms",
+                           std::to_string(c.raft_heartbeat_ms) +
+                               " must be at most half of raft_election_timeout_ms (" +
+                               std::to_string(c.raft_election_timeout_ms) + ")");
     }
     return {};
 }

@@ -33,8 +33,14 @@ struct node_config {
     uint16_t cluster_port = 7071;
     // This node's id in the cluster, 1..2^31.
     uint32_t node_id = 1;
-    // Seed peers as id@host:port. Clustering is not built yet: a non-empty list is refused.
+    // Every node of the cluster as id@host:port (their cluster ports), this node included or
+    // not (then it is node_id at bind:cluster_port). Empty: a single node, no Raft.
     std::vector<peer_address> peers;
+    // Raft timing of the controller and partition groups (ms): a follower that hears nothing
+    // from its leader for the election timeout starts an election; the leader sends
+    // heartbeats every heartbeat interval.
+    uint32_t raft_election_timeout_ms = 1000;
+    uint32_t raft_heartbeat_ms = 100;
     // "text" or "json" log lines on stderr; level as in spdlog.
     std::string log_format = "text";
     std::string log_level = "info";

@@ -20,7 +20,8 @@ const std::error_category& eventstream_category() noexcept {
 }
 
 bool is_retryable(errc e) noexcept {
-    return e == errc::queue_full || e == errc::shutting_down || e == errc::timed_out;
+    return e == errc::queue_full || e == errc::shutting_down || e == errc::timed_out ||
+           e == errc::unavailable;
 }
 
 const char* errc_name(errc e) noexcept {
@@ -47,6 +48,10 @@ const char* errc_name(errc e) noexcept {
             return "timed_out";
         case errc::config_error:
             return "config_error";
+        case errc::not_leader:
+            return "not_leader";
+        case errc::unavailable:
+            return "unavailable";
     }
     return "unknown";
 }

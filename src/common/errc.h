@@ -18,6 +18,11 @@ enum class errc {
     io_error = 8,          // the operating system refused a file or socket operation
     timed_out = 9,         // a deadline passed before the operation finished
     config_error = 10,     // configuration is invalid; the message names the field
+    not_leader = 11,       // this node does not lead the partition (or controller); the message
+                           // names the leader when it is known: "... leader is node 2 at
+                           // 127.0.0.1:7171". Retry against the leader.
+    unavailable = 12,      // no leader right now (an election is running), or too few replicas
+                           // are up; retry after a short back-off
 };
 
 const std::error_category& eventstream_category() noexcept;

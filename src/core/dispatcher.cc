@@ -5,6 +5,7 @@
 
 #include "common/clock.h"
 #include "common/hash.h"
+#include "core/durable_partition.h"
 #include "core/ingest_entry.h"
 
 namespace es::core {
@@ -138,6 +139,19 @@ result<publish_summary> dispatcher::publish(const topic_ptr& t, std::span<const 
         }
         for (const auto& g : groups_storage) group_of[g.partition] = -1;
         groups = groups_storage;
+    }
+
+    if (!tp.durable.empty()) {
+        // A replicated partition takes publishes on its leader only. The worker checks again
+        // (leadership may move before the batch gets there); this refuses early, naming the
+        // leader.
+        for (const group& g : groups) {
+            if (auto refused = tp.durable[g.partition]->gate.refusal()) {
+                return make_error(refused->code, "partition " + std::to_string(g.partition) +
+                                                     " of topic '" + tp.config.name +
+                                                     "': " + refused->message);
+            }
+        }
     }
 
     const int64_t deadline =

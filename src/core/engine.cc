@@ -85,7 +85,7 @@ status engine::restore_topics() {
     std::lock_guard lock(admin_mutex_);
     topics_.reserve_ids_below(options_.durable->next_topic_id());
     for (const durable_topic& dt : *stored) {
-        auto t = create_locked(dt.config, dt.id);
+        auto t = create_locked(dt.config, dt.id, true);
         if (!t) {
             return make_error(t.err().code, "cannot restore durable topic '" + dt.config.name +
                                                 "': " + t.err().message);
@@ -96,14 +96,15 @@ status engine::restore_topics() {
 }
 
 result<topic_info> engine::create_topic(const topic_config& config) {
+    if (options_.cluster != nullptr) return options_.cluster->create_topic(config);
     std::lock_guard lock(admin_mutex_);
-    auto t = create_locked(config, 0);
+    auto t = create_locked(config, 0, false);
     if (!t) return std::move(t).err();
     update_admin_gauges();
     return info_of(**t);
 }
 
-result<topic_ptr> engine::create_locked(const topic_config& config, uint64_t restored_id) {
+result<topic_ptr> engine::create_locked(const topic_config& config, uint64_t id, bool restored) {
     const bool durable = config.storage == storage_mode::durable;
     if (durable) {
         ES_TRY(validate_topic_config(config));
@@ -112,7 +113,7 @@ result<topic_ptr> engine::create_locked(const topic_config& config, uint64_t res
                               "storage=durable needs this node's store, which it was started "
                               "without; use storage=memory");
         }
-        if (config.replication_factor > 1) {
+        if (config.replication_factor > 1 && options_.cluster == nullptr) {
             return make_error(errc::invalid_argument,
                               "replication_factor " + std::to_string(config.replication_factor) +
                                   " needs that many nodes, and this node runs alone; use 1");
@@ -133,7 +134,7 @@ result<topic_ptr> engine::create_locked(const topic_config& config, uint64_t res
     // topic becomes visible only once every worker holds its partitions.
     const uint32_t first = next_worker_;
     topic_create_options create;
-    create.id = restored_id;
+    create.id = id;
     if (durable) {
         // The ring is a cache in front of the disk: it need not hold the whole retention.
         create.ring_bytes = std::max<uint64_t>(
@@ -144,7 +145,7 @@ result<topic_ptr> engine::create_locked(const topic_config& config, uint64_t res
         config,
         [&](topic& tp) -> status {
             if (durable) {
-                if (restored_id == 0) ES_TRY(options_.durable->create_topic({config, tp.id}));
+                if (!restored) ES_TRY(options_.durable->create_topic({config, tp.id}));
                 for (uint32_t p = 0; p < config.partitions; ++p) {
                     auto bounds = options_.durable->bounds(tp.id, p);
                     if (!bounds) return std::move(bounds).err();
@@ -155,6 +156,10 @@ result<topic_ptr> engine::create_locked(const topic_config& config, uint64_t res
                     d->visible_end = bounds->end_offset;
                     tp.partitions[p]->start_at(bounds->end_offset);
                     tp.partitions[p]->durable = d.get();
+                    if (options_.cluster != nullptr) {
+                        d->gate.refuse(errc::unavailable,
+                                       "no leader yet: its replicas are electing one");
+                    }
                     tp.durable.push_back(std::move(d));
                 }
             }
@@ -178,8 +183,50 @@ result<topic_ptr> engine::create_locked(const topic_config& config, uint64_t res
     return t;
 }
 
-status engine::delete_topic(std::string_view name) {
+result<topic_ptr> engine::create_replicated_topic(const topic_config& config, uint64_t id) {
+    ES_ASSERT(options_.cluster != nullptr && id != 0);
     std::lock_guard lock(admin_mutex_);
+    if (auto existing = topics_.find(config.name)) {
+        if ((*existing)->id == id) return *existing;
+        return make_error(errc::already_exists,
+                          "topic '" + config.name + "' exists on this node with id " +
+                              std::to_string((*existing)->id) + ", not " + std::to_string(id));
+    }
+    topics_.reserve_ids_below(id);
+    auto t = create_locked(config, id, false);
+    if (!t) return std::move(t).err();
+    update_admin_gauges();
+    return t;
+}
+
+void engine::set_replica_role(const topic_ptr& t, uint32_t partition, bool leader,
+                              uint64_t end_offset, const error& refusal) {
+    ES_ASSERT(partition < t->durable.size());
+    durable_partition& d = *t->durable[partition];
+    // Refuse first, before the worker drops the old term's state; serve only after the
+    // worker has taken the new one (the worker keeps publishes in order either way).
+    if (!leader) d.gate.refuse(refusal.code, refusal.message);
+    worker& w = *workers_[t->owner_worker[partition]];
+    const uint32_t slot = t->slot[partition];
+    const uint32_t generation = t->generation[partition];
+    w.post([&w, t, slot, generation, leader, end_offset, code = refusal.code, partition] {
+        w.set_replica_role(slot, generation, leader, end_offset, code);
+        if (leader) t->durable[partition]->gate.serve();
+    });
+}
+
+status engine::delete_topic(std::string_view name) {
+    if (options_.cluster != nullptr) return options_.cluster->delete_topic(name);
+    std::lock_guard lock(admin_mutex_);
+    return delete_locked(name);
+}
+
+status engine::delete_local_topic(std::string_view name) {
+    std::lock_guard lock(admin_mutex_);
+    return delete_locked(name);
+}
+
+status engine::delete_locked(std::string_view name) {
     auto t = topics_.remove(name);
     if (!t) return std::move(t).err();
     const topic_ptr& tp = *t;
@@ -315,6 +362,15 @@ result<uint64_t> engine::subscribe(const topic_ptr& t, std::span<const uint32_t>
         if (p >= t->partitions.size()) {
             return make_error(errc::not_found, "topic '" + t->config.name + "' has no partition " +
                                                    std::to_string(p));
+        }
+    }
+    if (!t->durable.empty()) {
+        // A replicated partition is served by its leader only.
+        for (uint32_t p : parts) {
+            if (auto refused = t->durable[p]->gate.refusal()) {
+                return make_error(refused->code, "partition " + std::to_string(p) + " of topic '" +
+                                                     t->config.name + "': " + refused->message);
+            }
         }
     }
     // Starts that need a disk or group lookup are resolved here, off the workers.

@@ -15,6 +15,7 @@
 
 #include "common/clock.h"
 #include "common/result.h"
+#include "core/cluster_hooks.h"
 #include "core/dispatcher.h"
 #include "core/durable_backend.h"
 #include "core/engine_metrics.h"
@@ -43,6 +44,9 @@ struct engine_options {
     // Durable storage; null refuses storage=durable topics (not_supported). REQUIRES: outlives
     // the engine and keeps running until stop() has returned (stop waits for durable acks).
     durable_backend* durable = nullptr;
+    // Cluster mode (null: this node runs alone). Topic admin goes through it, and durable
+    // topics are replicated; `durable` must be set too. REQUIRES: outlives the engine.
+    cluster_hooks* cluster = nullptr;
 };
 
 struct partition_info {
@@ -91,6 +95,22 @@ class engine {
     // A handle for publishing and subscribing without a lookup per call.
     result<topic_ptr> find_topic(std::string_view name) const;
 
+    // --- cluster mode: called by the cluster (src/replication) as the controller's log is
+    // applied and as partition leadership moves. Control plane, any thread except a worker.
+    // Creates the replicated topic the controller assigned `id`, persisting it first; every
+    // partition refuses publishes (unavailable) until set_replica_role makes it a leader. A
+    // topic with this id already present (restored from disk) is returned as it is.
+    // Errors: as create_topic; already_exists when the name is taken by another id.
+    result<topic_ptr> create_replicated_topic(const topic_config& config, uint64_t id);
+    // Deletes the topic on this node only. Error: not_found.
+    status delete_local_topic(std::string_view name);
+    // Partition `partition` of `t` serves on this node (leader: continuing at end_offset,
+    // which holds every committed event) or refuses with `refusal` (code not_leader or
+    // unavailable, and a message naming the leader when known). Takes effect in order on
+    // the partition's worker; returns without waiting.
+    void set_replica_role(const topic_ptr& t, uint32_t partition, bool leader, uint64_t end_offset,
+                          const error& refusal);
+
     // Data plane, any thread. See dispatcher::publish.
     result<publish_summary> publish(const topic_ptr& t, std::span<const event_in> events,
                                     const publish_options& options = {},
@@ -135,15 +155,16 @@ class engine {
     };
 
     topic_info info_of(const topic& t) const;
-    // Places a new topic's partitions on workers (and, durable, persists it first).
-    // REQUIRES: admin_mutex_ held.
-    result<topic_ptr> create_locked(const topic_config& config, uint64_t restored_id);
+    // Places a new topic's partitions on workers (and, durable, persists it first unless it
+    // was `restored` from disk). `id` 0 takes the next free id. REQUIRES: admin_mutex_ held.
+    result<topic_ptr> create_locked(const topic_config& config, uint64_t id, bool restored);
     // Where a new cursor on partition p of t starts. Runs disk lookups on the caller's thread.
     result<std::optional<uint64_t>> committed_offset_of(const topic& t, std::string_view group,
                                                         uint32_t partition);
     result<start_position> resolve_start(const topic& t, uint32_t partition,
                                          const start_position& start, std::string_view group);
-    void update_admin_gauges();  // REQUIRES: admin_mutex_ held
+    void update_admin_gauges();                   // REQUIRES: admin_mutex_ held
+    status delete_locked(std::string_view name);  // REQUIRES: admin_mutex_ held
 
     // Slots of one worker's partition table. Control plane only.
     struct slot_allocator {

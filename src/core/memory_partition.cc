@@ -61,6 +61,14 @@ void memory_partition::start_at(uint64_t offset) {
     publish_counters();
 }
 
+void memory_partition::reset_to(uint64_t offset) {
+    segments_.clear();
+    stored_bytes_ = 0;
+    start_offset_ = offset;
+    end_offset_ = offset;
+    publish_counters();
+}
+
 memory_partition::segment& memory_partition::segment_for_append(size_t record_bytes) {
     if (!segments_.empty() && segments_.back()->used + record_bytes <= segments_.back()->capacity) {
         return *segments_.back();

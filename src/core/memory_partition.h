@@ -41,6 +41,10 @@ class memory_partition {
     // begin at `offset`: a durable partition restored from disk continues its offsets.
     // REQUIRES: nothing appended yet.
     void start_at(uint64_t offset);
+    // Owning worker thread. Drops every event held and makes the log begin at `offset`: a
+    // replicated partition whose node becomes its leader continues from what is committed,
+    // and whatever its ring held beyond that (never delivered: it was not committed) goes.
+    void reset_to(uint64_t offset);
 
     // Owning worker thread. Appends every record of the run with consecutive offsets starting
     // at end_offset(), stamping now_ns on records whose timestamp is 0, then applies byte

@@ -44,6 +44,8 @@ struct topic_config {
     uint64_t retention_ms = 0;
     // Largest event accepted, key + payload + headers, in bytes.
     uint32_t max_event_bytes = 1 << 20;
+
+    bool operator==(const topic_config&) const = default;
 };
 
 // Checks the name: 1..249 of [A-Za-z0-9._-], and not "." or "..".

@@ -544,6 +544,46 @@ void worker::adopt_partition(uint32_t slot, uint32_t generation, memory_partitio
     }
 }
 
+void worker::set_replica_role(uint32_t slot, uint32_t generation, bool leader, uint64_t end_offset,
+                              errc refusal) {
+    if (slot >= slots_.size() || slots_[slot].partition == nullptr ||
+        slots_[slot].generation != generation) {
+        return;  // the topic was deleted meanwhile
+    }
+    memory_partition& p = *slots_[slot].partition;
+    ES_ASSERT(p.durable != nullptr);
+    durable_partition& d = *p.durable;
+    while (!d.acks.empty()) {
+        pending_ack a = d.acks.front();
+        d.acks.pop_front();
+        acks_outstanding_--;
+        if (a.end_offset > d.visible_end) a.outcome.code = refusal;
+        a.completion(a.outcome);
+    }
+    d.pending.reset();
+    if (!leader) {
+        d.failure = refusal;
+        return;
+    }
+    // A fresh progress: writes of the earlier term still in flight report into the old one.
+    d.progress = std::make_shared<durable_progress>();
+    d.progress->durable_end.store(end_offset, std::memory_order_relaxed);
+    d.progress->notify = [this] {
+        durable_signal_.store(true, std::memory_order_release);
+        wake();
+    };
+    d.failure = errc::ok;
+    d.visible_end = end_offset;
+    p.reset_to(end_offset);
+    p.producers = producer_table();
+    for (cursor* c : p.cursors) {
+        // A cursor never passed what was committed, which is all in end_offset; from there on
+        // the ring serves, and below the ring's start the disk does.
+        if (c->next_offset > end_offset) c->next_offset = end_offset;
+        if (!c->waiting_for_credit) deliver(p, *c);
+    }
+}
+
 void worker::drop_partition(uint32_t slot) {
     ES_ASSERT(slot < slots_.size() && slots_[slot].partition != nullptr);
     memory_partition* p = slots_[slot].partition;

@@ -23,7 +23,10 @@ grpc::StatusCode grpc_code_of(errc code) noexcept {
         case errc::too_large:
             return grpc::StatusCode::RESOURCE_EXHAUSTED;
         case errc::shutting_down:
+        case errc::unavailable:
             return grpc::StatusCode::UNAVAILABLE;
+        case errc::not_leader:
+            return grpc::StatusCode::FAILED_PRECONDITION;
         case errc::not_supported:
             return grpc::StatusCode::UNIMPLEMENTED;
         case errc::timed_out:

@@ -121,7 +121,10 @@ unsigned http_status_of(errc code) noexcept {
         case errc::not_supported:
             return 501;
         case errc::shutting_down:
+        case errc::unavailable:
             return 503;
+        case errc::not_leader:
+            return 421;  // Misdirected Request: ask the leader the message names
         case errc::timed_out:
             return 504;
         case errc::io_error:
@@ -133,7 +136,8 @@ unsigned http_status_of(errc code) noexcept {
 http_response json_error(const error& e) {
     auto r = json_error(http_status_of(e.code), errc_name(e.code), e.message);
     // Back-pressure and shutdown are worth retrying soon; HTTP counts in whole seconds.
-    if (e.code == errc::queue_full || e.code == errc::shutting_down) {
+    if (e.code == errc::queue_full || e.code == errc::shutting_down ||
+        e.code == errc::unavailable) {
         r.headers.emplace_back("Retry-After", "1");
     }
     return r;

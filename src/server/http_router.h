@@ -76,9 +76,9 @@ std::string percent_decode(std::string_view text, bool plus_is_space);
 http_response json_error(unsigned status, std::string_view code, std::string_view message);
 
 // The JSON error for an es::error, with the HTTP status its code maps to: invalid_argument and
-// config_error 400, not_found 404, already_exists 409, too_large 413, queue_full 429,
-// io_error 500, not_supported 501, shutting_down 503, timed_out 504. queue_full and
-// shutting_down add "Retry-After: 1".
+// config_error 400, not_found 404, already_exists 409, not_leader 421, too_large 413,
+// queue_full 429, io_error 500, not_supported 501, shutting_down and unavailable 503,
+// timed_out 504. queue_full, shutting_down and unavailable add "Retry-After: 1".
 http_response json_error(const error& e);
 unsigned http_status_of(errc code) noexcept;
 

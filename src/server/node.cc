@@ -23,6 +23,7 @@
 #include "common/assert.h"
 #include "core/engine.h"
 #include "metrics/registry.h"
+#include "replication/cluster.h"
 #include "server/accept_loop.h"
 #include "server/data_dir_lock.h"
 #include "server/grpc_endpoint.h"
@@ -43,7 +44,8 @@ namespace {
 constexpr int io_thread_count = 2;
 
 core::engine_options engine_options_of(const node_config& c, metrics::registry* registry,
-                                       core::durable_backend* durable) {
+                                       core::durable_backend* durable,
+                                       core::cluster_hooks* cluster) {
     core::engine_options o;
     o.metrics = registry;
     o.workers = c.workers;
@@ -55,6 +57,7 @@ core::engine_options engine_options_of(const node_config& c, metrics::registry* 
     o.worker.durable.linger_us = c.durable_linger_us;
     o.worker.durable.cache_bytes = c.durable_cache_bytes;
     o.durable = durable;
+    o.cluster = cluster;
     return o;
 }
 
@@ -97,6 +100,8 @@ struct node::impl {
     // and stops before it (declared after it, so destroyed first).
     std::unique_ptr<storage::log_store> store;
     std::unique_ptr<storage::store_service> store_service;
+    // Cluster mode (peers given): Raft groups over the store; stops after the engine.
+    std::unique_ptr<replication::cluster> cluster;
     std::optional<core::engine> engine;
     std::atomic<node_state> state{node_state::created};
 
@@ -140,14 +145,6 @@ void node::impl::on_signal(const boost::system::error_code& ec, int signo) {
 }
 
 status node::impl::start_steps() {
-    if (!config.peers.empty()) {
-        return make_error(errc::not_supported,
-                          "peers: clustering is not built yet, so this node cannot join " +
-                              std::to_string(config.peers.size()) +
-                              " peer(s); start it without --peers (EVENTSTREAM_PEERS) to run "
-                              "a single node");
-    }
-
     auto locked = data_dir_lock::acquire(config.data_dir);
     if (!locked) return std::move(locked).err();
     lock = std::move(*locked);
@@ -187,7 +184,32 @@ status node::impl::start_steps() {
     store_service =
         std::make_unique<storage::store_service>(*store, store_options_of(config), &metrics);
     store_service->start();
-    engine.emplace(engine_options_of(config, &metrics, store_service.get()));
+    const bool clustered = !config.peers.empty();
+    if (clustered) {
+        replication::cluster_options co;
+        co.node_id = config.node_id;
+        bool self_listed = false;
+        for (const auto& p : config.peers) {
+            co.nodes.push_back({p.node_id, p.host + ":" + std::to_string(p.port)});
+            self_listed |= p.node_id == config.node_id;
+        }
+        if (!self_listed) {
+            if (config.cluster_port == 0) {
+                return make_error(errc::config_error,
+                                  "cluster_port: in a cluster it must be fixed (not 0), or this "
+                                  "node listed in peers with its address");
+            }
+            co.nodes.push_back(
+                {config.node_id, config.bind + ":" + std::to_string(config.cluster_port)});
+        }
+        co.raft_dir = (std::filesystem::path(config.data_dir) / "raft").string();
+        co.election_timeout_ms = config.raft_election_timeout_ms;
+        co.heartbeat_timeout_ms = config.raft_heartbeat_ms;
+        cluster = replication::cluster::create(std::move(co), *store, *store_service);
+    }
+    core::durable_backend* backend =
+        clustered ? static_cast<core::durable_backend*>(cluster.get()) : store_service.get();
+    engine.emplace(engine_options_of(config, &metrics, backend, cluster.get()));
     ES_TRY(engine->restore_topics());
     const auto restored = engine->list_topics();
     if (!restored.empty()) {
@@ -213,8 +235,13 @@ status node::impl::start_steps() {
     grpc = std::move(*grpc_started);
     auto native_acceptor = open_listener(io, config.bind, config.native_port, "native_port");
     if (!native_acceptor) return std::move(native_acceptor).err();
-    auto cluster_acceptor = open_listener(io, config.bind, config.cluster_port, "cluster_port");
-    if (!cluster_acceptor) return std::move(cluster_acceptor).err();
+    // A single node keeps the cluster port reserved; in a cluster the Raft host binds it.
+    std::optional<asio::ip::tcp::acceptor> cluster_acceptor;
+    if (!clustered) {
+        auto a = open_listener(io, config.bind, config.cluster_port, "cluster_port");
+        if (!a) return std::move(a).err();
+        cluster_acceptor.emplace(std::move(*a));
+    }
 
     auto router = std::make_shared<http_router>();
     rest_options rest_opts;
@@ -223,7 +250,10 @@ status node::impl::start_steps() {
     rest_opts.http_port = http_acceptor->local_endpoint().port();
     rest_opts.grpc_port = grpc->port();
     rest_opts.native_port = native_acceptor->local_endpoint().port();
-    rest_opts.cluster_port = cluster_acceptor->local_endpoint().port();
+    if (cluster_acceptor) rest_opts.cluster_port = cluster_acceptor->local_endpoint().port();
+    if (clustered) {
+        rest_opts.cluster_json = [c = cluster.get()] { return c->describe_json(); };
+    }
     rest = rest_service::create(io, *engine, &metrics, rest_opts);
     add_node_routes(
         *router, [this] { return state.load(std::memory_order_acquire); }, config.node_id, metrics,
@@ -242,14 +272,23 @@ status node::impl::start_steps() {
         native_listener::create(io, std::move(*native_acceptor), *engine, native_opts, &metrics);
     if (!native_created) return std::move(native_created).err();
     native = std::move(*native_created);
-    reserved_ports.push_back(std::make_unique<reserved_port_listener>(
-        io, std::move(*cluster_acceptor), "cluster", "node-to-node traffic (clustering)"));
+    if (cluster_acceptor) {
+        reserved_ports.push_back(std::make_unique<reserved_port_listener>(
+            io, std::move(*cluster_acceptor), "cluster", "node-to-node traffic (clustering)"));
+    }
 
     const auto& http_ep = http->local_endpoint();
     ports.http = http_ep.port();
     ports.grpc = grpc->port();
     ports.native = native->local_endpoint().port();
-    ports.cluster = reserved_ports[0]->local_endpoint().port();
+    if (clustered) {
+        cluster->set_client_endpoint(http_ep.address().to_string(), ports.native, ports.http,
+                                     ports.grpc);
+        ES_TRY(cluster->start(*engine));
+        ports.cluster = cluster->port();
+    } else {
+        ports.cluster = reserved_ports[0]->local_endpoint().port();
+    }
 
     http->start();
     for (auto& p : reserved_ports) p->start();
@@ -273,8 +312,15 @@ status node::impl::start_steps() {
         config.bind, grpc->port());
     spdlog::info("native listening on {} (native protocol, TCP and UDP)",
                  endpoint_text(native->local_endpoint()));
-    spdlog::info("cluster listening on {} (clustering not built yet; connections are closed)",
-                 endpoint_text(reserved_ports[0]->local_endpoint()));
+    if (clustered) {
+        spdlog::info(
+            "cluster listening on {}:{} (Raft: controller and partition groups; {} "
+            "node(s))",
+            config.bind, ports.cluster, config.peers.size());
+    } else {
+        spdlog::info("cluster listening on {} (single node: no peers; connections are closed)",
+                     endpoint_text(reserved_ports[0]->local_endpoint()));
+    }
     return {};
 }
 
@@ -335,7 +381,11 @@ void node::stop() {
     // 2. Everything queued is appended and delivered, then the workers stop. Producers are gone:
     //    the listeners that feed the engine are closed.
     //    Durable batches are on disk and acked before the workers stop; then the store closes.
+    //    In a cluster, partitions stop taking publishes first and publishers still waiting for
+    //    a Raft commit are answered, so the engine need not wait for a majority.
+    if (n.cluster && n.engine) n.cluster->leave();
     if (n.engine) n.engine->stop();
+    if (n.cluster) n.cluster->stop();
     if (n.store_service) n.store_service->stop();
     // 3. The io threads end once their work is gone. The signal_set stays (without a running
     //    io_context a signal is only recorded), so that a late signal cannot kill us half-way.

@@ -52,10 +52,14 @@ void rest_service::add_routes(http_router& router, const metrics::registry* regi
             {"http_port", options_.http_port},     {"grpc_port", options_.grpc_port},
             {"native_port", options_.native_port}, {"cluster_port", options_.cluster_port},
             {"workers", engine_.worker_count()},   {"state", open() ? "running" : "stopping"}};
-        return json_ok(dump_json({{"cluster_id", "standalone"},
-                                  {"version", ES_VERSION},
-                                  {"node_id", options_.node_id},
-                                  {"nodes", nlohmann::json::array({node})}}));
+        nlohmann::json doc = {{"cluster_id", options_.cluster_json ? "cluster" : "standalone"},
+                              {"version", ES_VERSION},
+                              {"node_id", options_.node_id},
+                              {"nodes", nlohmann::json::array({node})}};
+        if (options_.cluster_json) {
+            doc["cluster"] = nlohmann::json::parse(options_.cluster_json(), nullptr, false);
+        }
+        return json_ok(dump_json(doc));
     });
     if (registry != nullptr) {
         router.add("GET", "/v1/metrics", [registry](const http_request&) {

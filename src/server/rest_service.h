@@ -12,6 +12,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -39,6 +40,9 @@ struct rest_options {
     uint16_t grpc_port = 0;
     uint16_t native_port = 0;
     uint16_t cluster_port = 0;
+    // Cluster mode: the cluster's view (nodes, controller, partitions and their leaders) as a
+    // JSON object, added to GET /v1/cluster as "cluster". Empty for a single node.
+    std::function<std::string()> cluster_json;
 };
 
 class rest_service : public std::enable_shared_from_this<rest_service> {

@@ -1,0 +1,552 @@
+// The cluster: controller group, partition groups, and the engine kept in step with both.
+#include "replication/cluster.h"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <future>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "core/engine.h"
+#include "replication/controller_machine.h"
+#include "replication/partition_machine.h"
+#include "storage/log_store.h"
+
+namespace es::replication {
+namespace {
+
+constexpr uint64_t controller_group = 0;
+
+// A partition's group id: the topic id above 12 bits of partition (max_partitions is 4096).
+// Topic ids start at 1, so no partition group is group 0.
+uint64_t partition_group_id(uint64_t topic_id, uint32_t partition) {
+    static_assert(core::max_partitions <= 4096);
+    return (topic_id << 12) | partition;
+}
+
+// Runs tasks one at a time on its own thread, in order.
+class task_thread {
+  public:
+    task_thread() : thread_([this] { run(); }) {}
+    ~task_thread() { stop(); }
+
+    void post(std::function<void()> f) {
+        {
+            std::lock_guard lock(mutex_);
+            if (stopping_) return;
+            tasks_.push_back(std::move(f));
+        }
+        cv_.notify_one();
+    }
+    // Waits until every task posted before the call has run.
+    void drain() {
+        if (std::this_thread::get_id() == thread_.get_id()) return;
+        std::promise<void> done;
+        auto f = done.get_future();
+        post([&done] { done.set_value(); });
+        if (f.wait_for(std::chrono::seconds(60)) != std::future_status::ready) {
+            spdlog::warn("cluster: control thread busy for 60 s");
+        }
+    }
+    void stop() {
+        {
+            std::lock_guard lock(mutex_);
+            if (stopping_) return;
+            stopping_ = true;
+        }
+        cv_.notify_one();
+        if (thread_.joinable()) thread_.join();
+    }
+
+  private:
+    void run() {
+        std::unique_lock lock(mutex_);
+        for (;;) {
+            cv_.wait(lock, [&] { return stopping_ || !tasks_.empty(); });
+            if (tasks_.empty()) return;  // stopping, and nothing left
+            auto f = std::move(tasks_.front());
+            tasks_.pop_front();
+            lock.unlock();
+            f();
+            lock.lock();
+        }
+    }
+
+    std::mutex mutex_;
+    std::condition_variable cv_;
+    std::deque<std::function<void()>> tasks_;
+    bool stopping_ = false;
+    std::thread thread_;
+};
+
+class cluster_impl final : public cluster {
+  public:
+    cluster_impl(cluster_options options, storage::log_store& store, core::durable_backend& local)
+        : options_(std::move(options)), store_(store), local_(local) {}
+
+    ~cluster_impl() override { stop(); }
+
+    status start(core::engine& engine) override {
+        engine_ = &engine;
+        const member* self = nullptr;
+        for (const member& m : options_.nodes) {
+            if (m.id == options_.node_id) self = &m;
+        }
+        if (self == nullptr) {
+            return make_error(errc::config_error, "peers: this node (id " +
+                                                      std::to_string(options_.node_id) +
+                                                      ") is not among the cluster's nodes");
+        }
+        host_options ho;
+        ho.node_id = options_.node_id;
+        ho.address = self->address;
+        ho.dir = options_.raft_dir;
+        ho.loops = options_.loops;
+        auto host = raft_host::start(ho);
+        if (!host) return std::move(host).err();
+        host_ = std::move(*host);
+
+        controller_ = std::make_shared<controller_machine>(
+            [this](const controller_command&, const controller_state&) {
+                control_.post([this] { reconcile(); });
+            },
+            [this](const controller_state&) { control_.post([this] { reconcile(); }); });
+        group_options go;
+        go.group_id = controller_group;
+        go.voters = options_.nodes;
+        go.election_timeout_ms = options_.election_timeout_ms;
+        go.heartbeat_timeout_ms = options_.heartbeat_timeout_ms;
+        go.on_change = [this](const group_view& v) {
+            control_.post([this, v] { on_controller_change(v); });
+        };
+        auto g = host_->open_group(go, controller_);
+        if (!g) return std::move(g).err();
+        controller_group_ = std::move(*g);
+        // Topics restored from disk refuse publishes until the controller's log, replayed once
+        // its group has a leader, gives their replicas: then their groups open (reconcile).
+        return {};
+    }
+
+    void leave() override {
+        if (engine_ == nullptr || !controller_group_) return;  // never started
+        // Every partition refuses from now on, and publishers waiting for a Raft commit are
+        // answered, so that the engine can stop without waiting for a majority.
+        for (const auto& info : engine_->list_topics()) {
+            auto tp = engine_->find_topic(info.config.name);
+            if (!tp || (*tp)->durable.empty()) continue;
+            for (uint32_t p = 0; p < info.partitions.size(); ++p) {
+                engine_->set_replica_role(*tp, p, false, 0,
+                                          error{errc::shutting_down, "the node is stopping"});
+            }
+        }
+    }
+
+    void stop() override {
+        if (stopped_) return;
+        stopped_ = true;
+        control_.stop();
+        host_.reset();  // closes every group
+    }
+
+    uint16_t port() const noexcept override { return host_ ? host_->port() : 0; }
+
+    void set_client_endpoint(std::string host, uint16_t native_port, uint16_t http_port,
+                             uint16_t grpc_port) override {
+        options_.client_host = std::move(host);
+        options_.native_port = native_port;
+        options_.http_port = http_port;
+        options_.grpc_port = grpc_port;
+    }
+
+    // --- cluster_hooks ---
+
+    result<core::topic_info> create_topic(const core::topic_config& config) override {
+        if (config.storage != core::storage_mode::durable) {
+            return make_error(errc::invalid_argument,
+                              "storage: a cluster replicates durable topics only; memory topics "
+                              "are not replicated yet (use storage=durable)");
+        }
+        ES_TRY(core::validate_topic_config(config));
+        // Replicas are placed over the registered nodes. The controller registers every node of
+        // the static list when it is elected; a create that comes first registers the missing
+        // ones itself, ahead of it in the log.
+        for (const controller_command& r : missing_registrations())
+            ES_TRY(propose_to_controller(r));
+        controller_command c;
+        c.type = controller_command::kind::create_topic;
+        c.config = config;
+        ES_TRY(propose_to_controller(c));
+        control_.drain();  // the topic is in the engine once its reconcile has run
+        return engine_->describe_topic(config.name);
+    }
+
+    status delete_topic(std::string_view name) override {
+        controller_command c;
+        c.type = controller_command::kind::delete_topic;
+        c.name = std::string(name);
+        ES_TRY(propose_to_controller(c));
+        control_.drain();
+        return {};
+    }
+
+    // --- durable_backend: the node's own store, except writes and group commits ---
+
+    result<std::vector<core::durable_topic>> topics() override { return local_.topics(); }
+    uint64_t next_topic_id() override { return local_.next_topic_id(); }
+    status create_topic(const core::durable_topic& t) override { return local_.create_topic(t); }
+    status drop_topic(uint64_t topic_id) override { return local_.drop_topic(topic_id); }
+    result<core::durable_bounds> bounds(uint64_t topic_id, uint32_t partition) override {
+        return local_.bounds(topic_id, partition);
+    }
+    result<std::optional<core::event_record>> lookup(uint64_t topic_id, uint32_t partition,
+                                                     uint64_t offset) override {
+        return local_.lookup(topic_id, partition, offset);
+    }
+    result<uint64_t> offset_for_timestamp(uint64_t topic_id, uint32_t partition,
+                                          int64_t ts_ns) override {
+        return local_.offset_for_timestamp(topic_id, partition, ts_ns);
+    }
+    result<std::optional<uint64_t>> committed_offset(uint64_t topic_id, std::string_view group,
+                                                     uint32_t partition) override {
+        return local_.committed_offset(topic_id, group, partition);
+    }
+    void read(uint64_t topic_id, uint32_t partition, uint64_t from, uint32_t max_events,
+              size_t max_bytes, std::function<void(result<core::durable_chunk>)> done) override {
+        local_.read(topic_id, partition, from, max_events, max_bytes, std::move(done));
+    }
+
+    status commit_offset(uint64_t topic_id, std::string_view group, uint32_t partition,
+                         uint64_t offset) override {
+        auto g = find_group(partition_group_id(topic_id, partition));
+        if (!g) return make_error(errc::not_leader, "this node holds no replica of the partition");
+        auto done = std::make_shared<std::promise<status>>();
+        auto f = done->get_future();
+        g->propose(encode_commit_command(group, offset),
+                   [done](status s, uint64_t) { done->set_value(std::move(s)); });
+        if (f.wait_for(std::chrono::milliseconds(options_.admin_timeout_ms)) !=
+            std::future_status::ready) {
+            return make_error(errc::timed_out, "the partition's replicas did not commit in time");
+        }
+        return f.get();
+    }
+
+    void write(std::unique_ptr<core::durable_write> w) override {
+        auto g = find_group(partition_group_id(w->topic_id, w->partition));
+        std::shared_ptr<core::durable_progress> progress = w->progress;
+        if (!g) {
+            progress->failure.store(errc::not_leader, std::memory_order_release);
+            if (progress->notify) progress->notify();
+            return;
+        }
+        const uint64_t end = w->base_offset + w->count;
+        g->propose(encode_batch_command(w->base_offset, w->count, w->records),
+                   [progress, end](status s, uint64_t) {
+                       // On the loop thread, once this node applied it (and so a majority
+                       // holds it), or failed.
+                       if (s) {
+                           uint64_t cur = progress->durable_end.load(std::memory_order_relaxed);
+                           while (cur < end && !progress->durable_end.compare_exchange_weak(
+                                                   cur, end, std::memory_order_release)) {
+                           }
+                       } else {
+                           errc expected = errc::ok;
+                           progress->failure.compare_exchange_strong(
+                               expected,
+                               s.err().code == errc::not_leader ? errc::not_leader : s.err().code);
+                       }
+                       if (progress->notify) progress->notify();
+                   });
+    }
+
+    std::string describe_json() const override {
+        if (!controller_group_) return "{}";  // not started
+        nlohmann::json doc;
+        doc["node_id"] = options_.node_id;
+        const controller_state state = controller_->copy();
+        nlohmann::json nodes = nlohmann::json::array();
+        for (const member& m : options_.nodes) {
+            nlohmann::json n = {{"id", m.id}, {"cluster_address", m.address}};
+            if (const node_entry* e = state.find_node(m.id)) {
+                n["host"] = e->host;
+                n["native_port"] = e->native_port;
+                n["http_port"] = e->http_port;
+                n["grpc_port"] = e->grpc_port;
+            }
+            nodes.push_back(n);
+        }
+        doc["nodes"] = nodes;
+        const group_view cv = controller_group_->view();
+        doc["controller"] = cv.leader ? nlohmann::json(cv.leader->id) : nlohmann::json(nullptr);
+        nlohmann::json topics = nlohmann::json::array();
+        for (const auto& [name, t] : state.topics()) {
+            nlohmann::json parts = nlohmann::json::array();
+            for (uint32_t p = 0; p < t.partitions.size(); ++p) {
+                nlohmann::json pj = {{"partition", p}, {"replicas", t.partitions[p].replicas}};
+                uint64_t leader = t.partitions[p].leader;
+                if (auto g = find_group(partition_group_id(t.id, p))) {
+                    const group_view v = g->view();
+                    leader = v.leader ? v.leader->id : 0;
+                }
+                pj["leader"] = leader == 0 ? nlohmann::json(nullptr) : nlohmann::json(leader);
+                parts.push_back(pj);
+            }
+            topics.push_back({{"name", name}, {"id", t.id}, {"partitions", parts}});
+        }
+        doc["topics"] = topics;
+        return doc.dump();
+    }
+
+  private:
+    std::shared_ptr<raft_group> find_group(uint64_t id) const {
+        std::lock_guard lock(groups_mutex_);
+        auto it = groups_.find(id);
+        return it == groups_.end() ? nullptr : it->second;
+    }
+
+    status propose_to_controller(const controller_command& c) {
+        auto done = std::make_shared<std::promise<status>>();
+        auto f = done->get_future();
+        controller_group_->propose(encode(c),
+                                   [done](status s, uint64_t) { done->set_value(std::move(s)); });
+        if (f.wait_for(std::chrono::milliseconds(options_.admin_timeout_ms)) !=
+            std::future_status::ready) {
+            return make_error(errc::timed_out, "the controller did not commit the change in " +
+                                                   std::to_string(options_.admin_timeout_ms) +
+                                                   " ms");
+        }
+        status s = f.get();
+        if (!s && s.err().code == errc::not_leader) {
+            return make_error(errc::not_leader,
+                              "topic admin goes through the controller: " + s.err().message);
+        }
+        return s;
+    }
+
+    // Registrations the controller's node table lacks: this node with its client ports (so
+    // that clients told "not leader" can find it), and the other nodes of the static list with
+    // their cluster addresses (their client ports come when they register themselves).
+    std::vector<controller_command> missing_registrations() const {
+        controller_command self;
+        self.type = controller_command::kind::register_node;
+        self.node.id = options_.node_id;
+        for (const member& m : options_.nodes) {
+            if (m.id == options_.node_id) self.node.raft_address = m.address;
+        }
+        self.node.host = options_.client_host;
+        self.node.native_port = options_.native_port;
+        self.node.http_port = options_.http_port;
+        self.node.grpc_port = options_.grpc_port;
+        const controller_state state = controller_->copy();
+        std::vector<controller_command> cmds;
+        if (const node_entry* e = state.find_node(self.node.id);
+            e == nullptr || !(*e == self.node)) {
+            cmds.push_back(self);
+        }
+        for (const member& m : options_.nodes) {
+            if (m.id == options_.node_id || state.find_node(m.id) != nullptr) continue;
+            controller_command o;
+            o.type = controller_command::kind::register_node;
+            o.node.id = m.id;
+            o.node.raft_address = m.address;
+            cmds.push_back(o);
+        }
+        return cmds;
+    }
+
+    // --- control thread ---
+
+    void on_controller_change(const group_view& v) {
+        if (v.self != role::leader) return;
+        for (auto& cmd : missing_registrations()) {
+            controller_group_->propose(encode(cmd), [](status s, uint64_t) {
+                if (!s)
+                    spdlog::info("cluster: node registration not committed: {}", s.err().message);
+            });
+        }
+    }
+
+    // Brings the engine and the open partition groups in line with the controller's state.
+    void reconcile() {
+        if (stopped_) return;
+        const controller_state state = controller_->copy();
+        for (const auto& [name, t] : state.topics()) {
+            auto tp = engine_->create_replicated_topic(t.config, t.id);
+            if (!tp) {
+                spdlog::error("cluster: cannot create topic '{}' (id {}) here: {}", name, t.id,
+                              tp.err().message);
+                continue;
+            }
+            for (uint32_t p = 0; p < t.partitions.size(); ++p) {
+                replicas_[{t.id, p}] = t.partitions[p].replicas;
+            }
+            open_partitions(*tp);
+        }
+        // A topic here whose id the controller has assigned but no longer lists was deleted.
+        for (const auto& info : engine_->list_topics()) {
+            if (info.id >= state.next_topic_id() || state.find_topic(info.id) != nullptr) continue;
+            for (uint32_t p = 0; p < info.partitions.size(); ++p) {
+                const uint64_t gid = partition_group_id(info.id, p);
+                if (find_group(gid)) {
+                    {
+                        std::lock_guard lock(groups_mutex_);
+                        groups_.erase(gid);
+                    }
+                    (void)host_->close_group(gid, true);
+                }
+                replicas_.erase({info.id, p});
+            }
+            if (auto s = engine_->delete_local_topic(info.config.name); !s) {
+                spdlog::error("cluster: cannot delete topic '{}' here: {}", info.config.name,
+                              s.err().message);
+            }
+        }
+    }
+
+    // Opens the group of every partition of `t` this node is a replica of; the others refuse,
+    // naming the replicas.
+    void open_partitions(const core::topic_ptr& t) {
+        for (uint32_t p = 0; p < t->partitions.size(); ++p) {
+            const uint64_t gid = partition_group_id(t->id, p);
+            if (find_group(gid)) continue;
+            auto it = replicas_.find({t->id, p});
+            if (it == replicas_.end()) continue;
+            std::vector<member> voters;
+            bool mine = false;
+            for (uint64_t id : it->second) {
+                mine |= id == options_.node_id;
+                for (const member& m : options_.nodes) {
+                    if (m.id == id) voters.push_back(m);
+                }
+            }
+            if (!mine) {
+                refuse_not_replica(t, p, it->second);
+                continue;
+            }
+            group_options go;
+            go.group_id = gid;
+            go.voters = voters;
+            go.election_timeout_ms = options_.election_timeout_ms;
+            go.heartbeat_timeout_ms = options_.heartbeat_timeout_ms;
+            // Snapshots would let libraft drop log entries that a lagging replica then lacks;
+            // until the catch-up fetch exists, partition logs are not compacted.
+            go.snapshot_threshold = UINT32_MAX / 2;
+            go.snapshot_trailing = UINT32_MAX / 4;
+            std::weak_ptr<core::topic> weak = t;
+            go.on_change = [this, weak, p, gid](const group_view& v) {
+                control_.post([this, weak, p, gid, v] {
+                    if (auto tp = weak.lock()) on_partition_change(tp, p, gid, v);
+                });
+            };
+            auto machine = std::make_shared<partition_machine>(store_, t->id, p);
+            auto g = host_->open_group(go, machine);
+            if (!g) {
+                spdlog::error("cluster: cannot open the group of {}/{}: {}", t->config.name, p,
+                              g.err().message);
+                continue;
+            }
+            std::lock_guard lock(groups_mutex_);
+            groups_[gid] = std::move(*g);
+        }
+    }
+
+    void refuse_not_replica(const core::topic_ptr& t, uint32_t p,
+                            const std::vector<uint64_t>& replicas) {
+        std::string names;
+        for (uint64_t id : replicas) names += (names.empty() ? "" : ", ") + std::to_string(id);
+        engine_->set_replica_role(
+            t, p, false, 0,
+            error{errc::not_leader,
+                  "this node holds no replica of it; its replicas are nodes " + names});
+    }
+
+    std::string leader_text(const group_view& v) const {
+        if (!v.leader) return "no leader yet: its replicas are electing one";
+        std::string s = "this node is not its leader; leader is node " +
+                        std::to_string(v.leader->id) + " at " + v.leader->address;
+        const controller_state state = controller_->copy();
+        if (const node_entry* e = state.find_node(v.leader->id); e != nullptr && e->http_port) {
+            s += " (host " + e->host + ", native port " + std::to_string(e->native_port) +
+                 ", http port " + std::to_string(e->http_port) + ", grpc port " +
+                 std::to_string(e->grpc_port) + ")";
+        }
+        return s;
+    }
+
+    void on_partition_change(const core::topic_ptr& t, uint32_t p, uint64_t gid,
+                             const group_view& v) {
+        if (stopped_ || t->deleted.load()) return;
+        auto g = find_group(gid);
+        if (!g) return;
+        if (v.self != role::leader) {
+            engine_->set_replica_role(
+                t, p, false, 0,
+                error{v.leader ? errc::not_leader : errc::unavailable, leader_text(v)});
+            return;
+        }
+        // A new leader first applies everything committed before its term (a barrier), so
+        // that it continues the log from its true end.
+        const uint64_t term = v.term;
+        std::weak_ptr<core::topic> weak = t;
+        g->barrier([this, weak, p, gid, term](status s) {
+            control_.post([this, weak, p, gid, term, s] {
+                auto tp = weak.lock();
+                auto g2 = find_group(gid);
+                if (!tp || !g2 || stopped_) return;
+                const group_view now = g2->view();
+                if (!s || now.self != role::leader || now.term != term) return;
+                auto b = store_.bounds(tp->id, p);
+                if (!b) {
+                    spdlog::error("cluster: bounds of {}/{}: {}", tp->config.name, p,
+                                  b.err().message);
+                    return;
+                }
+                spdlog::info("cluster: leading {}/{} from offset {} (term {})", tp->config.name, p,
+                             b->end_offset, term);
+                engine_->set_replica_role(tp, p, true, b->end_offset, error{});
+                report_leader(tp->id, p, term);
+            });
+        });
+    }
+
+    void report_leader(uint64_t topic_id, uint32_t p, uint64_t term) {
+        // Only the controller's leader can record it; elsewhere the partition's own group
+        // view is what this node answers with.
+        if (controller_group_->view().self != role::leader) return;
+        controller_command c;
+        c.type = controller_command::kind::partition_leader;
+        c.topic_id = topic_id;
+        c.partition = p;
+        c.node_id = options_.node_id;
+        c.term = term;
+        controller_group_->propose(encode(c), [](status, uint64_t) {});
+    }
+
+    cluster_options options_;  // client ports set before start(), then constant
+    storage::log_store& store_;
+    core::durable_backend& local_;
+    core::engine* engine_ = nullptr;
+    std::unique_ptr<raft_host> host_;
+    std::shared_ptr<controller_machine> controller_;
+    std::shared_ptr<raft_group> controller_group_;
+    std::atomic<bool> stopped_{false};
+
+    mutable std::mutex groups_mutex_;
+    std::map<uint64_t, std::shared_ptr<raft_group>> groups_;  // guarded by groups_mutex_
+    // Control thread only.
+    std::map<std::pair<uint64_t, uint32_t>, std::vector<uint64_t>> replicas_;
+    task_thread control_;
+};
+
+}  // namespace
+
+std::unique_ptr<cluster> cluster::create(cluster_options options, storage::log_store& store,
+                                         core::durable_backend& local) {
+    return std::make_unique<cluster_impl>(std::move(options), store, local);
+}
+
+}  // namespace es::replication

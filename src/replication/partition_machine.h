@@ -1,0 +1,74 @@
+// The state machine of one replicated partition's Raft group. Its commands are the batches the
+// leader's worker cut (with the offsets the leader assigned) and consumer-group commits; every
+// replica applies them, in log order, into its own RocksDB store. Applying is idempotent by
+// offset (the store skips a batch it already holds), so replaying the Raft log after a restart
+// does no harm.
+//
+// Snapshots carry no events: only where the log ends. A replica that installs a snapshot whose
+// end lies beyond its own store must first get the missing events (see catch_up_fn).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "replication/raft_host.h"
+
+namespace es::storage {
+class log_store;
+}
+
+namespace es::replication {
+
+struct partition_command {
+    enum class kind : uint8_t { batch = 1, commit_offset = 2 };
+    kind type = kind::batch;
+    // batch: records back to back (core/record_format.h) with offsets base_offset, ... and
+    // timestamps set. Points into the decoded bytes.
+    uint64_t base_offset = 0;
+    uint32_t count = 0;
+    std::span<const std::byte> records;
+    // commit_offset
+    std::string group;
+    uint64_t offset = 0;
+};
+
+std::vector<std::byte> encode_batch_command(uint64_t base_offset, uint32_t count,
+                                            std::span<const std::byte> records);
+std::vector<std::byte> encode_commit_command(std::string_view group, uint64_t offset);
+// Checks every record (sizes, offsets, timestamps) before anything is trusted. Error:
+// invalid_argument naming what is wrong.
+result<partition_command> decode_partition_command(std::span<const std::byte> bytes);
+
+// Brings this replica's store up to `end_offset` (from its current end) by fetching the events
+// from another replica. Called on the loop thread while a snapshot is installed.
+using catch_up_fn = std::function<status(uint64_t topic_id, uint32_t partition, uint64_t from,
+                                         uint64_t end_offset)>;
+
+class partition_machine final : public state_machine {
+  public:
+    // REQUIRES: `store` outlives the machine and holds the topic.
+    partition_machine(storage::log_store& store, uint64_t topic_id, uint32_t partition,
+                      catch_up_fn catch_up = {});
+
+    status apply(uint64_t index, std::span<const std::byte> command) override;
+    // Syncs the store's WAL first: libraft may drop the log entries the snapshot covers, so
+    // what they wrote must be on disk.
+    result<std::vector<std::byte>> snapshot() override;
+    status restore(std::span<const std::byte> snapshot) override;
+
+    uint64_t topic_id() const noexcept { return topic_id_; }
+    uint32_t partition() const noexcept { return partition_; }
+
+  private:
+    storage::log_store& store_;
+    const uint64_t topic_id_;
+    const uint32_t partition_;
+    const catch_up_fn catch_up_;
+};
+
+}  // namespace es::replication
