@@ -33,6 +33,15 @@ struct durable_progress {
     std::function<void()> notify;
 };
 
+// An idempotent producer's batch inside a durable_write: a replicated partition carries these
+// through its log, so that the producer state survives failover.
+struct producer_append {
+    uint64_t producer_id = 0;
+    uint64_t first_sequence = 0;
+    uint32_t count = 0;
+    uint64_t base_offset = 0;
+};
+
 // One batch on its way to disk: records back to back (record_format.h) with their offsets
 // (base_offset, base_offset + 1, ...) and timestamps set.
 struct durable_write {
@@ -41,6 +50,8 @@ struct durable_write {
     uint64_t base_offset = 0;
     uint32_t count = 0;
     std::vector<std::byte> records;
+    // The idempotent producers' batches among the records, in offset order.
+    std::vector<producer_append> producers;
     std::shared_ptr<durable_progress> progress;
 };
 

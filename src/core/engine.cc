@@ -200,7 +200,7 @@ result<topic_ptr> engine::create_replicated_topic(const topic_config& config, ui
 }
 
 void engine::set_replica_role(const topic_ptr& t, uint32_t partition, bool leader,
-                              uint64_t end_offset, const error& refusal) {
+                              uint64_t end_offset, const error& refusal, producer_table producers) {
     ES_ASSERT(partition < t->durable.size());
     durable_partition& d = *t->durable[partition];
     // Refuse first, before the worker drops the old term's state; serve only after the
@@ -209,8 +209,9 @@ void engine::set_replica_role(const topic_ptr& t, uint32_t partition, bool leade
     worker& w = *workers_[t->owner_worker[partition]];
     const uint32_t slot = t->slot[partition];
     const uint32_t generation = t->generation[partition];
-    w.post([&w, t, slot, generation, leader, end_offset, code = refusal.code, partition] {
-        w.set_replica_role(slot, generation, leader, end_offset, code);
+    auto table = std::make_shared<producer_table>(std::move(producers));
+    w.post([&w, t, slot, generation, leader, end_offset, code = refusal.code, partition, table] {
+        w.set_replica_role(slot, generation, leader, end_offset, code, std::move(*table));
         if (leader) t->durable[partition]->gate.serve();
     });
 }

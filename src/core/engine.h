@@ -20,6 +20,7 @@
 #include "core/durable_backend.h"
 #include "core/engine_metrics.h"
 #include "core/event_record.h"
+#include "core/producer_state.h"
 #include "core/subscription.h"
 #include "core/topic.h"
 #include "core/topic_table.h"
@@ -105,11 +106,11 @@ class engine {
     // Deletes the topic on this node only. Error: not_found.
     status delete_local_topic(std::string_view name);
     // Partition `partition` of `t` serves on this node (leader: continuing at end_offset,
-    // which holds every committed event) or refuses with `refusal` (code not_leader or
-    // unavailable, and a message naming the leader when known). Takes effect in order on
-    // the partition's worker; returns without waiting.
+    // which holds every committed event, with the idempotent producers' state `producers`) or
+    // refuses with `refusal` (code not_leader or unavailable, and a message naming the leader
+    // when known). Takes effect in order on the partition's worker; returns without waiting.
     void set_replica_role(const topic_ptr& t, uint32_t partition, bool leader, uint64_t end_offset,
-                          const error& refusal);
+                          const error& refusal, producer_table producers = {});
 
     // Data plane, any thread. See dispatcher::publish.
     result<publish_summary> publish(const topic_ptr& t, std::span<const event_in> events,

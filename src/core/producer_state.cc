@@ -3,6 +3,8 @@
 
 #include <limits>
 
+#include "core/record_format.h"
+
 namespace es::core {
 
 producer_table::check_result producer_table::check(uint64_t producer_id, uint64_t first_sequence,
@@ -50,6 +52,76 @@ void producer_table::appended(uint64_t producer_id, uint64_t first_sequence, uin
     p.recent_next = (p.recent_next + 1) % producer_batches_kept;
     if (p.recent_count < producer_batches_kept) p.recent_count++;
     p.last_used = now;
+}
+
+namespace {
+
+// Per producer: id, next sequence, last use, recent count, recent next, then every kept batch
+// (first sequence, count, base offset), little endian.
+constexpr size_t batch_bytes = 8 + 4 + 8;
+constexpr size_t producer_bytes = 8 + 8 + 8 + 1 + 1 + producer_batches_kept * batch_bytes;
+
+template <class T>
+void put(std::vector<std::byte>& out, T v) {
+    const size_t at = out.size();
+    out.resize(at + sizeof(T));
+    store_le<T>(out.data() + at, v);
+}
+
+}  // namespace
+
+void producer_table::encode(std::vector<std::byte>& out) const {
+    out.reserve(out.size() + 4 + producers_.size() * producer_bytes);
+    put<uint32_t>(out, static_cast<uint32_t>(producers_.size()));
+    for (const auto& [id, p] : producers_) {
+        put<uint64_t>(out, id);
+        put<uint64_t>(out, p.next_sequence);
+        put<uint64_t>(out, p.last_used);
+        put<uint8_t>(out, static_cast<uint8_t>(p.recent_count));
+        put<uint8_t>(out, static_cast<uint8_t>(p.recent_next));
+        for (const batch& b : p.recent) {
+            put<uint64_t>(out, b.first_sequence);
+            put<uint32_t>(out, b.count);
+            put<uint64_t>(out, b.base_offset);
+        }
+    }
+}
+
+bool producer_table::decode(std::span<const std::byte>& in, producer_table& out) {
+    if (in.size() < 4) return false;
+    const auto n = load_le<uint32_t>(in.data());
+    if (n > max_producers_per_partition || in.size() - 4 < size_t{n} * producer_bytes) {
+        return false;
+    }
+    producer_table t;
+    const std::byte* q = in.data() + 4;
+    for (uint32_t i = 0; i < n; ++i) {
+        const auto id = load_le<uint64_t>(q);
+        producer p;
+        p.next_sequence = load_le<uint64_t>(q + 8);
+        p.last_used = load_le<uint64_t>(q + 16);
+        p.recent_count = load_le<uint8_t>(q + 24);
+        p.recent_next = load_le<uint8_t>(q + 25);
+        if (p.recent_count > producer_batches_kept || p.recent_next >= producer_batches_kept) {
+            return false;
+        }
+        const std::byte* b = q + 26;
+        for (batch& r : p.recent) {
+            r.first_sequence = load_le<uint64_t>(b);
+            r.count = load_le<uint32_t>(b + 8);
+            r.base_offset = load_le<uint64_t>(b + 12);
+            b += batch_bytes;
+        }
+        if (!t.producers_.emplace(id, p).second) return false;  // an id twice
+        q += producer_bytes;
+    }
+    in = in.subspan(4 + size_t{n} * producer_bytes);
+    out = std::move(t);
+    return true;
+}
+
+bool producer_table::operator==(const producer_table& o) const {
+    return producers_ == o.producers_;
 }
 
 }  // namespace es::core

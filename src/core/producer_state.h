@@ -10,7 +10,9 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <unordered_map>
+#include <vector>
 
 namespace es::core {
 
@@ -43,11 +45,21 @@ class producer_table {
 
     size_t size() const noexcept { return producers_.size(); }
 
+    // The whole table as bytes (for a replicated partition's snapshot), and back. decode
+    // consumes its bytes from the front of `in` and returns false on anything malformed,
+    // leaving `out` unchanged.
+    void encode(std::vector<std::byte>& out) const;
+    static bool decode(std::span<const std::byte>& in, producer_table& out);
+
+    bool operator==(const producer_table& o) const;
+
   private:
     struct batch {
         uint64_t first_sequence = 0;
         uint32_t count = 0;
         uint64_t base_offset = 0;
+
+        bool operator==(const batch&) const = default;
     };
     struct producer {
         uint64_t next_sequence = 0;
@@ -55,6 +67,8 @@ class producer_table {
         uint32_t recent_count = 0;
         uint32_t recent_next = 0;
         uint64_t last_used = 0;
+
+        bool operator==(const producer&) const = default;
     };
 
     std::unordered_map<uint64_t, producer> producers_;

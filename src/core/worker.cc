@@ -271,6 +271,9 @@ void worker::append_durable(memory_partition& p, const record_run& run, const in
     }
     out.base_offset = p.append(record_run{buf.data() + at, run.bytes, run.count}, now_ns);
     d.pending->count += run.count;
+    if (h.producer_id != 0) {
+        d.pending->producers.push_back({h.producer_id, h.sequence, h.count, out.base_offset});
+    }
     pass_batches_++;
     pass_events_ += h.count;
     if (h.completion) {
@@ -545,7 +548,7 @@ void worker::adopt_partition(uint32_t slot, uint32_t generation, memory_partitio
 }
 
 void worker::set_replica_role(uint32_t slot, uint32_t generation, bool leader, uint64_t end_offset,
-                              errc refusal) {
+                              errc refusal, producer_table producers) {
     if (slot >= slots_.size() || slots_[slot].partition == nullptr ||
         slots_[slot].generation != generation) {
         return;  // the topic was deleted meanwhile
@@ -575,7 +578,7 @@ void worker::set_replica_role(uint32_t slot, uint32_t generation, bool leader, u
     d.failure = errc::ok;
     d.visible_end = end_offset;
     p.reset_to(end_offset);
-    p.producers = producer_table();
+    p.producers = std::move(producers);
     for (cursor* c : p.cursors) {
         // A cursor never passed what was committed, which is all in end_offset; from there on
         // the ring serves, and below the ring's start the disk does.

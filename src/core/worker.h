@@ -20,6 +20,7 @@
 #include "core/memory_partition.h"
 #include "core/mpsc_byte_ring.h"
 #include "core/mpsc_queue.h"
+#include "core/producer_state.h"
 #include "core/subscription.h"
 
 namespace es::core {
@@ -101,12 +102,13 @@ class worker {
     void adopt_partition(uint32_t slot, uint32_t generation, memory_partition* p);
     void drop_partition(uint32_t slot);
     // A replicated partition's role on this node. As a leader it takes publishes again and
-    // continues from `end_offset` (what is committed and applied); otherwise it refuses them
-    // with `refusal`. Either way every publisher still waiting for an ack of the earlier term
-    // gets `refusal` (the batch may or may not be committed by the next leader) and a batch
-    // being gathered is dropped.
+    // continues from `end_offset` (what is committed and applied), with the idempotent
+    // producers' state the partition's log holds; otherwise it refuses them with `refusal`.
+    // Either way every publisher still waiting for an ack of the earlier term gets `refusal`
+    // (the batch may or may not be committed by the next leader) and a batch being gathered
+    // is dropped.
     void set_replica_role(uint32_t slot, uint32_t generation, bool leader, uint64_t end_offset,
-                          errc refusal);
+                          errc refusal, producer_table producers);
     void add_cursor(memory_partition* p, std::unique_ptr<cursor> c);
     void remove_cursors(uint64_t subscription_id);
 

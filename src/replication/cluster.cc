@@ -244,7 +244,7 @@ class cluster_impl final : public cluster {
             return;
         }
         const uint64_t end = w->base_offset + w->count;
-        g->propose(encode_batch_command(w->base_offset, w->count, w->records),
+        g->propose(encode_batch_command(w->base_offset, w->count, w->records, w->producers),
                    [progress, end](status s, uint64_t) {
                        // On the loop thread, once this node applied it (and so a majority
                        // holds it), or failed.
@@ -395,6 +395,7 @@ class cluster_impl final : public cluster {
                     {
                         std::lock_guard lock(groups_mutex_);
                         groups_.erase(gid);
+                        machines_.erase(gid);
                     }
                     (void)host_->close_group(gid, true);
                 }
@@ -451,6 +452,7 @@ class cluster_impl final : public cluster {
             }
             std::lock_guard lock(groups_mutex_);
             groups_[gid] = std::move(*g);
+            machines_[gid] = std::move(machine);
         }
     }
 
@@ -507,7 +509,13 @@ class cluster_impl final : public cluster {
                 }
                 spdlog::info("cluster: leading {}/{} from offset {} (term {})", tp->config.name, p,
                              b->end_offset, term);
-                engine_->set_replica_role(tp, p, true, b->end_offset, error{});
+                std::shared_ptr<partition_machine> machine;
+                {
+                    std::lock_guard lock(groups_mutex_);
+                    if (auto it = machines_.find(gid); it != machines_.end()) machine = it->second;
+                }
+                engine_->set_replica_role(tp, p, true, b->end_offset, error{},
+                                          machine ? machine->producers() : core::producer_table{});
                 report_leader(tp->id, p, term);
             });
         });
@@ -536,7 +544,8 @@ class cluster_impl final : public cluster {
     std::atomic<bool> stopped_{false};
 
     mutable std::mutex groups_mutex_;
-    std::map<uint64_t, std::shared_ptr<raft_group>> groups_;  // guarded by groups_mutex_
+    std::map<uint64_t, std::shared_ptr<raft_group>> groups_;           // guarded by groups_mutex_
+    std::map<uint64_t, std::shared_ptr<partition_machine>> machines_;  // guarded by groups_mutex_
     // Control thread only.
     std::map<std::pair<uint64_t, uint32_t>, std::vector<uint64_t>> replicas_;
     task_thread control_;

@@ -11,13 +11,16 @@ namespace es::replication {
 namespace {
 
 // [u8 version][u8 kind] then
-//   batch:  [u64 base_offset][u32 count][records]
+//   batch:  [u64 base_offset][u32 count][u16 producers]
+//           producers x [u64 producer id][u64 first sequence][u32 count][u64 base offset]
+//           [records]
 //   commit: [u64 offset][u16 group bytes][group]
-// Snapshot: [u8 version][u64 topic id][u32 partition][u64 end offset]
+// Snapshot: [u8 version][u64 topic id][u32 partition][u64 end offset][producer table]
 constexpr uint8_t command_version = 1;
-constexpr size_t batch_head_bytes = 2 + 8 + 4;
+constexpr size_t batch_head_bytes = 2 + 8 + 4 + 2;
+constexpr size_t producer_append_bytes = 8 + 8 + 4 + 8;
 constexpr size_t commit_head_bytes = 2 + 8 + 2;
-constexpr size_t snapshot_bytes = 1 + 8 + 4 + 8;
+constexpr size_t snapshot_head_bytes = 1 + 8 + 4 + 8;
 
 template <class T>
 void put(std::vector<std::byte>& out, T v) {
@@ -29,13 +32,21 @@ void put(std::vector<std::byte>& out, T v) {
 }  // namespace
 
 std::vector<std::byte> encode_batch_command(uint64_t base_offset, uint32_t count,
-                                            std::span<const std::byte> records) {
+                                            std::span<const std::byte> records,
+                                            std::span<const core::producer_append> producers) {
     std::vector<std::byte> out;
-    out.reserve(batch_head_bytes + records.size());
+    out.reserve(batch_head_bytes + producers.size() * producer_append_bytes + records.size());
     put<uint8_t>(out, command_version);
     put<uint8_t>(out, static_cast<uint8_t>(partition_command::kind::batch));
     put<uint64_t>(out, base_offset);
     put<uint32_t>(out, count);
+    put<uint16_t>(out, static_cast<uint16_t>(producers.size()));
+    for (const core::producer_append& p : producers) {
+        put<uint64_t>(out, p.producer_id);
+        put<uint64_t>(out, p.first_sequence);
+        put<uint32_t>(out, p.count);
+        put<uint64_t>(out, p.base_offset);
+    }
     out.insert(out.end(), records.begin(), records.end());
     return out;
 }
@@ -68,7 +79,24 @@ result<partition_command> decode_partition_command(std::span<const std::byte> by
         c.type = partition_command::kind::batch;
         c.base_offset = core::load_le<uint64_t>(bytes.data() + 2);
         c.count = core::load_le<uint32_t>(bytes.data() + 10);
-        c.records = bytes.subspan(batch_head_bytes);
+        const auto producers = core::load_le<uint16_t>(bytes.data() + 14);
+        if (bytes.size() - batch_head_bytes < size_t{producers} * producer_append_bytes) {
+            return make_error(errc::invalid_argument, "batch command: producers cut short");
+        }
+        const std::byte* q = bytes.data() + batch_head_bytes;
+        for (uint16_t i = 0; i < producers; ++i, q += producer_append_bytes) {
+            core::producer_append a{core::load_le<uint64_t>(q), core::load_le<uint64_t>(q + 8),
+                                    core::load_le<uint32_t>(q + 16),
+                                    core::load_le<uint64_t>(q + 20)};
+            if (a.producer_id == 0 || a.count == 0 || a.base_offset < c.base_offset ||
+                a.base_offset - c.base_offset + a.count > c.count) {
+                return make_error(errc::invalid_argument, "batch command: producer batch " +
+                                                              std::to_string(i) +
+                                                              " lies outside the batch");
+            }
+            c.producers.push_back(a);
+        }
+        c.records = bytes.subspan(batch_head_bytes + size_t{producers} * producer_append_bytes);
         if (c.count == 0) return make_error(errc::invalid_argument, "batch command of 0 events");
         std::span<const std::byte> rest = c.records;
         for (uint32_t i = 0; i < c.count; ++i) {
@@ -115,7 +143,21 @@ status partition_machine::apply(uint64_t /*index*/, std::span<const std::byte> c
     const storage::append_batch batch{
         topic_id_, partition_, c->base_offset,
         core::record_run{c->records.data(), c->records.size(), c->count}};
-    return store_.append(std::span(&batch, 1), false);
+    ES_TRY(store_.append(std::span(&batch, 1), false));
+    if (!c->producers.empty()) {
+        std::lock_guard lock(mutex_);
+        for (const core::producer_append& a : c->producers) {
+            // The log orders producers by use: its offsets stand in for time.
+            producers_.appended(a.producer_id, a.first_sequence, a.count, a.base_offset,
+                                a.base_offset);
+        }
+    }
+    return {};
+}
+
+core::producer_table partition_machine::producers() const {
+    std::lock_guard lock(mutex_);
+    return producers_;
 }
 
 result<std::vector<std::byte>> partition_machine::snapshot() {
@@ -127,19 +169,30 @@ result<std::vector<std::byte>> partition_machine::snapshot() {
     put<uint64_t>(out, topic_id_);
     put<uint32_t>(out, partition_);
     put<uint64_t>(out, b->end_offset);
+    std::lock_guard lock(mutex_);
+    producers_.encode(out);
     return out;
 }
 
 status partition_machine::restore(std::span<const std::byte> snapshot) {
-    if (snapshot.size() != snapshot_bytes ||
+    if (snapshot.size() < snapshot_head_bytes ||
         core::load_le<uint8_t>(snapshot.data()) != command_version) {
         return make_error(errc::invalid_argument, "partition snapshot: unknown format");
+    }
+    std::span<const std::byte> rest = snapshot.subspan(snapshot_head_bytes);
+    core::producer_table producers;
+    if (!core::producer_table::decode(rest, producers) || !rest.empty()) {
+        return make_error(errc::invalid_argument, "partition snapshot: bad producer state");
     }
     const auto topic = core::load_le<uint64_t>(snapshot.data() + 1);
     const auto partition = core::load_le<uint32_t>(snapshot.data() + 9);
     const auto end = core::load_le<uint64_t>(snapshot.data() + 13);
     if (topic != topic_id_ || partition != partition_) {
         return make_error(errc::invalid_argument, "partition snapshot of another partition");
+    }
+    {
+        std::lock_guard lock(mutex_);
+        producers_ = std::move(producers);
     }
     auto b = store_.bounds(topic_id_, partition_);
     if (!b) return std::move(b).err();

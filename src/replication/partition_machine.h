@@ -4,18 +4,26 @@
 // offset (the store skips a batch it already holds), so replaying the Raft log after a restart
 // does no harm.
 //
-// Snapshots carry no events: only where the log ends. A replica that installs a snapshot whose
-// end lies beyond its own store must first get the missing events (see catch_up_fn).
+// The machine also keeps the idempotent producers' state (which sequence numbers each producer
+// has had appended), so that a new leader continues it and a retry after a failover is still
+// recognised.
+//
+// Snapshots carry no events: where the log ends, and the producer state. A replica that
+// installs a snapshot whose end lies beyond its own store must first get the missing events
+// (see catch_up_fn).
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <mutex>
 #include <span>
 #include <string>
 #include <vector>
 
 #include "common/result.h"
+#include "core/durable_backend.h"
+#include "core/producer_state.h"
 #include "replication/raft_host.h"
 
 namespace es::storage {
@@ -32,13 +40,16 @@ struct partition_command {
     uint64_t base_offset = 0;
     uint32_t count = 0;
     std::span<const std::byte> records;
+    // The idempotent producers' batches among the records.
+    std::vector<core::producer_append> producers;
     // commit_offset
     std::string group;
     uint64_t offset = 0;
 };
 
 std::vector<std::byte> encode_batch_command(uint64_t base_offset, uint32_t count,
-                                            std::span<const std::byte> records);
+                                            std::span<const std::byte> records,
+                                            std::span<const core::producer_append> producers);
 std::vector<std::byte> encode_commit_command(std::string_view group, uint64_t offset);
 // Checks every record (sizes, offsets, timestamps) before anything is trusted. Error:
 // invalid_argument naming what is wrong.
@@ -63,12 +74,17 @@ class partition_machine final : public state_machine {
 
     uint64_t topic_id() const noexcept { return topic_id_; }
     uint32_t partition() const noexcept { return partition_; }
+    // Any thread: a copy of the producer state as of the last applied command.
+    core::producer_table producers() const;
 
   private:
     storage::log_store& store_;
     const uint64_t topic_id_;
     const uint32_t partition_;
     const catch_up_fn catch_up_;
+
+    mutable std::mutex mutex_;
+    core::producer_table producers_;  // guarded by mutex_; written by the loop thread
 };
 
 }  // namespace es::replication

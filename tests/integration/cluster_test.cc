@@ -1,7 +1,8 @@
 // A 3-node cluster of real processes on loopback: an RF=3 durable topic, publishes with
 // acks=all to the partition's leader, kill -9 of that leader, a new leader that takes
 // publishes, and after the killed node's restart every acknowledged event present exactly once
-// and in order on every replica.
+// and in order on every replica. Also: an idempotent producer's state and a consumer group's
+// committed offset survive the failover (both live in the partition's replicated state).
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -14,8 +15,10 @@
 #include <thread>
 #include <vector>
 
+#include "protocol/codec.h"
 #include "tests/integration/server_process_fixture.h"
 #include "tests/integration/test_http_client.h"
+#include "tests/integration/test_native_client.h"
 
 namespace es::test {
 namespace {
@@ -157,27 +160,66 @@ class cluster_test : public server_process_fixture {
         return false;
     }
 
+    // Starts the 3 nodes, creates the RF=3 topic through the controller, and returns the
+    // partition's leader (nullptr after a failed assertion).
+    node* bring_up() {
+        for (node& n : nodes_) {
+            EXPECT_TRUE(start(n));
+            if (n.process == nullptr) return nullptr;
+        }
+        // Topic admin goes through the controller: the nodes that are not it answer 421.
+        std::string refusal;
+        auto created = any_node("POST", "/v1/topics",
+                                json{{"name", topic_name},
+                                     {"partitions", 1},
+                                     {"storage", "durable"},
+                                     {"replication_factor", 3}}
+                                    .dump(),
+                                30s, &refusal);
+        EXPECT_TRUE(created) << "no controller took the topic; last refusal: " << refusal;
+        if (!created) return nullptr;
+        EXPECT_EQ(created->status, 201) << created->body;
+        node* first = leader(30s);
+        EXPECT_NE(first, nullptr) << "partition 0 got no leader";
+        return first;
+    }
+
+    // A native connection to node n, past its handshake.
+    std::unique_ptr<native_test_client> native(node& n) {
+        auto c = native_test_client::connect(n.ports.native);
+        EXPECT_TRUE(c) << c.err().message;
+        if (!c) return nullptr;
+        auto ok = (*c)->handshake();
+        EXPECT_TRUE(ok) << ok.err().message;
+        return std::move(*c);
+    }
+
+    // An idempotent PUBLISH of `count` events numbered from `sequence` by producer 77, acks=all.
+    static result<owned_frame> publish_as_producer(native_test_client& c, uint64_t sequence,
+                                                   uint32_t count) {
+        protocol::publish_request p;
+        p.topic = topic_name;
+        p.acks = protocol::acks_level::all;
+        p.partition = 0;
+        p.producer_id = 77;
+        p.first_sequence = sequence;
+        std::vector<std::string> payloads;
+        for (uint32_t i = 0; i < count; ++i) {
+            payloads.push_back(json{{"producer_seq", sequence + i}}.dump());
+        }
+        for (const auto& s : payloads) p.events.push_back({false, 0, {}, s, 0, 0});
+        std::string out;
+        protocol::encode(out, 500 + sequence, p);
+        return call_skipping_pushes(c, out);
+    }
+
     node nodes_[3];
     std::string peers_;
 };
 
 TEST_F(cluster_test, leader_kill_loses_no_acknowledged_event) {
-    for (node& n : nodes_) ASSERT_TRUE(start(n));
-
-    // Topic admin goes through the controller: the nodes that are not it answer 421.
-    std::string refusal;
-    auto created = any_node("POST", "/v1/topics",
-                            json{{"name", topic_name},
-                                 {"partitions", 1},
-                                 {"storage", "durable"},
-                                 {"replication_factor", 3}}
-                                .dump(),
-                            30s, &refusal);
-    ASSERT_TRUE(created) << "no controller took the topic; last refusal: " << refusal;
-    ASSERT_EQ(created->status, 201) << created->body;
-
-    node* first = leader(30s);
-    ASSERT_NE(first, nullptr) << "partition 0 got no leader";
+    node* first = bring_up();
+    ASSERT_NE(first, nullptr);
     // A follower refuses publishes, naming the leader.
     for (node& n : nodes_) {
         if (&n == first) continue;
@@ -237,6 +279,81 @@ TEST_F(cluster_test, leader_kill_loses_no_acknowledged_event) {
         EXPECT_TRUE(where.count(static_cast<int64_t>(s)))
             << "acknowledged event " << s << " is missing";
     }
+}
+
+TEST_F(cluster_test, producer_state_and_group_offsets_survive_failover) {
+    using protocol::message_type;
+    node* first = bring_up();
+    ASSERT_NE(first, nullptr);
+    auto c = native(*first);
+    ASSERT_TRUE(c);
+    for (uint64_t seq : {0, 3}) {
+        auto f = publish_as_producer(*c, seq, 3);
+        ASSERT_TRUE(f) << f.err().message;
+        ASSERT_EQ(f->header.type, message_type::publish_ack)
+            << protocol::decode_error(f->body)->message;
+        EXPECT_FALSE(protocol::decode_publish_ack(f->body)->batches[0].duplicate);
+    }
+    std::string out;
+    protocol::encode(out, 600, protocol::commit_offset_request{topic_name, "billing", 0, 4});
+    auto committed = call_skipping_pushes(*c, out);
+    ASSERT_TRUE(committed) << committed.err().message;
+    ASSERT_EQ(committed->header.type, message_type::ok)
+        << protocol::decode_error(committed->body)->message;
+
+    const uint32_t killed = first->id;
+    first->process->stop(SIGKILL, 10s);
+    first->process = nullptr;
+    node* second = leader(30s, killed);
+    ASSERT_NE(second, nullptr) << "no new leader after the leader was killed";
+    auto c2 = native(*second);
+    ASSERT_TRUE(c2);
+
+    // The retry of the last batch, as a producer whose ack was lost would send it to the new
+    // leader: acknowledged as a duplicate at its first offset, not appended again.
+    auto retry = publish_as_producer(*c2, 3, 3);
+    ASSERT_TRUE(retry) << retry.err().message;
+    ASSERT_EQ(retry->header.type, message_type::publish_ack)
+        << protocol::decode_error(retry->body)->message;
+    const auto ack = protocol::decode_publish_ack(retry->body);
+    ASSERT_TRUE(ack && ack->batches.size() == 1);
+    EXPECT_TRUE(ack->batches[0].duplicate);
+    // The next batch is new; one that skips numbers is refused.
+    auto next = publish_as_producer(*c2, 6, 1);
+    ASSERT_TRUE(next) << next.err().message;
+    ASSERT_EQ(next->header.type, message_type::publish_ack);
+    EXPECT_FALSE(protocol::decode_publish_ack(next->body)->batches[0].duplicate);
+    auto gap = publish_as_producer(*c2, 9, 1);
+    ASSERT_TRUE(gap) << gap.err().message;
+    ASSERT_EQ(gap->header.type, message_type::error);
+    EXPECT_EQ(protocol::decode_error(gap->body)->code,
+              static_cast<uint16_t>(errc::invalid_argument));
+
+    // The group's offset, committed through the old leader's log, is there on the new one.
+    out.clear();
+    protocol::encode(out, 601, protocol::fetch_offset_request{topic_name, "billing", 0});
+    auto fetched = call_skipping_pushes(*c2, out);
+    ASSERT_TRUE(fetched) << fetched.err().message;
+    ASSERT_EQ(fetched->header.type, message_type::offset);
+    const auto offset = protocol::decode_offset(fetched->body);
+    ASSERT_TRUE(offset && offset->offset);
+    EXPECT_EQ(*offset->offset, 4u);
+
+    // 3 + 3 + 1 producer events, each once, whatever probes the leader search added.
+    std::vector<uint64_t> seqs;
+    auto all = http_call(second->ports.http, "GET", std::string("/v1/topics/") + topic_name);
+    ASSERT_TRUE(all && all->status == 200);
+    const uint64_t end = json::parse(all->body)["partition_detail"][0]["end_offset"];
+    for (uint64_t o = 0; o < end; ++o) {
+        auto r = http_call(second->ports.http, "GET",
+                           "/v1/events/" + std::string(topic_name) + ".0." + std::to_string(o));
+        ASSERT_TRUE(r && r->status == 200) << (r ? r->body : r.err().message);
+        const json e = json::parse(r->body);
+        if (e["payload"].is_object() && e["payload"].contains("producer_seq")) {
+            seqs.push_back(e["payload"]["producer_seq"].get<uint64_t>());
+        }
+    }
+    EXPECT_EQ(seqs, (std::vector<uint64_t>{0, 1, 2, 3, 4, 5, 6}));
 }
 
 }  // namespace

@@ -83,17 +83,9 @@ class native_protocol_test : public server_process_fixture {
 
     // Sends `frame` and reads the next frame that is not a push.
     owned_frame call(native_test_client& c, const std::string& frame) {
-        EXPECT_TRUE(c.send_raw(frame));
-        for (;;) {
-            auto f = c.read_frame();
-            EXPECT_TRUE(f) << f.err().message;
-            if (!f) return {};
-            const auto t = f->header.type;
-            if (t != message_type::events && t != message_type::gap &&
-                t != message_type::subscription_ended) {
-                return *f;
-            }
-        }
+        auto f = call_skipping_pushes(c, frame);
+        EXPECT_TRUE(f) << f.err().message;
+        return f ? *f : owned_frame{};
     }
 
     static error_reply error_of(const owned_frame& f) {

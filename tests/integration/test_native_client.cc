@@ -118,4 +118,17 @@ status send_datagram(uint16_t port, std::string_view bytes) {
     return {};
 }
 
+result<owned_frame> call_skipping_pushes(native_test_client& c, std::string_view frame) {
+    ES_TRY(c.send_raw(frame));
+    for (;;) {
+        auto f = c.read_frame();
+        if (!f) return std::move(f).err();
+        const auto t = f->header.type;
+        if (t != protocol::message_type::events && t != protocol::message_type::gap &&
+            t != protocol::message_type::subscription_ended) {
+            return f;
+        }
+    }
+}
+
 }  // namespace es::test

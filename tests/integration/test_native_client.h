@@ -43,6 +43,10 @@ class native_test_client {
     protocol::frame_reader reader_{protocol::max_frame_bytes_limit};
 };
 
+// Sends `frame` and returns the next frame that is not a push (EVENTS, GAP,
+// SUBSCRIPTION_ENDED). Error: that of send_raw or read_frame.
+result<owned_frame> call_skipping_pushes(native_test_client& c, std::string_view frame);
+
 // A UDP datagram to 127.0.0.1:port. Error: io_error.
 status send_datagram(uint16_t port, std::string_view bytes);
 
