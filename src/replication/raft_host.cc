@@ -15,6 +15,8 @@
 #include "replication/raft_c.h"
 #include "replication/raft_loop.h"
 #include "replication/raft_transport.h"
+#include "replication/rpc_client.h"
+#include "replication/rpc_server.h"
 
 namespace es::replication {
 namespace {
@@ -471,6 +473,11 @@ class host_impl final : public raft_host {
         : options_(std::move(options)), registry_(std::make_shared<group_registry>()) {}
 
     ~host_impl() override {
+        // Requests first: this host's callers get unavailable now, and so do other nodes'
+        // callers waiting on this one; handlers still running may be waiting on a group, which
+        // the closes below end, so the workers are joined only after them.
+        if (rpc_client_) rpc_client_->stop();
+        if (rpc_server_) rpc_server_->close_connections();
         std::map<uint64_t, std::shared_ptr<group_impl>> groups;
         {
             std::lock_guard lock(mutex_);
@@ -479,6 +486,7 @@ class host_impl final : public raft_host {
         for (auto& [id, group] : groups) {
             if (group) group->close();
         }
+        if (rpc_server_) rpc_server_->stop();
         if (listener_) {
             run_on(*loops_[0], [this] { listener_->close(); });
             while (!run_on(*loops_[0], [this] { return listener_->done(); })) {
@@ -487,6 +495,8 @@ class host_impl final : public raft_host {
             listener_.reset();
         }
         for (auto& loop : loops_) loop->stop();
+        // The listener, which hands connections to the server, is gone.
+        rpc_server_.reset();
     }
 
     status start() {
@@ -495,6 +505,10 @@ class host_impl final : public raft_host {
         }
         if (options_.loops == 0) {
             return make_error(errc::invalid_argument, "raft host: loops must be 1 or more");
+        }
+        if (options_.rpc_threads == 0 || options_.rpc_queue_max == 0) {
+            return make_error(errc::invalid_argument,
+                              "raft host: rpc_threads and rpc_queue_max must be 1 or more");
         }
         std::string host;
         uint16_t port = 0;
@@ -513,13 +527,25 @@ class host_impl final : public raft_host {
             ES_TRY(loop->start());
             loops_.push_back(std::move(loop));
         }
+        rpc_server_ = std::make_unique<rpc_server>(
+            rpc_server_options{options_.rpc_threads, options_.rpc_queue_max, options_.rpc_idle_ms});
+        ES_TRY(rpc_server_->start());
         listener_ = std::make_unique<cluster_listener>(registry_, loops_[0].get());
+        listener_->set_rpc_acceptor([server = rpc_server_.get()](int fd, uint64_t from_node) {
+            server->adopt(fd, from_node);
+        });
         status bound = run_on(*loops_[0], [this] { return listener_->start(options_.address); });
         if (!bound) return bound;
         port_ = listener_->port();
         // With port 0 the others must be told the port the listener got.
         self_address_ =
             options_.address.substr(0, options_.address.rfind(':')) + ":" + std::to_string(port_);
+        if (self_address_.size() > k_preamble_address_bytes_max) {
+            return make_error(errc::invalid_argument,
+                              "raft host: address \"" + options_.address + "\" is longer than " +
+                                  std::to_string(k_preamble_address_bytes_max) + " bytes");
+        }
+        rpc_client_ = std::make_unique<rpc_client>(options_.node_id, self_address_);
         return {};
     }
 
@@ -539,6 +565,10 @@ class host_impl final : public raft_host {
                                   name + "voter ids must be 1 or more and addresses 1.." +
                                       std::to_string(k_preamble_address_bytes_max) + " bytes");
             }
+        }
+        if (id == k_rpc_group_id) {
+            return make_error(errc::invalid_argument,
+                              name + "the id is reserved for node-to-node requests");
         }
         const fs::path dir = fs::path(options_.dir) / ("g" + std::to_string(id));
         const bool bootstrap = is_new_group_dir(dir);
@@ -606,12 +636,27 @@ class host_impl final : public raft_host {
         return {};
     }
 
+    void set_rpc_handler(rpc_handler handler) override {
+        rpc_server_->set_handler(std::move(handler));
+    }
+
+    result<std::vector<std::byte>> call(const std::string& address,
+                                        std::span<const std::byte> request,
+                                        std::chrono::milliseconds timeout) override {
+        for (const auto& loop : loops_) {
+            ES_ASSERT_MSG(!loop->on_loop_thread(), "raft_host::call on a raft loop thread");
+        }
+        return rpc_client_->call(address, request, timeout);
+    }
+
   private:
     // Constant after start().
     const host_options options_;
     const std::shared_ptr<group_registry> registry_;
     std::vector<std::shared_ptr<raft_loop>> loops_;
     std::unique_ptr<cluster_listener> listener_;  // lives on loops_[0]
+    std::unique_ptr<rpc_server> rpc_server_;      // takes connections from listener_
+    std::unique_ptr<rpc_client> rpc_client_;
     uint16_t port_ = 0;
     std::string self_address_;
 

@@ -11,6 +11,7 @@
 // A state machine sees committed commands in log order, on its group's loop thread.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -105,14 +106,34 @@ struct host_options {
     std::string dir;
     // Loop threads; groups are spread over them by group id.
     uint32_t loops = 2;
+    // Node-to-node requests (see raft_host::call): threads that run rpc_handler, and the most
+    // requests waiting for one of them before new ones are answered with queue_full.
+    uint32_t rpc_threads = 2;
+    uint32_t rpc_queue_max = 256;
+    // A request connection from another node with no request for this long is closed (ms).
+    uint64_t rpc_idle_ms = 60'000;
 };
+
+// Answers one node-to-node request. Runs on one of the host's rpc threads (never a loop
+// thread), so it may block briefly (read the store, propose and wait); `reply` must be called
+// exactly once, from any thread (a second call is a programmer error and asserts; if every copy
+// of `reply` is dropped unanswered, the caller gets io_error). `from_node` is the caller's node
+// id as its preamble said. The handler must return in bounded time: the host's destructor
+// closes every request connection, then waits for running handlers (a reply made after that
+// is dropped). A request or reply over 64 MiB is refused with too_large.
+using rpc_reply = std::function<void(result<std::vector<std::byte>>)>;
+using rpc_handler =
+    std::function<void(uint64_t from_node, std::vector<std::byte> request, rpc_reply reply)>;
 
 class raft_host {
   public:
     // Binds the cluster port and starts the loop threads. Errors: io_error (port in use, dir
     // unusable; the message names it).
     static result<std::unique_ptr<raft_host>> start(const host_options& options);
-    // Closes every group (their state machines are not called again) and stops the loops.
+    // Fails this host's calls in flight with unavailable and closes the request connections
+    // from other nodes (their calls end with unavailable), closes every group (their state
+    // machines are not called again), waits for running rpc handlers to return and stops the
+    // loops.
     virtual ~raft_host() = default;
 
     virtual uint64_t node_id() const noexcept = 0;
@@ -127,6 +148,23 @@ class raft_host {
     // Closes the group and waits until libraft is done with it; with `erase` its Raft files
     // are removed too (the topic was deleted). Error: not_found.
     virtual status close_group(uint64_t group_id, bool erase) = 0;
+
+    // --- node-to-node requests, over the same cluster port ---
+    // Sets the handler of requests from other nodes. Call once, before other nodes may call;
+    // requests that arrive with no handler set are answered with not_supported. Beyond
+    // rpc_queue_max waiting requests, new ones are answered with queue_full.
+    virtual void set_rpc_handler(rpc_handler handler) = 0;
+    // Sends `request` to the node listening at `address` ("host:port") and waits for its
+    // answer: the bytes its handler replied with, or the error it replied with (code and
+    // message as sent). Errors of the call itself: unavailable (cannot connect, or the
+    // connection broke, or this host is being destroyed), timed_out, too_large (request or
+    // reply over 64 MiB), invalid_argument (not "host:port"). Any thread except a loop thread
+    // (asserts); calls may run concurrently: each has a connection of its own for its exchange,
+    // and connections are pooled per address. A call that timed out may still run on the
+    // other node.
+    virtual result<std::vector<std::byte>> call(const std::string& address,
+                                                std::span<const std::byte> request,
+                                                std::chrono::milliseconds timeout) = 0;
 };
 
 }  // namespace es::replication

@@ -1,15 +1,19 @@
-// The preamble that opens every Raft connection between nodes, before raft_uv's own messages:
-// it names the group the connection is for and who is calling. Shared by the connecting side
-// (raft_transport.cc) and the accepting side (the cluster listener).
+// The preamble that opens every connection between nodes on the cluster port, before raft_uv's
+// own messages: it names the group the connection is for (or says that it carries node-to-node
+// requests) and who is calling. Shared by the connecting sides (raft_transport.cc,
+// rpc_client.cc) and the accepting side (the cluster listener).
 //
 // Layout, integers little endian:
 //   [8]  magic "ESRAFT01"
-//   [8]  group id
+//   [8]  group id; k_rpc_group_id (UINT64_MAX, never a Raft group) marks a connection that
+//        carries node-to-node requests (raft_host::call) instead of one group's messages
 //   [8]  raft id of the connecting member (raft_uv needs it to attribute every message)
 //   [2]  length N of the connecting member's address, 1..k_preamble_address_bytes_max
 //   [N]  that address, "host:port" (libraft reports it as the leader's address)
-// The accepting side answers with one byte, k_preamble_ack, once the group's transport has the
-// connection. After that only the connecting side writes (raft_uv connections are one-way).
+// The accepting side answers with one byte, k_preamble_ack, once the group's transport (or the
+// request server) has the connection. After that, on a group's connection only the connecting
+// side writes (raft_uv connections are one-way); on a request connection the connecting side
+// writes requests and the accepting side replies (frames in rpc_frame.h).
 #pragma once
 
 #include <array>
@@ -25,6 +29,8 @@ inline constexpr char k_preamble_magic[8] = {'E', 'S', 'R', 'A', 'F', 'T', '0', 
 inline constexpr size_t k_preamble_fixed_bytes = 8 + 8 + 8 + 2;
 inline constexpr size_t k_preamble_address_bytes_max = 255;
 inline constexpr std::byte k_preamble_ack{0x01};
+// The group id of a connection for node-to-node requests; open_group refuses it.
+inline constexpr uint64_t k_rpc_group_id = UINT64_MAX;
 
 struct preamble {
     uint64_t group_id = 0;

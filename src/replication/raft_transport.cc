@@ -1,6 +1,7 @@
 // The shared-listener raft_uv_transport and the cluster listener (see raft_transport.h).
 #include "replication/raft_transport.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <charconv>
@@ -520,6 +521,19 @@ void cluster_listener::on_connection(uv_stream_t* server, int status) {
 void cluster_listener::on_preamble(handshake* h) {
     uv_read_stop(reinterpret_cast<uv_stream_t*>(h->tcp));
     preamble caller = h->reader.value();
+    if (caller.group_id == k_rpc_group_id) {
+        // Node-to-node requests: the socket leaves libuv (a duplicate outlives the handle, which
+        // is closed here) for the request server's own threads.
+        uv_os_fd_t fd = -1;
+        if (!rpc_accept_ || uv_fileno(reinterpret_cast<uv_handle_t*>(h->tcp), &fd) != 0) {
+            drop(h);
+            return;
+        }
+        const int moved = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
+        drop(h);
+        if (moved >= 0) rpc_accept_(moved, caller.node_id);
+        return;
+    }
     std::optional<group_registry::entry> entry = registry_->find(caller.group_id);
     if (!entry) {
         // No such group here (never opened, or closed): the caller's raft_uv retries later.

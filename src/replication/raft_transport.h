@@ -1,7 +1,8 @@
 // Our raft_uv_transport: every Raft group of a node shares ONE TCP listener. A connection starts
 // with a preamble naming the group and the caller (raft_preamble.h); the cluster_listener reads
 // it, finds the group's transport, moves the socket to the group's loop thread if needed and
-// hands it to raft_uv. Internal to src/replication.
+// hands it to raft_uv. A preamble naming k_rpc_group_id instead sends the socket, detached from
+// libuv, to the node-to-node request server (rpc_server.h). Internal to src/replication.
 //
 // Connect side (group_transport::connect, on the group's loop): resolve "host:port", TCP
 // connect, write the preamble, wait for the one-byte ack, then give the stream to raft_uv.
@@ -10,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -110,6 +112,13 @@ class cluster_listener {
     cluster_listener(std::shared_ptr<group_registry> registry, raft_loop* loop);
     ~cluster_listener();
 
+    // Takes connections whose preamble named k_rpc_group_id: `accept(fd, caller node id)` runs on
+    // the listener's loop, owns `fd` (a non-blocking socket no longer known to libuv) and must
+    // not block. Without one such connections are closed. Call before start().
+    void set_rpc_acceptor(std::function<void(int fd, uint64_t from_node)> accept) {
+        rpc_accept_ = std::move(accept);
+    }
+
     // Binds `address` ("host:port", port 0 picks one) and listens. Error: io_error naming it.
     // Loop thread only.
     status start(const std::string& address);
@@ -131,6 +140,7 @@ class cluster_listener {
     std::shared_ptr<group_registry> registry_;
     raft_loop* loop_;
     uint16_t port_ = 0;
+    std::function<void(int fd, uint64_t from_node)> rpc_accept_;  // set before start()
 
     // Loop thread only.
     uv_tcp_t server_{};
