@@ -61,28 +61,21 @@ namespace {
 constexpr size_t batch_bytes = 8 + 4 + 8;
 constexpr size_t producer_bytes = 8 + 8 + 8 + 1 + 1 + producer_batches_kept * batch_bytes;
 
-template <class T>
-void put(std::vector<std::byte>& out, T v) {
-    const size_t at = out.size();
-    out.resize(at + sizeof(T));
-    store_le<T>(out.data() + at, v);
-}
-
 }  // namespace
 
 void producer_table::encode(std::vector<std::byte>& out) const {
     out.reserve(out.size() + 4 + producers_.size() * producer_bytes);
-    put<uint32_t>(out, static_cast<uint32_t>(producers_.size()));
+    append_le<uint32_t>(out, static_cast<uint32_t>(producers_.size()));
     for (const auto& [id, p] : producers_) {
-        put<uint64_t>(out, id);
-        put<uint64_t>(out, p.next_sequence);
-        put<uint64_t>(out, p.last_used);
-        put<uint8_t>(out, static_cast<uint8_t>(p.recent_count));
-        put<uint8_t>(out, static_cast<uint8_t>(p.recent_next));
+        append_le<uint64_t>(out, id);
+        append_le<uint64_t>(out, p.next_sequence);
+        append_le<uint64_t>(out, p.last_used);
+        append_le<uint8_t>(out, static_cast<uint8_t>(p.recent_count));
+        append_le<uint8_t>(out, static_cast<uint8_t>(p.recent_next));
         for (const batch& b : p.recent) {
-            put<uint64_t>(out, b.first_sequence);
-            put<uint32_t>(out, b.count);
-            put<uint64_t>(out, b.base_offset);
+            append_le<uint64_t>(out, b.first_sequence);
+            append_le<uint32_t>(out, b.count);
+            append_le<uint64_t>(out, b.base_offset);
         }
     }
 }

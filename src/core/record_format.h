@@ -20,6 +20,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <vector>
 
 namespace es::core {
 
@@ -54,6 +55,14 @@ inline T load_le(const std::byte* p) noexcept {
 template <class T>
 inline void store_le(std::byte* p, T v) noexcept {
     std::memcpy(p, &v, sizeof v);
+}
+
+// Appends v, little-endian, to out (for the small encoders of commands and snapshots).
+template <class T>
+inline void append_le(std::vector<std::byte>& out, T v) {
+    const size_t at = out.size();
+    out.resize(at + sizeof v);
+    store_le<T>(out.data() + at, v);
 }
 
 constexpr size_t align_record(size_t n) noexcept {

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "core/engine.h"
+#include "replication/cluster_rpc.h"
 #include "replication/controller_machine.h"
 #include "replication/partition_machine.h"
 #include "storage/log_store.h"
@@ -110,6 +111,10 @@ class cluster_impl final : public cluster {
         auto host = raft_host::start(ho);
         if (!host) return std::move(host).err();
         host_ = std::move(*host);
+        host_->set_rpc_handler(
+            [this](uint64_t from, std::vector<std::byte> request, rpc_reply reply) {
+                reply(handle_rpc(from, std::move(request)));
+            });
 
         controller_ = std::make_shared<controller_machine>(
             [this](const controller_command&, const controller_state&) {
@@ -181,7 +186,11 @@ class cluster_impl final : public cluster {
         c.type = controller_command::kind::create_topic;
         c.config = config;
         ES_TRY(propose_to_controller(c));
-        control_.drain();  // the topic is in the engine once its reconcile has run
+        // Committed; this node applies it with the next message from the controller, and the
+        // topic is in the engine once the reconcile that follows has run.
+        ES_TRY(wait_for_state(
+            [&](const controller_state& s) { return s.find_topic(config.name) != nullptr; }));
+        control_.drain();
         return engine_->describe_topic(config.name);
     }
 
@@ -190,6 +199,8 @@ class cluster_impl final : public cluster {
         c.type = controller_command::kind::delete_topic;
         c.name = std::string(name);
         ES_TRY(propose_to_controller(c));
+        ES_TRY(wait_for_state(
+            [&](const controller_state& s) { return s.find_topic(name) == nullptr; }));
         control_.drain();
         return {};
     }
@@ -308,10 +319,29 @@ class cluster_impl final : public cluster {
         return it == groups_.end() ? nullptr : it->second;
     }
 
-    status propose_to_controller(const controller_command& c) {
+    // Waits until this node's copy of the controller state satisfies `ready` (a change the
+    // controller committed reaches a follower with the leader's next message).
+    status wait_for_state(const std::function<bool(const controller_state&)>& ready) {
+        const auto deadline =
+            std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.admin_timeout_ms);
+        for (;;) {
+            bool done = false;
+            controller_->read([&](const controller_state& s) { done = ready(s); });
+            if (done) return {};
+            if (std::chrono::steady_clock::now() > deadline) {
+                return make_error(errc::timed_out,
+                                  "the controller committed the change, but it did not reach "
+                                  "this node in time");
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        }
+    }
+
+    // Proposes to the controller group on this node and waits for the outcome.
+    status propose_locally(std::span<const std::byte> command) {
         auto done = std::make_shared<std::promise<status>>();
         auto f = done->get_future();
-        controller_group_->propose(encode(c),
+        controller_group_->propose(std::vector<std::byte>(command.begin(), command.end()),
                                    [done](status s, uint64_t) { done->set_value(std::move(s)); });
         if (f.wait_for(std::chrono::milliseconds(options_.admin_timeout_ms)) !=
             std::future_status::ready) {
@@ -319,12 +349,121 @@ class cluster_impl final : public cluster {
                                                    std::to_string(options_.admin_timeout_ms) +
                                                    " ms");
         }
-        status s = f.get();
-        if (!s && s.err().code == errc::not_leader) {
-            return make_error(errc::not_leader,
-                              "topic admin goes through the controller: " + s.err().message);
+        return f.get();
+    }
+
+    // Proposes to the controller: here when this node leads group 0, else forwarded to the
+    // leader over the cluster port. A leader that moved meanwhile is followed a few times.
+    status propose_to_controller(const controller_command& c) {
+        const std::vector<std::byte> command = encode(c);
+        status s = make_error(errc::unavailable, "no controller elected yet; retry shortly");
+        for (int attempt = 0; attempt < 5; ++attempt) {
+            if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds(100 * attempt));
+            const group_view v = controller_group_->view();
+            if (v.self == role::leader || !v.leader) {
+                if (v.self != role::leader && !v.leader) continue;  // an election is running
+                s = propose_locally(command);
+            } else {
+                auto r = host_->call(v.leader->address, encode_forward(command),
+                                     std::chrono::milliseconds(options_.admin_timeout_ms));
+                s = r ? status{} : status{std::move(r).err()};
+            }
+            // not_leader: the leader moved; unavailable: it could not be reached. Both pass.
+            if (s || (s.err().code != errc::not_leader && s.err().code != errc::unavailable)) {
+                return s;
+            }
         }
         return s;
+    }
+
+    // A request from another node (on one of the host's rpc threads).
+    result<std::vector<std::byte>> handle_rpc(uint64_t from, std::vector<std::byte> bytes) {
+        auto request = decode_rpc_request(bytes);
+        if (!request) return std::move(request).err();
+        if (stopped_) return make_error(errc::shutting_down, "the node is stopping");
+        if (request->kind == rpc_kind::forward_controller) {
+            // Proposed here only, never forwarded again: a node that is not the leader any more
+            // answers not_leader and the sender looks again.
+            if (controller_group_->view().self != role::leader) {
+                return make_error(errc::not_leader, "node " + std::to_string(options_.node_id) +
+                                                        " is not the controller");
+            }
+            ES_TRY(propose_locally(request->command));
+            return std::vector<std::byte>{};
+        }
+        const fetch_request& f = request->fetch;
+        auto b = store_.bounds(f.topic_id, f.partition);
+        if (!b) return std::move(b).err();
+        std::vector<std::byte> records;
+        uint32_t count = 0;
+        if (f.from >= b->start_offset && f.from < b->end_offset) {
+            auto r =
+                store_.read(f.topic_id, f.partition, f.from, f.max_events, f.max_bytes, records);
+            if (!r) return std::move(r).err();
+            count = r->count;
+        }
+        spdlog::debug("cluster: node {} fetched {} event(s) of topic {}/{} from {}", from, count,
+                      f.topic_id, f.partition, f.from);
+        return encode_fetch_reply(b->start_offset, b->end_offset, count, records);
+    }
+
+    // Catch-up for a snapshot install (partition_machine::catch_up_fn): fetches [from, end) of
+    // the partition from the other replicas, in chunks, into this node's store. It runs on a
+    // thread of its own, so that the loop thread that waits for it never calls the network.
+    status catch_up(uint64_t topic_id, uint32_t partition, uint64_t from, uint64_t end,
+                    const std::vector<member>& sources) {
+        auto task = std::async(std::launch::async, [&]() -> status {
+            uint64_t next = from;
+            std::string last_error = "no other replica to fetch from";
+            for (int round = 0; round < 3 && next < end; ++round) {
+                for (const member& m : sources) {
+                    while (next < end) {
+                        auto r = host_->call(m.address,
+                                             encode_fetch({topic_id, partition, next,
+                                                           static_cast<uint32_t>(std::min<uint64_t>(
+                                                               end - next, UINT32_MAX)),
+                                                           4u << 20}),
+                                             std::chrono::milliseconds(options_.admin_timeout_ms));
+                        if (!r) {
+                            last_error = "node " + std::to_string(m.id) + ": " + r.err().message;
+                            break;
+                        }
+                        auto reply = decode_fetch_reply(*r, next);
+                        if (!reply) return std::move(reply).err();
+                        if (reply->count > end - next) {
+                            return make_error(errc::invalid_argument,
+                                              "node " + std::to_string(m.id) +
+                                                  " sent more events than asked for");
+                        }
+                        if (reply->count == 0) {
+                            last_error = "node " + std::to_string(m.id) + " holds offsets " +
+                                         std::to_string(reply->start_offset) + ".." +
+                                         std::to_string(reply->end_offset) + ", not " +
+                                         std::to_string(next);
+                            break;
+                        }
+                        const storage::append_batch batch{
+                            topic_id, partition, next,
+                            core::record_run{reply->records.data(), reply->records.size(),
+                                             reply->count}};
+                        ES_TRY(store_.append(std::span(&batch, 1), false));
+                        next += reply->count;
+                    }
+                    if (next >= end) {
+                        spdlog::info(
+                            "cluster: caught up topic {}/{} from offset {} to {} from "
+                            "node {} before installing a snapshot",
+                            topic_id, partition, from, end, m.id);
+                        break;
+                    }
+                }
+            }
+            if (next >= end) return {};
+            return make_error(errc::unavailable, "cannot fetch offsets " + std::to_string(next) +
+                                                     ".." + std::to_string(end) +
+                                                     " for a snapshot: " + last_error);
+        });
+        return task.get();
     }
 
     // Registrations the controller's node table lacks: this node with its client ports (so
@@ -361,12 +500,15 @@ class cluster_impl final : public cluster {
     // --- control thread ---
 
     void on_controller_change(const group_view& v) {
-        if (v.self != role::leader) return;
-        for (auto& cmd : missing_registrations()) {
-            controller_group_->propose(encode(cmd), [](status s, uint64_t) {
-                if (!s)
-                    spdlog::info("cluster: node registration not committed: {}", s.err().message);
-            });
+        if (!v.leader || stopped_) return;
+        // The controller registers every node it lacks; any other node registers itself (its
+        // client ports), through the controller.
+        for (const controller_command& cmd : missing_registrations()) {
+            if (v.self != role::leader && cmd.node.id != options_.node_id) continue;
+            if (auto s = propose_to_controller(cmd); !s) {
+                spdlog::info("cluster: registration of node {} not committed yet: {}", cmd.node.id,
+                             s.err().message);
+            }
         }
     }
 
@@ -383,6 +525,7 @@ class cluster_impl final : public cluster {
             }
             for (uint32_t p = 0; p < t.partitions.size(); ++p) {
                 replicas_[{t.id, p}] = t.partitions[p].replicas;
+                leaders_[{t.id, p}] = t.partitions[p].leader;
             }
             open_partitions(*tp);
         }
@@ -400,6 +543,8 @@ class cluster_impl final : public cluster {
                     (void)host_->close_group(gid, true);
                 }
                 replicas_.erase({info.id, p});
+                leaders_.erase({info.id, p});
+                refusals_.erase({info.id, p});
             }
             if (auto s = engine_->delete_local_topic(info.config.name); !s) {
                 spdlog::error("cluster: cannot delete topic '{}' here: {}", info.config.name,
@@ -425,7 +570,7 @@ class cluster_impl final : public cluster {
                 }
             }
             if (!mine) {
-                refuse_not_replica(t, p, it->second);
+                refuse_not_replica(t, p, it->second, leaders_[{t->id, p}]);
                 continue;
             }
             group_options go;
@@ -433,17 +578,26 @@ class cluster_impl final : public cluster {
             go.voters = voters;
             go.election_timeout_ms = options_.election_timeout_ms;
             go.heartbeat_timeout_ms = options_.heartbeat_timeout_ms;
-            // Snapshots would let libraft drop log entries that a lagging replica then lacks;
-            // until the catch-up fetch exists, partition logs are not compacted.
-            go.snapshot_threshold = UINT32_MAX / 2;
-            go.snapshot_trailing = UINT32_MAX / 4;
+            // A snapshot lets libraft drop the log entries before it; a replica behind it then
+            // installs the snapshot, fetching the events it lacks first (catch_up).
+            go.snapshot_threshold = options_.snapshot_threshold;
+            go.snapshot_trailing = options_.snapshot_trailing;
             std::weak_ptr<core::topic> weak = t;
             go.on_change = [this, weak, p, gid](const group_view& v) {
                 control_.post([this, weak, p, gid, v] {
                     if (auto tp = weak.lock()) on_partition_change(tp, p, gid, v);
                 });
             };
-            auto machine = std::make_shared<partition_machine>(store_, t->id, p);
+            std::vector<member> sources;
+            for (const member& m : voters) {
+                if (m.id != options_.node_id) sources.push_back(m);
+            }
+            auto machine = std::make_shared<partition_machine>(
+                store_, t->id, p,
+                [this, sources](uint64_t topic_id, uint32_t partition, uint64_t from,
+                                uint64_t end) {
+                    return catch_up(topic_id, partition, from, end, sources);
+                });
             auto g = host_->open_group(go, machine);
             if (!g) {
                 spdlog::error("cluster: cannot open the group of {}/{}: {}", t->config.name, p,
@@ -456,27 +610,42 @@ class cluster_impl final : public cluster {
         }
     }
 
+    // A partition this node holds no replica of refuses, naming its leader as the controller
+    // last heard of it, else its replicas. Set again only when that text changes.
     void refuse_not_replica(const core::topic_ptr& t, uint32_t p,
-                            const std::vector<uint64_t>& replicas) {
+                            const std::vector<uint64_t>& replicas, uint64_t leader) {
         std::string names;
         for (uint64_t id : replicas) names += (names.empty() ? "" : ", ") + std::to_string(id);
-        engine_->set_replica_role(
-            t, p, false, 0,
-            error{errc::not_leader,
-                  "this node holds no replica of it; its replicas are nodes " + names});
+        std::string text =
+            "this node holds no replica of it (its replicas are nodes " + names + ")";
+        if (leader != 0) text += "; " + leader_text(leader, controller_->copy());
+        std::string& last = refusals_[{t->id, p}];
+        if (last == text) return;
+        last = text;
+        engine_->set_replica_role(t, p, false, 0, error{errc::not_leader, text});
     }
 
-    std::string leader_text(const group_view& v) const {
-        if (!v.leader) return "no leader yet: its replicas are electing one";
-        std::string s = "this node is not its leader; leader is node " +
-                        std::to_string(v.leader->id) + " at " + v.leader->address;
-        const controller_state state = controller_->copy();
-        if (const node_entry* e = state.find_node(v.leader->id); e != nullptr && e->http_port) {
+    // "leader is node 2 at 127.0.0.1:7171 (host ..., native port ..., ...)": the cluster
+    // address, and the client ports once that node has registered them.
+    static std::string leader_text(uint64_t leader, const controller_state& state,
+                                   const std::string& raft_address = {}) {
+        const node_entry* e = state.find_node(leader);
+        std::string s = "leader is node " + std::to_string(leader);
+        const std::string& address =
+            raft_address.empty() && e != nullptr ? e->raft_address : raft_address;
+        if (!address.empty()) s += " at " + address;
+        if (e != nullptr && e->http_port != 0) {
             s += " (host " + e->host + ", native port " + std::to_string(e->native_port) +
                  ", http port " + std::to_string(e->http_port) + ", grpc port " +
                  std::to_string(e->grpc_port) + ")";
         }
         return s;
+    }
+
+    std::string leader_text(const group_view& v) const {
+        if (!v.leader) return "no leader yet: its replicas are electing one";
+        return "this node is not its leader; " +
+               leader_text(v.leader->id, controller_->copy(), v.leader->address);
     }
 
     void on_partition_change(const core::topic_ptr& t, uint32_t p, uint64_t gid,
@@ -521,17 +690,19 @@ class cluster_impl final : public cluster {
         });
     }
 
+    // Records this node as the partition's leader in the controller, so that nodes without a
+    // replica can name it.
     void report_leader(uint64_t topic_id, uint32_t p, uint64_t term) {
-        // Only the controller's leader can record it; elsewhere the partition's own group
-        // view is what this node answers with.
-        if (controller_group_->view().self != role::leader) return;
         controller_command c;
         c.type = controller_command::kind::partition_leader;
         c.topic_id = topic_id;
         c.partition = p;
         c.node_id = options_.node_id;
         c.term = term;
-        controller_group_->propose(encode(c), [](status, uint64_t) {});
+        if (auto s = propose_to_controller(c); !s) {
+            spdlog::info("cluster: leader report for topic {}/{} not committed: {}", topic_id, p,
+                         s.err().message);
+        }
     }
 
     cluster_options options_;  // client ports set before start(), then constant
@@ -548,6 +719,8 @@ class cluster_impl final : public cluster {
     std::map<uint64_t, std::shared_ptr<partition_machine>> machines_;  // guarded by groups_mutex_
     // Control thread only.
     std::map<std::pair<uint64_t, uint32_t>, std::vector<uint64_t>> replicas_;
+    std::map<std::pair<uint64_t, uint32_t>, uint64_t> leaders_;      // as the controller has them
+    std::map<std::pair<uint64_t, uint32_t>, std::string> refusals_;  // last text set
     task_thread control_;
 };
 

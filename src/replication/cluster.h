@@ -41,6 +41,10 @@ struct cluster_options {
     uint32_t loops = 2;
     uint32_t election_timeout_ms = 1000;
     uint32_t heartbeat_timeout_ms = 100;
+    // Partition groups take a snapshot every `snapshot_threshold` applied batches and keep
+    // `snapshot_trailing` batches of Raft log behind it (the rest of the log is dropped).
+    uint32_t snapshot_threshold = 1024;
+    uint32_t snapshot_trailing = 256;
     // Where clients reach this node; registered with the controller, so that a "not leader"
     // answer can name the leader's ports.
     std::string client_host = "127.0.0.1";

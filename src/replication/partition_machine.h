@@ -24,6 +24,7 @@
 #include "common/result.h"
 #include "core/durable_backend.h"
 #include "core/producer_state.h"
+#include "replication/partition_command.h"
 #include "replication/raft_host.h"
 
 namespace es::storage {
@@ -31,29 +32,6 @@ class log_store;
 }
 
 namespace es::replication {
-
-struct partition_command {
-    enum class kind : uint8_t { batch = 1, commit_offset = 2 };
-    kind type = kind::batch;
-    // batch: records back to back (core/record_format.h) with offsets base_offset, ... and
-    // timestamps set. Points into the decoded bytes.
-    uint64_t base_offset = 0;
-    uint32_t count = 0;
-    std::span<const std::byte> records;
-    // The idempotent producers' batches among the records.
-    std::vector<core::producer_append> producers;
-    // commit_offset
-    std::string group;
-    uint64_t offset = 0;
-};
-
-std::vector<std::byte> encode_batch_command(uint64_t base_offset, uint32_t count,
-                                            std::span<const std::byte> records,
-                                            std::span<const core::producer_append> producers);
-std::vector<std::byte> encode_commit_command(std::string_view group, uint64_t offset);
-// Checks every record (sizes, offsets, timestamps) before anything is trusted. Error:
-// invalid_argument naming what is wrong.
-result<partition_command> decode_partition_command(std::span<const std::byte> bytes);
 
 // Brings this replica's store up to `end_offset` (from its current end) by fetching the events
 // from another replica. Called on the loop thread while a snapshot is installed.

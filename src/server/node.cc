@@ -205,6 +205,8 @@ status node::impl::start_steps() {
         co.raft_dir = (std::filesystem::path(config.data_dir) / "raft").string();
         co.election_timeout_ms = config.raft_election_timeout_ms;
         co.heartbeat_timeout_ms = config.raft_heartbeat_ms;
+        co.snapshot_threshold = config.raft_snapshot_threshold;
+        co.snapshot_trailing = config.raft_snapshot_trailing;
         cluster = replication::cluster::create(std::move(co), *store, *store_service);
     }
     core::durable_backend* backend =

@@ -60,6 +60,7 @@ class cluster_test : public server_process_fixture {
         l.flags["data_dir"] = n.data_dir;
         l.flags["raft_election_timeout_ms"] = "500";
         l.flags["raft_heartbeat_ms"] = "50";
+        for (const auto& [name, value] : extra_flags_) l.flags[name] = value;
         n.process = start_ready(l, &n.ports);
         return n.process != nullptr;
     }
@@ -215,6 +216,7 @@ class cluster_test : public server_process_fixture {
 
     node nodes_[3];
     std::string peers_;
+    std::map<std::string, std::string> extra_flags_;  // for every node started
 };
 
 TEST_F(cluster_test, leader_kill_loses_no_acknowledged_event) {
@@ -354,6 +356,40 @@ TEST_F(cluster_test, producer_state_and_group_offsets_survive_failover) {
         }
     }
     EXPECT_EQ(seqs, (std::vector<uint64_t>{0, 1, 2, 3, 4, 5, 6}));
+}
+
+TEST_F(cluster_test, a_replica_down_past_compaction_catches_up_through_a_snapshot) {
+    // Partition groups snapshot every 32 batches and keep 16 behind: a replica that misses 100
+    // batches finds the leader's log compacted past it.
+    extra_flags_ = {{"raft_snapshot_threshold", "32"}, {"raft_snapshot_trailing", "16"}};
+    node* first = bring_up();
+    ASSERT_NE(first, nullptr);
+    node& down = first != &nodes_[0] ? nodes_[0] : nodes_[1];
+    down.process->stop(SIGKILL, 10s);
+    down.process = nullptr;
+
+    uint64_t seq = 0;
+    const auto acked = publish(*first, seq, 400, 4);  // 100 batches, one Raft entry each
+    ASSERT_EQ(acked.size(), 400u);
+
+    ASSERT_TRUE(start(down));
+    auto lead_info = http_call(first->ports.http, "GET", std::string("/v1/topics/") + topic_name);
+    ASSERT_TRUE(lead_info && lead_info->status == 200);
+    const uint64_t end =
+        json::parse(lead_info->body)["partition_detail"][0]["end_offset"].get<uint64_t>();
+    ASSERT_TRUE(caught_up(down, end, 60s))
+        << "node " << down.id << " did not catch up to " << end << "; its log:\n"
+        << down.process->log();
+    // It got there through the snapshot: it fetched the events the snapshot covers first.
+    EXPECT_NE(down.process->log().find("before installing a snapshot"), std::string::npos)
+        << down.process->log();
+    const auto theirs = read_all(*first);
+    const auto mine = read_all(down);
+    ASSERT_EQ(theirs.size(), end);
+    EXPECT_EQ(mine, theirs);
+    size_t found = 0;
+    for (int64_t s : mine) found += s >= 0;
+    EXPECT_EQ(found, acked.size());
 }
 
 }  // namespace
