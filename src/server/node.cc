@@ -185,13 +185,17 @@ status node::impl::start_steps() {
         std::make_unique<storage::store_service>(*store, store_options_of(config), &metrics);
     store_service->start();
     const bool clustered = !config.peers.empty();
+    uint16_t cluster_port = config.cluster_port;  // in a cluster: the one the peers know
     if (clustered) {
         replication::cluster_options co;
         co.node_id = config.node_id;
         bool self_listed = false;
         for (const auto& p : config.peers) {
             co.nodes.push_back({p.node_id, p.host + ":" + std::to_string(p.port)});
-            self_listed |= p.node_id == config.node_id;
+            if (p.node_id == config.node_id) {
+                self_listed = true;
+                cluster_port = p.port;
+            }
         }
         if (!self_listed) {
             if (config.cluster_port == 0) {
@@ -252,7 +256,8 @@ status node::impl::start_steps() {
     rest_opts.http_port = http_acceptor->local_endpoint().port();
     rest_opts.grpc_port = grpc->port();
     rest_opts.native_port = native_acceptor->local_endpoint().port();
-    if (cluster_acceptor) rest_opts.cluster_port = cluster_acceptor->local_endpoint().port();
+    rest_opts.cluster_port =
+        cluster_acceptor ? cluster_acceptor->local_endpoint().port() : cluster_port;
     if (clustered) {
         rest_opts.cluster_json = [c = cluster.get()] { return c->describe_json(); };
     }
