@@ -184,11 +184,16 @@ std::vector<config_field> make_fields() {
         "raft_heartbeat_ms", "cluster: how often a Raft leader sends heartbeats (ms)", 10, 10000));
     f.push_back(int_field<uint32_t, &node_config::raft_snapshot_threshold>(
         "raft_snapshot_threshold",
-        "cluster: a partition's Raft group snapshots every this many applied batches", 16,
+        "cluster: a partition's Raft group snapshots at most every this many applied batches", 16,
         1u << 24));
     f.push_back(int_field<uint32_t, &node_config::raft_snapshot_trailing>(
         "raft_snapshot_trailing",
         "cluster: batches of Raft log a partition keeps behind its snapshot", 8, 1u << 24));
+    f.push_back(int_field<uint64_t, &node_config::raft_log_bytes>(
+        "raft_log_bytes",
+        "cluster: bytes of Raft log a partition keeps between snapshots (fewer batches when "
+        "they are large)",
+        1ull << 20, 1ull << 40));
     f.push_back(int_field<uint32_t, &node_config::fsync_interval_ms>(
         "fsync_interval_ms", "with fsync=interval: longest time a write waits for its fsync (ms)",
         1, 60'000));

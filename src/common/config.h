@@ -41,10 +41,12 @@ struct node_config {
     // heartbeats every heartbeat interval.
     uint32_t raft_election_timeout_ms = 1000;
     uint32_t raft_heartbeat_ms = 100;
-    // A partition's Raft group snapshots every raft_snapshot_threshold applied batches and
-    // keeps raft_snapshot_trailing batches of log behind the snapshot.
-    uint32_t raft_snapshot_threshold = 1024;
-    uint32_t raft_snapshot_trailing = 256;
+    // A partition's Raft group snapshots at most every raft_snapshot_threshold applied batches
+    // (sooner when batches are large: about raft_log_bytes of log between snapshots) and keeps
+    // raft_snapshot_trailing batches (scaled alike) behind the snapshot.
+    uint32_t raft_snapshot_threshold = 16384;
+    uint32_t raft_snapshot_trailing = 2048;
+    uint64_t raft_log_bytes = 256ull << 20;
     // "text" or "json" log lines on stderr; level as in spdlog.
     std::string log_format = "text";
     std::string log_level = "info";

@@ -597,7 +597,14 @@ class cluster_impl final : public cluster {
                 [this, sources](uint64_t topic_id, uint32_t partition, uint64_t from,
                                 uint64_t end) {
                     return catch_up(topic_id, partition, from, end, sources);
-                });
+                },
+                snapshot_sizing{options_.raft_log_bytes, options_.snapshot_threshold,
+                                options_.snapshot_trailing,
+                                [this, gid](uint32_t threshold, uint32_t trailing) {
+                                    if (auto g = find_group(gid)) {
+                                        g->set_snapshot_threshold(threshold, trailing);
+                                    }
+                                }});
             auto g = host_->open_group(go, machine);
             if (!g) {
                 spdlog::error("cluster: cannot open the group of {}/{}: {}", t->config.name, p,

@@ -41,10 +41,12 @@ struct cluster_options {
     uint32_t loops = 2;
     uint32_t election_timeout_ms = 1000;
     uint32_t heartbeat_timeout_ms = 100;
-    // Partition groups take a snapshot every `snapshot_threshold` applied batches and keep
-    // `snapshot_trailing` batches of Raft log behind it (the rest of the log is dropped).
-    uint32_t snapshot_threshold = 1024;
-    uint32_t snapshot_trailing = 256;
+    // Partition groups take a snapshot at most every `snapshot_threshold` applied batches,
+    // fewer when batches are large so that about `raft_log_bytes` of Raft log lie between
+    // snapshots, and keep `snapshot_trailing` batches (scaled alike) behind it.
+    uint32_t snapshot_threshold = 16384;
+    uint32_t snapshot_trailing = 2048;
+    uint64_t raft_log_bytes = 256ull << 20;
     // Where clients reach this node; registered with the controller, so that a "not leader"
     // answer can name the leader's ports.
     std::string client_host = "127.0.0.1";

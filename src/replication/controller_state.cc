@@ -371,6 +371,15 @@ status controller_state::apply(const controller_command& c) {
                     errc::invalid_argument,
                     "the cluster already has the most nodes allowed, " + std::to_string(max_nodes));
             }
+            auto it = nodes_.find(c.node.id);
+            if (it != nodes_.end() && c.node.http_port == 0 && c.node.native_port == 0 &&
+                c.node.grpc_port == 0) {
+                // A registration by another node (the controller fills in the static peer
+                // list) knows only the cluster address: it must not erase the client ports the
+                // node registered itself, whatever order the two reach the log in.
+                it->second.raft_address = c.node.raft_address;
+                return {};
+            }
             nodes_[c.node.id] = c.node;
             return {};
         }

@@ -57,7 +57,8 @@ struct topic_entry {
 // corrupt or foreign entry must give an error, never a crash).
 struct controller_command {
     enum class kind : uint8_t {
-        register_node = 1,     // node: adds or updates the node (same id: new addresses)
+        register_node = 1,     // node: adds or updates the node (same id: new addresses; one
+                               // without client ports keeps those already known)
         create_topic = 2,      // config: places the partitions over the registered nodes
         delete_topic = 3,      // name
         partition_leader = 4,  // topic_id, partition, node_id, term

@@ -1,6 +1,7 @@
 // Partition commands and their application into the store.
 #include "replication/partition_machine.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "core/record_format.h"
@@ -16,10 +17,38 @@ constexpr size_t snapshot_head_bytes = 1 + 8 + 4 + 8;
 }  // namespace
 
 partition_machine::partition_machine(storage::log_store& store, uint64_t topic_id,
-                                     uint32_t partition, catch_up_fn catch_up)
-    : store_(store), topic_id_(topic_id), partition_(partition), catch_up_(std::move(catch_up)) {}
+                                     uint32_t partition, catch_up_fn catch_up,
+                                     snapshot_sizing sizing)
+    : store_(store),
+      topic_id_(topic_id),
+      partition_(partition),
+      catch_up_(std::move(catch_up)),
+      sizing_(std::move(sizing)),
+      threshold_(sizing_.threshold_max) {}
+
+void partition_machine::resize_snapshots(size_t command_bytes) {
+    constexpr uint32_t threshold_min = 16;
+    constexpr uint64_t window = 64;
+    if (!sizing_.set) return;
+    recent_bytes_ += command_bytes;
+    if (++recent_entries_ < window) return;
+    const uint64_t average = std::max<uint64_t>(1, recent_bytes_ / recent_entries_);
+    // Halved rather than cleared: an average that forgets slowly.
+    recent_bytes_ /= 2;
+    recent_entries_ /= 2;
+    const auto wanted = static_cast<uint32_t>(std::clamp<uint64_t>(
+        sizing_.log_bytes / average, std::min(threshold_min, sizing_.threshold_max),
+        sizing_.threshold_max));
+    // Only a change by 2x or more: each one is a call to the loop.
+    if (wanted * 2 > threshold_ && wanted < threshold_ * 2) return;
+    threshold_ = wanted;
+    const auto trailing = static_cast<uint32_t>(
+        std::max<uint64_t>(8, uint64_t{sizing_.trailing_max} * wanted / sizing_.threshold_max));
+    sizing_.set(wanted, trailing);
+}
 
 status partition_machine::apply(uint64_t /*index*/, std::span<const std::byte> command) {
+    resize_snapshots(command.size());
     auto c = decode_partition_command(command);
     if (!c) return std::move(c).err();
     if (c->type == partition_command::kind::commit_offset) {

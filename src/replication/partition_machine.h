@@ -38,11 +38,25 @@ namespace es::replication {
 using catch_up_fn = std::function<status(uint64_t topic_id, uint32_t partition, uint64_t from,
                                          uint64_t end_offset)>;
 
+// When the partition's group takes snapshots. A snapshot is costly with libraft 0.15 (appends
+// wait while it is written: tens of ms on a shared disk), so snapshots should be rare; but the
+// Raft log they let libraft drop holds whole batches, so it must stay bounded in bytes. The
+// machine watches the size of the commands it applies and sets the threshold so that about
+// `log_bytes` of log lie between snapshots, within [16, threshold_max] entries; trailing keeps
+// the ratio trailing_max / threshold_max.
+struct snapshot_sizing {
+    uint64_t log_bytes = 256ull << 20;
+    uint32_t threshold_max = 16384;
+    uint32_t trailing_max = 2048;
+    // Called on the loop thread when the threshold should change; empty: it stays as opened.
+    std::function<void(uint32_t threshold, uint32_t trailing)> set;
+};
+
 class partition_machine final : public state_machine {
   public:
     // REQUIRES: `store` outlives the machine and holds the topic.
     partition_machine(storage::log_store& store, uint64_t topic_id, uint32_t partition,
-                      catch_up_fn catch_up = {});
+                      catch_up_fn catch_up = {}, snapshot_sizing sizing = {});
 
     status apply(uint64_t index, std::span<const std::byte> command) override;
     // Syncs the store's WAL first: libraft may drop the log entries the snapshot covers, so
@@ -60,6 +74,13 @@ class partition_machine final : public state_machine {
     const uint64_t topic_id_;
     const uint32_t partition_;
     const catch_up_fn catch_up_;
+    const snapshot_sizing sizing_;
+
+    // Loop thread only: recent command sizes, and the threshold last set.
+    void resize_snapshots(size_t command_bytes);
+    uint64_t recent_bytes_ = 0;
+    uint64_t recent_entries_ = 0;
+    uint32_t threshold_;
 
     mutable std::mutex mutex_;
     core::producer_table producers_;  // guarded by mutex_; written by the loop thread

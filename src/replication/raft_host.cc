@@ -151,6 +151,15 @@ class group_impl final : public raft_group, public std::enable_shared_from_this<
         return view_;
     }
 
+    void set_snapshot_threshold(uint32_t threshold, uint32_t trailing) override {
+        auto self = shared_from_this();
+        context_.loop->post([self, threshold, trailing] {
+            if (self->phase_ != phase::running) return;
+            raft_set_snapshot_threshold(&self->raft_, threshold);
+            raft_set_snapshot_trailing(&self->raft_, trailing);
+        });
+    }
+
     void transfer_leadership(uint64_t to, std::function<void(status)> done) override {
         auto self = shared_from_this();
         if (!context_.loop->post([self, to, done] { self->transfer_on_loop(to, done); })) {

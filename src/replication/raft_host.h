@@ -94,6 +94,9 @@ class raft_group {
     virtual void barrier(std::function<void(status)> done) = 0;
     // The latest role, leader and indexes (a copy kept up to date by the loop thread).
     virtual group_view view() const = 0;
+    // Changes when snapshots are taken (group_options::snapshot_threshold and _trailing), from
+    // the next applied entry on. Any thread; takes effect on the loop thread.
+    virtual void set_snapshot_threshold(uint32_t threshold, uint32_t trailing) = 0;
     // Asks the leader to hand leadership to `to` (0: the most up-to-date voter).
     virtual void transfer_leadership(uint64_t to, std::function<void(status)> done) = 0;
 };

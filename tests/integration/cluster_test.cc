@@ -222,15 +222,24 @@ class cluster_test : public server_process_fixture {
 TEST_F(cluster_test, leader_kill_loses_no_acknowledged_event) {
     node* first = bring_up();
     ASSERT_NE(first, nullptr);
-    // A follower refuses publishes, naming the leader.
+    // A follower refuses publishes, naming the leader and (once the leader has registered
+    // them with the controller) its client ports.
     for (node& n : nodes_) {
         if (&n == first) continue;
-        auto r = http_call(n.ports.http, "POST", "/v1/events?acks=all",
-                           json{{"topic", topic_name}, {"payload", 1}}.dump());
-        ASSERT_TRUE(r);
+        const std::string ports = "http port " + std::to_string(first->ports.http);
+        std::optional<http_reply> r;
+        for (int i = 0; i < 100; ++i) {
+            auto got = http_call(n.ports.http, "POST", "/v1/events?acks=all",
+                                 json{{"topic", topic_name}, {"payload", 1}}.dump());
+            ASSERT_TRUE(got);
+            r = *got;
+            if (r->body.find(ports) != std::string::npos) break;
+            std::this_thread::sleep_for(100ms);
+        }
         EXPECT_EQ(r->status, 421) << r->body;
         EXPECT_NE(r->body.find("leader is node " + std::to_string(first->id)), std::string::npos)
             << r->body;
+        EXPECT_NE(r->body.find(ports), std::string::npos) << r->body;
     }
 
     uint64_t seq = 0;

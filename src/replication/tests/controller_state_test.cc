@@ -338,6 +338,25 @@ TEST(controller_state_apply, register_node_adds_and_updates) {
     EXPECT_EQ(s, before);
 }
 
+TEST(controller_state_apply, a_registration_without_ports_keeps_the_known_ones) {
+    // The controller registers the static peers by cluster address only, and each node
+    // registers itself with its client ports: in either order the ports stay.
+    controller_state s;
+    controller_command by_controller;
+    by_controller.type = kind::register_node;
+    by_controller.node.id = 2;
+    by_controller.node.raft_address = "10.0.0.2:7171";
+    ASSERT_TRUE(s.apply(register_node(2)));
+    ASSERT_TRUE(s.apply(by_controller));
+    ASSERT_NE(s.find_node(2), nullptr);
+    EXPECT_EQ(s.find_node(2)->http_port, 8080);
+    EXPECT_EQ(s.find_node(2)->raft_address, "10.0.0.2:7171");
+    controller_state t;
+    ASSERT_TRUE(t.apply(by_controller));
+    ASSERT_TRUE(t.apply(register_node(2)));
+    EXPECT_EQ(t.find_node(2)->http_port, 8080);
+}
+
 TEST(controller_state_apply, create_topic_places_every_partition) {
     controller_state s;
     for (uint64_t id : {10, 20, 30, 40}) ASSERT_TRUE(s.apply(register_node(id)));

@@ -201,5 +201,31 @@ TEST_F(partition_machine_test, snapshot_beyond_the_store_needs_a_catch_up) {
     EXPECT_FALSE(leader.restore(damaged));
 }
 
+TEST_F(partition_machine_test, large_batches_make_snapshots_come_sooner) {
+    std::vector<std::pair<uint32_t, uint32_t>> set;
+    snapshot_sizing sizing;
+    sizing.log_bytes = 16 << 20;
+    sizing.threshold_max = 16384;
+    sizing.trailing_max = 2048;
+    sizing.set = [&](uint32_t threshold, uint32_t trailing) {
+        set.emplace_back(threshold, trailing);
+    };
+    partition_machine m(*store_, topic, 0, {}, sizing);
+    // Small commands: the log at the largest threshold stays far below 16 MiB; no change.
+    for (uint64_t o = 0; o < 200; ++o) ASSERT_TRUE(m.apply(o + 1, batch(o, 1)));
+    EXPECT_TRUE(set.empty());
+    // Batches of about 64 KiB: 16 MiB of log is about 256 of them.
+    storage::testing::test_event big;
+    big.payload.assign(64 * 1024, 'x');
+    for (uint64_t o = 200; o < 500; ++o) {
+        const auto run = storage::testing::encode_run(o, {big});
+        ASSERT_TRUE(m.apply(o + 1, encode_batch_command(o, 1, run.bytes, {})));
+    }
+    ASSERT_FALSE(set.empty());
+    EXPECT_GE(set.back().first, 200u);
+    EXPECT_LE(set.back().first, 512u);
+    EXPECT_EQ(set.back().second, 2048ull * set.back().first / 16384);
+}
+
 }  // namespace
 }  // namespace es::replication
