@@ -21,8 +21,9 @@
 # Prints each pair and the ratio ours/JetStream; the last line is one JSON object.
 #   ES_CLUSTER_BENCH_SECONDS         seconds per throughput figure (3)
 #   ES_CLUSTER_BENCH_FAILOVER_ROUNDS kills per election timeout (20)
-#   ES_CLUSTER_BENCH_ELECTION_MS     election timeouts to measure failover at ("1000 500")
+#   ES_CLUSTER_BENCH_ELECTION_MS     election timeouts to measure failover at ("500 1000"; 500 is the default)
 #   ES_CLUSTER_BENCH_JS_PENDING      JetStream publishes in flight at most (1024)
+#   ES_CLUSTER_BENCH_IN_FLIGHT       our producer's batches in flight per partition (8)
 #   ES_CLUSTER_BENCH_CLUSTER_FSYNC   --fsync of the 3-node cluster's stores (interval: the Raft
 #                                    log, fsynced, is what makes an ack durable there)
 set -euo pipefail
@@ -31,7 +32,9 @@ source bench/node_lib.sh
 
 seconds=${ES_CLUSTER_BENCH_SECONDS:-3}
 rounds=${ES_CLUSTER_BENCH_FAILOVER_ROUNDS:-20}
-elections=${ES_CLUSTER_BENCH_ELECTION_MS:-1000 500}
+elections=${ES_CLUSTER_BENCH_ELECTION_MS:-500 1000}
+# Our producer's batches in flight per partition (JetStream's window is js_pending publishes).
+in_flight=${ES_CLUSTER_BENCH_IN_FLIGHT:-8}
 js_pending=${ES_CLUSTER_BENCH_JS_PENDING:-1024}
 cluster_fsync=${ES_CLUSTER_BENCH_CLUSTER_FSYNC:-interval}
 nats_bin=$(command -v nats-server || echo /usr/sbin/nats-server)
@@ -79,7 +82,8 @@ create_durable() {
 ours() {
     local out
     out=$(build/bin/esctl --server "127.0.0.1:$2" bench --topic "$3" --acks all -s "$4" \
-        -d "$seconds" ${5:+--rate "$5"} --json 2>"$BENCH_WORK/esctl.err") ||
+        -d "$seconds" --in-flight "$in_flight" ${5:+--rate "$5"} --json \
+        2>"$BENCH_WORK/esctl.err") ||
         out="esctl failed: $(tail -3 "$BENCH_WORK/esctl.err")"
     $tool record "$results" "$1" "$out"
 }

@@ -32,6 +32,7 @@ struct bench_args {
     uint32_t size = 128;
     uint32_t batch = 10000;
     uint32_t linger_ms = 1;
+    uint32_t in_flight = 1;
     std::string acks = "leader";
     uint32_t producers = 1;
     uint32_t consumers = 0;
@@ -185,6 +186,7 @@ int run_bench(const global_options& g, const bench_args& a) {
         o.ack = *ack;
         o.batch_events_max = a.batch;
         o.linger_ms = a.linger_ms;
+        o.max_in_flight_per_partition = a.in_flight;
         auto p = eventstream::producer::create(o);
         if (!p) return fail("producer", p.err());
         producers.push_back(std::move(*p));
@@ -316,6 +318,7 @@ int run_bench(const global_options& g, const bench_args& a) {
             {"acks", a.acks},
             {"batch_events_max", a.batch},
             {"linger_ms", a.linger_ms},
+            {"in_flight", a.in_flight},
             {"rate", a.rate},
             {"events_sent", sent},
             {"events_acked", acked},
@@ -375,6 +378,11 @@ void add_bench_command(CLI::App& app, const global_options& g, command_run& sele
         ->capture_default_str();
     cmd->add_option("--batch", a->batch, "Producer batch cap in events")->capture_default_str();
     cmd->add_option("--linger-ms", a->linger_ms, "Producer linger in ms")->capture_default_str();
+    cmd->add_option("--in-flight", a->in_flight,
+                    "Batches of one partition a producer has on the wire at once (more than 1 "
+                    "may reorder events when a batch is retried)")
+        ->capture_default_str()
+        ->check(CLI::Range(1u, 64u));
     cmd->add_option("--rate", a->rate,
                     "Events per second over all producers (0: as fast as possible); latencies "
                     "then count from each event's due time");

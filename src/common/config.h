@@ -39,7 +39,7 @@ struct node_config {
     // Raft timing of the controller and partition groups (ms): a follower that hears nothing
     // from its leader for the election timeout starts an election; the leader sends
     // heartbeats every heartbeat interval.
-    uint32_t raft_election_timeout_ms = 1000;
+    uint32_t raft_election_timeout_ms = 500;
     uint32_t raft_heartbeat_ms = 100;
     // A partition's Raft group snapshots at most every raft_snapshot_threshold applied batches
     // (sooner when batches are large: about raft_log_bytes of log between snapshots) and keeps

@@ -39,7 +39,7 @@ struct cluster_options {
     // Directory of the Raft groups' files.
     std::string raft_dir;
     uint32_t loops = 2;
-    uint32_t election_timeout_ms = 1000;
+    uint32_t election_timeout_ms = 500;
     uint32_t heartbeat_timeout_ms = 100;
     // Partition groups take a snapshot at most every `snapshot_threshold` applied batches,
     // fewer when batches are large so that about `raft_log_bytes` of Raft log lie between
