@@ -24,11 +24,6 @@ namespace {
 using es::replication::controller_command;
 using es::replication::controller_state;
 
-#define FUZZ_CHECK(cond)           \
-    do {                           \
-        if (!(cond)) std::abort(); \
-    } while (0)
-
 // `text` copied to a heap block of exactly its size.
 std::unique_ptr<std::byte[]> exact_copy(std::string_view text) {
     auto owned = std::make_unique<std::byte[]>(text.size());

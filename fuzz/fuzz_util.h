@@ -1,14 +1,22 @@
-// Helpers shared by the fuzz targets: the split points for the house rule that every target
-// also feeds its input in chunks (STYLE.md "Tests", NATS server/fuzz.go).
+// Helpers shared by the fuzz targets: FUZZ_CHECK, and the split points for the house rule that
+// every target also feeds its input in chunks (STYLE.md "Tests", NATS server/fuzz.go).
 #pragma once
 
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <string_view>
 #include <vector>
 
 #include "common/hash.h"
+
+// A check a fuzz target makes of what the code under test returned: a failure aborts, which
+// libFuzzer reports as a crash with the input that caused it.
+#define FUZZ_CHECK(cond)           \
+    do {                           \
+        if (!(cond)) std::abort(); \
+    } while (0)
 
 namespace es::fuzz {
 

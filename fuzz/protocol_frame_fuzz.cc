@@ -17,11 +17,6 @@ namespace {
 
 using namespace es::protocol;
 
-#define FUZZ_CHECK(cond)           \
-    do {                           \
-        if (!(cond)) std::abort(); \
-    } while (0)
-
 // Small enough that the fuzzer crosses it often.
 constexpr uint32_t fuzz_max_frame_bytes = 4096;
 

@@ -16,11 +16,6 @@ namespace {
 
 using namespace es::replication;
 
-#define FUZZ_CHECK(cond)           \
-    do {                           \
-        if (!(cond)) std::abort(); \
-    } while (0)
-
 struct outcome {
     preamble_reader::state state = preamble_reader::state::need_more;
     size_t consumed = 0;

@@ -17,15 +17,11 @@
 
 #include "core/producer_state.h"
 #include "core/record_format.h"
+#include "fuzz_util.h"
 #include "replication/cluster_rpc.h"
 #include "replication/partition_command.h"
 
 namespace {
-
-#define FUZZ_CHECK(cond)           \
-    do {                           \
-        if (!(cond)) std::abort(); \
-    } while (0)
 
 bool same(std::span<const std::byte> a, std::span<const std::byte> b) {
     return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size()) == 0);

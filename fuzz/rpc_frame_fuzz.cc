@@ -16,11 +16,6 @@ namespace {
 
 using namespace es::replication;
 
-#define FUZZ_CHECK(cond)           \
-    do {                           \
-        if (!(cond)) std::abort(); \
-    } while (0)
-
 struct outcome {
     std::vector<rpc_frame> frames;
     rpc_frame_reader::state state = rpc_frame_reader::state::need_more;

@@ -21,11 +21,6 @@
 
 namespace {
 
-#define FUZZ_CHECK(cond)           \
-    do {                           \
-        if (!(cond)) std::abort(); \
-    } while (0)
-
 // Checks and walks every record of `bytes` (copied to its own exact-size heap block, so that
 // ASan sees a read past its end). Returns the records accepted.
 size_t walk(std::string_view text, uint64_t first_offset) {

@@ -22,6 +22,7 @@
 
 #include "replication/fsm_adapter.h"
 #include "replication/raft_c.h"
+#include "replication/tests/controller_test_util.h"
 
 // raft/fixture.h, like raft.h, declares its functions without extern "C".
 extern "C" {
@@ -31,44 +32,18 @@ extern "C" {
 namespace es::replication {
 namespace {
 
+using namespace testing;
+
 using kind = controller_command::kind;
 
 // Simulated milliseconds: generous, since an election takes about a second of fixture time.
 constexpr unsigned step_budget_ms = 5000;
-
-node_entry make_node(uint64_t id, uint16_t port = 7071) {
-    node_entry n;
-    n.id = id;
-    n.raft_address = "10.0.0." + std::to_string(id) + ":" + std::to_string(port);
-    n.host = "10.0.0." + std::to_string(id);
-    n.native_port = 7070;
-    n.http_port = 8080;
-    n.grpc_port = 9090;
-    return n;
-}
 
 // "<prefix><i>", built without operator+ (GCC 12 warns falsely about it, -Wrestrict).
 std::string numbered(const char* prefix, uint64_t i) {
     std::string name = prefix;
     name += std::to_string(i);
     return name;
-}
-
-controller_command register_node(uint64_t id, uint16_t port = 7071) {
-    controller_command c;
-    c.type = kind::register_node;
-    c.node = make_node(id, port);
-    return c;
-}
-
-controller_command create_topic(std::string name, uint32_t partitions, uint32_t rf) {
-    controller_command c;
-    c.type = kind::create_topic;
-    c.config.name = std::move(name);
-    c.config.partitions = partitions;
-    c.config.replication_factor = rf;
-    c.config.storage = rf > 1 ? core::storage_mode::durable : core::storage_mode::memory;
-    return c;
 }
 
 // One raft_apply in flight. Its address must stay put until libraft calls back, which may be

@@ -13,8 +13,12 @@
 #include <string>
 #include <vector>
 
+#include "replication/tests/controller_test_util.h"
+
 namespace es::replication {
 namespace {
+
+using namespace testing;
 
 using json = nlohmann::json;
 using kind = controller_command::kind;
@@ -26,52 +30,6 @@ std::vector<std::byte> bytes_of(std::string_view text) {
 
 std::string text_of(const std::vector<std::byte>& bytes) {
     return {reinterpret_cast<const char*>(bytes.data()), bytes.size()};
-}
-
-node_entry make_node(uint64_t id) {
-    node_entry n;
-    n.id = id;
-    n.raft_address = "10.0.0." + std::to_string(id) + ":7071";
-    n.host = "10.0.0." + std::to_string(id);
-    n.native_port = 7070;
-    n.http_port = 8080;
-    n.grpc_port = 9090;
-    return n;
-}
-
-controller_command register_node(uint64_t id) {
-    controller_command c;
-    c.type = kind::register_node;
-    c.node = make_node(id);
-    return c;
-}
-
-controller_command create_topic(std::string name, uint32_t partitions, uint32_t rf) {
-    controller_command c;
-    c.type = kind::create_topic;
-    c.config.name = std::move(name);
-    c.config.partitions = partitions;
-    c.config.replication_factor = rf;
-    c.config.storage = rf > 1 ? core::storage_mode::durable : core::storage_mode::memory;
-    return c;
-}
-
-controller_command delete_topic(std::string name) {
-    controller_command c;
-    c.type = kind::delete_topic;
-    c.name = std::move(name);
-    return c;
-}
-
-controller_command leader_report(uint64_t topic_id, uint32_t partition, uint64_t node,
-                                 uint64_t term) {
-    controller_command c;
-    c.type = kind::partition_leader;
-    c.topic_id = topic_id;
-    c.partition = partition;
-    c.node_id = node;
-    c.term = term;
-    return c;
 }
 
 std::vector<controller_command> one_of_each() {
