@@ -55,6 +55,7 @@ status partition_machine::apply(uint64_t /*index*/, std::span<const std::byte> c
         // The Raft log is the durable copy; the store's WAL is synced before any snapshot.
         return store_.commit_offset(topic_id_, c->group, partition_, c->offset, false);
     }
+    ES_TRY(check_not_taken(*c));
     const storage::append_batch batch{
         topic_id_, partition_, c->base_offset,
         core::record_run{c->records.data(), c->records.size(), c->count}};
@@ -68,6 +69,28 @@ status partition_machine::apply(uint64_t /*index*/, std::span<const std::byte> c
         }
     }
     return {};
+}
+
+status partition_machine::check_not_taken(const partition_command& c) const {
+    auto b = store_.bounds(topic_id_, partition_);
+    if (!b) return std::move(b).err();
+    if (c.base_offset + c.count > b->end_offset || c.base_offset < b->start_offset) {
+        // New (the store refuses a hole or a partial overlap itself), or gone by retention.
+        return {};
+    }
+    // The offsets are already held. The same entry applied again (the Raft log replayed after
+    // a restart) holds the same bytes and is skipped; a different batch at those offsets must
+    // fail, or its proposer would be acknowledged for events that were never stored.
+    std::vector<std::byte> held;
+    auto r = store_.read(topic_id_, partition_, c.base_offset, c.count, c.records.size(), held);
+    if (!r) return std::move(r).err();
+    if (r->count == c.count && held.size() == c.records.size() &&
+        std::equal(held.begin(), held.end(), c.records.begin())) {
+        return {};
+    }
+    return make_error(errc::invalid_argument, "offsets " + std::to_string(c.base_offset) + ".." +
+                                                  std::to_string(c.base_offset + c.count - 1) +
+                                                  " already hold other events");
 }
 
 core::producer_table partition_machine::producers() const {

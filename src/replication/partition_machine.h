@@ -76,6 +76,8 @@ class partition_machine final : public state_machine {
     const catch_up_fn catch_up_;
     const snapshot_sizing sizing_;
 
+    // OK unless the batch's offsets already hold different events.
+    status check_not_taken(const partition_command& c) const;
     // Loop thread only: recent command sizes, and the threshold last set.
     void resize_snapshots(size_t command_bytes);
     uint64_t recent_bytes_ = 0;

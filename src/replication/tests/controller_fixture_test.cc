@@ -23,11 +23,7 @@
 #include "replication/fsm_adapter.h"
 #include "replication/raft_c.h"
 #include "replication/tests/controller_test_util.h"
-
-// raft/fixture.h, like raft.h, declares its functions without extern "C".
-extern "C" {
-#include <raft/fixture.h>
-}
+#include "replication/tests/raft_fixture_cluster.h"
 
 namespace es::replication {
 namespace {
@@ -36,41 +32,11 @@ using namespace testing;
 
 using kind = controller_command::kind;
 
-// Simulated milliseconds: generous, since an election takes about a second of fixture time.
-constexpr unsigned step_budget_ms = 5000;
-
 // "<prefix><i>", built without operator+ (GCC 12 warns falsely about it, -Wrestrict).
 std::string numbered(const char* prefix, uint64_t i) {
     std::string name = prefix;
     name += std::to_string(i);
     return name;
-}
-
-// One raft_apply in flight. Its address must stay put until libraft calls back, which may be
-// as late as raft_fixture_close, so proposals live in a deque of unique_ptrs owned by the
-// cluster and outliving the fixture.
-struct proposal {
-    struct raft_apply req {};
-    controller_command command;
-    bool done = false;
-    int raft_rc = 0;  // libraft's status: 0 once applied on the proposing leader
-    bool ok = false;  // raft_rc == 0 and controller_state::apply accepted it
-    errc code = errc::ok;
-    std::string message;
-};
-
-void on_applied_cb(struct raft_apply* req, int rc, void* result) {
-    auto* p = static_cast<proposal*>(req->data);
-    p->done = true;
-    p->raft_rc = rc;
-    if (rc == 0 && result != nullptr) {
-        const auto* s = static_cast<const status*>(result);
-        p->ok = s->has_value();
-        if (!p->ok) {
-            p->code = s->err().code;
-            p->message = s->err().message;
-        }
-    }
 }
 
 // What one member's observers saw: the commands that changed its state, and its restores.
@@ -79,126 +45,76 @@ struct member_log {
     int restores = 0;
 };
 
+using proposal = testing::fixture_proposal<controller_command>;
+
+// The fixture's cluster of controller machines, each with an observer log.
 class cluster {
   public:
     // `n` voting servers. REQUIRES: 1 <= n <= RAFT_FIXTURE_MAX_SERVERS.
     explicit cluster(unsigned n, unsigned snapshot_threshold = 100000,
                      unsigned snapshot_trailing = 100000)
-        : n_(n) {
-        EXPECT_EQ(raft_fixture_initialize(&fixture_), 0);
-        for (unsigned i = 0; i < n; ++i) {
-            auto log = std::make_unique<member_log>();
-            member_log* l = log.get();
-            logs_.push_back(std::move(log));
-            machines_.push_back(std::make_unique<controller_machine>(
-                [l](const controller_command& c, const controller_state&) {
-                    l->applied.push_back(c);
-                },
-                [l](const controller_state&) { ++l->restores; }));
-            init_raft_fsm(&fsms_[i], machines_[i].get());
-            EXPECT_EQ(raft_fixture_grow(&fixture_, &fsms_[i]), 0);
-            struct raft* r = raft_fixture_get(&fixture_, i);
-            bind_raft_fsm(&fsms_[i], r);
-            raft_set_snapshot_threshold(r, snapshot_threshold);
-            raft_set_snapshot_trailing(r, snapshot_trailing);
-        }
-        struct raft_configuration conf;
-        EXPECT_EQ(raft_fixture_configuration(&fixture_, n, &conf), 0);
-        EXPECT_EQ(raft_fixture_bootstrap(&fixture_, &conf), 0);
-        raft_configuration_close(&conf);
-        EXPECT_EQ(raft_fixture_start(&fixture_), 0);
-    }
-
-    ~cluster() {
-        // libraft may still call back pending proposals while closing: they outlive it.
-        raft_fixture_close(&fixture_);
-        for (unsigned i = 0; i < n_; ++i) close_raft_fsm(&fsms_[i]);
-    }
-
-    cluster(const cluster&) = delete;
-    cluster& operator=(const cluster&) = delete;
+        : logs_(make_logs(n)),
+          raft_(
+              n,
+              [this](unsigned i) {
+                  member_log* l = logs_[i].get();
+                  return std::make_unique<controller_machine>(
+                      [l](const controller_command& c, const controller_state&) {
+                          l->applied.push_back(c);
+                      },
+                      [l](const controller_state&) { ++l->restores; });
+              },
+              snapshot_threshold, snapshot_trailing) {}
 
     struct raft_fixture* fixture() {
-        return &fixture_;
+        return raft_.fixture();
     }
-    unsigned size() const { return n_; }
-    controller_machine& machine(unsigned i) { return *machines_[i]; }
+    unsigned size() const { return raft_.size(); }
+    controller_machine& machine(unsigned i) { return raft_.machine(i); }
     const member_log& log(unsigned i) const { return *logs_[i]; }
     struct raft* raft(unsigned i) {
-        return raft_fixture_get(&fixture_, i);
+        return raft_.raft(i);
     }
-
-    // The index of a live leader, after stepping up to `budget_ms` for one; n if none.
     unsigned find_leader(unsigned budget_ms = step_budget_ms) {
-        const auto live_leader = [](struct raft_fixture* f, void*) {
-            const unsigned l = raft_fixture_leader_index(f);
-            return l < raft_fixture_n(f) && raft_fixture_alive(f, l) &&
-                   raft_state(raft_fixture_get(f, l)) == RAFT_LEADER;
-        };
-        if (!live_leader(&fixture_, nullptr)) {
-            raft_fixture_step_until(&fixture_, live_leader, nullptr, budget_ms);
-        }
-        return live_leader(&fixture_, nullptr) ? raft_fixture_leader_index(&fixture_) : n_;
+        return raft_.find_leader(budget_ms);
     }
 
     // Proposes `c` on server `i` and steps up to `budget_ms` for libraft's answer.
     proposal& propose(unsigned i, const controller_command& c,
                       unsigned budget_ms = step_budget_ms) {
-        proposal& p = propose_raw(i, encode(c), budget_ms);
+        proposal& p = raft_.propose(i, encode(c), budget_ms);
         p.command = c;
         return p;
     }
-
     // Proposes `bytes` as the command, whatever they hold.
     proposal& propose_raw(unsigned i, const std::vector<std::byte>& bytes,
                           unsigned budget_ms = step_budget_ms) {
-        proposals_.push_back(std::make_unique<proposal>());
-        proposal& p = *proposals_.back();
-        p.req.data = &p;
-        // Framed as the adapter reads commands (fsm_adapter.h), as raft_group::propose does.
-        struct raft_buffer buf = encode_command(bytes);
-        EXPECT_NE(buf.base, nullptr);
-        const int rv = raft_apply(raft(i), &p.req, &buf, 1, on_applied_cb);
-        if (rv != 0) {
-            raft_free(buf.base);  // still ours: libraft took it only on success
-            p.done = true;
-            p.raft_rc = rv;
-            return p;
-        }
-        raft_fixture_step_until(
-            &fixture_,
-            [](struct raft_fixture*, void* arg) { return static_cast<proposal*>(arg)->done; }, &p,
-            budget_ms);
-        return p;
+        return raft_.propose(i, bytes, budget_ms);
     }
 
     // Proposes on the leader, electing one first if needed. ASSERTs that it was applied.
     proposal& propose_on_leader(const controller_command& c) {
         const unsigned l = find_leader();
-        EXPECT_LT(l, n_) << "no leader";
-        proposal& p = propose(l < n_ ? l : 0, c);
+        EXPECT_LT(l, size()) << "no leader";
+        proposal& p = propose(l < size() ? l : 0, c);
         EXPECT_TRUE(p.done);
         EXPECT_EQ(p.raft_rc, 0) << "libraft error " << p.raft_rc;
         return p;
     }
 
-    // Steps until every server applied the leader's last entry.
-    bool settle(unsigned budget_ms = 4 * step_budget_ms) {
-        const unsigned l = find_leader();
-        if (l == n_) return false;
-        return raft_fixture_step_until_applied(&fixture_, n_, raft_last_index(raft(l)), budget_ms);
-    }
-
-    const std::deque<std::unique_ptr<proposal>>& proposals() const { return proposals_; }
+    bool settle(unsigned budget_ms = 4 * step_budget_ms) { return raft_.settle(budget_ms); }
+    const std::deque<std::unique_ptr<proposal>>& proposals() const { return raft_.proposals(); }
 
   private:
-    unsigned n_;
-    // Declared before the fixture so that they are destroyed after it.
-    std::deque<std::unique_ptr<proposal>> proposals_;
+    static std::vector<std::unique_ptr<member_log>> make_logs(unsigned n) {
+        std::vector<std::unique_ptr<member_log>> logs;
+        for (unsigned i = 0; i < n; ++i) logs.push_back(std::make_unique<member_log>());
+        return logs;
+    }
+
+    // Declared before the fixture, so that they outlive the machines that write them.
     std::vector<std::unique_ptr<member_log>> logs_;
-    std::vector<std::unique_ptr<controller_machine>> machines_;
-    struct raft_fsm fsms_[RAFT_FIXTURE_MAX_SERVERS] {};
-    struct raft_fixture fixture_ {};
+    testing::fixture_cluster<controller_machine, controller_command> raft_;
 };
 
 void expect_all_equal(cluster& c) {
@@ -294,14 +210,6 @@ TEST_P(controller_fixture, garbage_entry_is_refused_everywhere) {
 
 INSTANTIATE_TEST_SUITE_P(servers, controller_fixture, ::testing::Values(3u, 5u),
                          [](const auto& info) { return std::to_string(info.param); });
-
-// The seed of a randomized run: ES_SEED if set, else the clock. Printed on failure.
-uint64_t base_seed() {
-    if (const char* env = std::getenv("ES_SEED"); env != nullptr && *env != '\0') {
-        return std::strtoull(env, nullptr, 10);
-    }
-    return static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
-}
 
 // What a randomized run went through, to show that the faults bit.
 struct chaos_stats {

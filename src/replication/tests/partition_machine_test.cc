@@ -104,6 +104,13 @@ TEST_F(partition_machine_test, applies_batches_idempotently_by_offset) {
     ASSERT_TRUE(m.apply(1, batch(0, 5)));
     ASSERT_TRUE(m.apply(2, batch(5, 3)));
     EXPECT_EQ(end(), 8u);
+    // A different batch at offsets already held is refused: applying it would acknowledge
+    // events that are not stored.
+    const auto other = simple_run(5, 3, 1000, "other-");
+    auto taken = m.apply(3, encode_batch_command(5, 3, other.bytes, {}));
+    ASSERT_FALSE(taken);
+    EXPECT_EQ(taken.err().code, errc::invalid_argument);
+    EXPECT_NE(taken.err().message.find("already hold other events"), std::string::npos);
     // A batch that would leave a hole is refused, and the log stays as it was.
     auto hole = m.apply(3, batch(20, 1));
     ASSERT_FALSE(hole);
