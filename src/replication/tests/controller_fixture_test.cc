@@ -234,40 +234,11 @@ void run_chaos(unsigned n, uint64_t base_seed, uint64_t run, chaos_stats& stats)
     // Enough registered nodes for any replication factor the run uses.
     for (uint64_t id = 1; id <= 3; ++id) ASSERT_TRUE(c.propose_on_leader(register_node(id)).ok);
 
-    std::vector<bool> alive(n, true);
-    const auto dead_count = [&] { return std::count(alive.begin(), alive.end(), false); };
+    fault_injector faults(f);
     int next_name = 0;
     constexpr int commands = 60;
     for (int step = 0; step < commands; ++step) {
-        // A fault, or a repair, or nothing.
-        const unsigned a = rng() % n;
-        const unsigned b = (a + 1 + rng() % (n - 1)) % n;
-        switch (rng() % 6) {
-            case 0:
-                raft_fixture_saturate(f, a, b);
-                raft_fixture_saturate(f, b, a);
-                break;
-            case 1:
-                raft_fixture_desaturate(f, a, b);
-                raft_fixture_desaturate(f, b, a);
-                break;
-            case 2:
-                // Up to a minority down: a cluster that can never elect teaches little.
-                if (alive[a] && dead_count() < static_cast<long>((n - 1) / 2)) {
-                    raft_fixture_kill(f, a);
-                    alive[a] = false;
-                }
-                break;
-            case 3:
-                if (!alive[a]) {
-                    raft_fixture_revive(f, a);
-                    alive[a] = true;
-                }
-                break;
-            default:
-                break;
-        }
-        raft_fixture_step_until_elapsed(f, static_cast<unsigned>(rng() % 400));
+        faults.step(rng);
 
         controller_command cmd;
         const unsigned pick = rng() % 10;
@@ -300,12 +271,7 @@ void run_chaos(unsigned n, uint64_t base_seed, uint64_t run, chaos_stats& stats)
     }
 
     // Heal: every link, every server.
-    for (unsigned i = 0; i < n; ++i) {
-        for (unsigned j = 0; j < n; ++j) {
-            if (i != j) raft_fixture_desaturate(f, i, j);
-        }
-        if (!alive[i]) raft_fixture_revive(f, i);
-    }
+    faults.heal();
     ASSERT_LT(c.find_leader(4 * step_budget_ms), n) << "no leader after healing";
 
     // A create whose outcome is unknown (no answer, or the leader lost its leadership) is

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -51,6 +52,63 @@ struct fixture_proposal {
     bool ok = false;  // raft_rc == 0 and the machine's apply accepted it
     errc code = errc::ok;
     std::string message;
+};
+
+// Faults for seeded runs: links cut and mended, servers killed (a minority at most: a cluster
+// that can never elect teaches little) and revived.
+class fault_injector {
+  public:
+    explicit fault_injector(struct raft_fixture* f) : f_(f), alive_(raft_fixture_n(f), true) {}
+
+    // A fault, a repair, or nothing; then up to 400 ms of simulated time.
+    template <class Rng>
+    void step(Rng& rng) {
+        const unsigned n = raft_fixture_n(f_);
+        const unsigned a = rng() % n;
+        const unsigned b = (a + 1 + rng() % (n - 1)) % n;
+        const auto dead = static_cast<unsigned>(std::count(alive_.begin(), alive_.end(), false));
+        switch (rng() % 6) {
+            case 0:
+                raft_fixture_saturate(f_, a, b);
+                raft_fixture_saturate(f_, b, a);
+                break;
+            case 1:
+                raft_fixture_desaturate(f_, a, b);
+                raft_fixture_desaturate(f_, b, a);
+                break;
+            case 2:
+                if (alive_[a] && dead < (n - 1) / 2) {
+                    raft_fixture_kill(f_, a);
+                    alive_[a] = false;
+                }
+                break;
+            case 3:
+                if (!alive_[a]) {
+                    raft_fixture_revive(f_, a);
+                    alive_[a] = true;
+                }
+                break;
+            default:
+                break;
+        }
+        raft_fixture_step_until_elapsed(f_, static_cast<unsigned>(rng() % 400));
+    }
+
+    // Every link mended and every server alive again.
+    void heal() {
+        const unsigned n = raft_fixture_n(f_);
+        for (unsigned i = 0; i < n; ++i) {
+            for (unsigned j = 0; j < n; ++j) {
+                if (i != j) raft_fixture_desaturate(f_, i, j);
+            }
+            if (!alive_[i]) raft_fixture_revive(f_, i);
+            alive_[i] = true;
+        }
+    }
+
+  private:
+    struct raft_fixture* f_;
+    std::vector<bool> alive_;
 };
 
 template <class Machine, class Command = std::monostate>
