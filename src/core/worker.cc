@@ -556,11 +556,14 @@ void worker::set_replica_role(uint32_t slot, uint32_t generation, bool leader, u
     memory_partition& p = *slots_[slot].partition;
     ES_ASSERT(p.durable != nullptr);
     durable_partition& d = *p.durable;
+    // Publishers still waiting belong to an earlier term: their batches may or may not be
+    // committed by whoever leads now, so they get an error, never a success.
+    const errc earlier_term = leader || refusal == errc::ok ? errc::not_leader : refusal;
     while (!d.acks.empty()) {
         pending_ack a = d.acks.front();
         d.acks.pop_front();
         acks_outstanding_--;
-        if (a.end_offset > d.visible_end) a.outcome.code = refusal;
+        if (a.end_offset > d.visible_end) a.outcome.code = earlier_term;
         a.completion(a.outcome);
     }
     d.pending.reset();

@@ -132,13 +132,17 @@ class cluster_impl final : public cluster {
         auto g = host_->open_group(go, controller_);
         if (!g) return std::move(g).err();
         controller_group_ = std::move(*g);
+        // Callbacks may have run already (a lone node elects itself at once): what they skipped
+        // before the group was ready, do now.
+        ready_.store(true, std::memory_order_release);
+        control_.post([this] { on_controller_change(controller_group_->view()); });
         // Topics restored from disk refuse publishes until the controller's log, replayed once
         // its group has a leader, gives their replicas: then their groups open (reconcile).
         return {};
     }
 
     void leave() override {
-        if (engine_ == nullptr || !controller_group_) return;  // never started
+        if (engine_ == nullptr || !ready_.load(std::memory_order_acquire)) return;  // not started
         // Every partition refuses from now on, and publishers waiting for a Raft commit are
         // answered, so that the engine can stop without waiting for a majority.
         for (const auto& info : engine_->list_topics()) {
@@ -275,7 +279,7 @@ class cluster_impl final : public cluster {
     }
 
     std::string describe_json() const override {
-        if (!controller_group_) return "{}";  // not started
+        if (!ready_.load(std::memory_order_acquire)) return "{}";  // not started
         nlohmann::json doc;
         doc["node_id"] = options_.node_id;
         const controller_state state = controller_->copy();
@@ -355,6 +359,10 @@ class cluster_impl final : public cluster {
     // Proposes to the controller: here when this node leads group 0, else forwarded to the
     // leader over the cluster port. A leader that moved meanwhile is followed a few times.
     status propose_to_controller(const controller_command& c) {
+        if (!ready_.load(std::memory_order_acquire)) {
+            return make_error(errc::unavailable, "the controller group is still opening");
+        }
+        if (stopped_) return make_error(errc::shutting_down, "the node is stopping");
         const std::vector<std::byte> command = encode(c);
         status s = make_error(errc::unavailable, "no controller elected yet; retry shortly");
         for (int attempt = 0; attempt < 5; ++attempt) {
@@ -381,6 +389,9 @@ class cluster_impl final : public cluster {
         auto request = decode_rpc_request(bytes);
         if (!request) return std::move(request).err();
         if (stopped_) return make_error(errc::shutting_down, "the node is stopping");
+        if (!ready_.load(std::memory_order_acquire)) {
+            return make_error(errc::unavailable, "the controller group is still opening");
+        }
         if (request->kind == rpc_kind::forward_controller) {
             // Proposed here only, never forwarded again: a node that is not the leader any more
             // answers not_leader and the sender looks again.
@@ -500,7 +511,7 @@ class cluster_impl final : public cluster {
     // --- control thread ---
 
     void on_controller_change(const group_view& v) {
-        if (!v.leader || stopped_) return;
+        if (!v.leader || stopped_ || !ready_.load(std::memory_order_acquire)) return;
         // The controller registers every node it lacks; any other node registers itself (its
         // client ports), through the controller.
         for (const controller_command& cmd : missing_registrations()) {
@@ -539,6 +550,7 @@ class cluster_impl final : public cluster {
                         std::lock_guard lock(groups_mutex_);
                         groups_.erase(gid);
                         machines_.erase(gid);
+                        leading_term_.erase(gid);
                     }
                     (void)host_->close_group(gid, true);
                 }
@@ -611,9 +623,17 @@ class cluster_impl final : public cluster {
                               g.err().message);
                 continue;
             }
-            std::lock_guard lock(groups_mutex_);
-            groups_[gid] = std::move(*g);
-            machines_[gid] = std::move(machine);
+            std::shared_ptr<raft_group> group = *g;
+            {
+                std::lock_guard lock(groups_mutex_);
+                groups_[gid] = std::move(*g);
+                machines_[gid] = std::move(machine);
+            }
+            // A change reported before the group was in groups_ found nothing to act on: act
+            // on the group's state as it is now (a later change comes after this, in order).
+            control_.post([this, weak = std::weak_ptr<core::topic>(t), p, gid, group] {
+                if (auto tp = weak.lock()) on_partition_change(tp, p, gid, group->view());
+            });
         }
     }
 
@@ -661,14 +681,20 @@ class cluster_impl final : public cluster {
         auto g = find_group(gid);
         if (!g) return;
         if (v.self != role::leader) {
+            leading_term_.erase(gid);
             engine_->set_replica_role(
                 t, p, false, 0,
                 error{v.leader ? errc::not_leader : errc::unavailable, leader_text(v)});
             return;
         }
+        // Once per term: a second reset within the term would drop the batches in flight.
+        const uint64_t term = v.term;
+        if (auto it = leading_term_.find(gid); it != leading_term_.end() && it->second == term) {
+            return;
+        }
+        leading_term_[gid] = term;
         // A new leader first applies everything committed before its term (a barrier), so
         // that it continues the log from its true end.
-        const uint64_t term = v.term;
         std::weak_ptr<core::topic> weak = t;
         g->barrier([this, weak, p, gid, term](status s) {
             control_.post([this, weak, p, gid, term, s] {
@@ -676,7 +702,13 @@ class cluster_impl final : public cluster {
                 auto g2 = find_group(gid);
                 if (!tp || !g2 || stopped_) return;
                 const group_view now = g2->view();
-                if (!s || now.self != role::leader || now.term != term) return;
+                if (now.self != role::leader || now.term != term) return;  // a later change acts
+                if (!s) {
+                    // Still the leader of this term, but the barrier failed: try again.
+                    leading_term_.erase(gid);
+                    on_partition_change(tp, p, gid, now);
+                    return;
+                }
                 auto b = store_.bounds(tp->id, p);
                 if (!b) {
                     spdlog::error("cluster: bounds of {}/{}: {}", tp->config.name, p,
@@ -720,6 +752,8 @@ class cluster_impl final : public cluster {
     std::shared_ptr<controller_machine> controller_;
     std::shared_ptr<raft_group> controller_group_;
     std::atomic<bool> stopped_{false};
+    // Set once controller_group_ is assigned (start); until then nothing may use it.
+    std::atomic<bool> ready_{false};
 
     mutable std::mutex groups_mutex_;
     std::map<uint64_t, std::shared_ptr<raft_group>> groups_;           // guarded by groups_mutex_
@@ -728,6 +762,7 @@ class cluster_impl final : public cluster {
     std::map<std::pair<uint64_t, uint32_t>, std::vector<uint64_t>> replicas_;
     std::map<std::pair<uint64_t, uint32_t>, uint64_t> leaders_;      // as the controller has them
     std::map<std::pair<uint64_t, uint32_t>, std::string> refusals_;  // last text set
+    std::map<uint64_t, uint64_t> leading_term_;  // group -> term this node took the lead in
     task_thread control_;
 };
 
