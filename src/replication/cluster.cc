@@ -270,9 +270,7 @@ class cluster_impl final : public cluster {
                            }
                        } else {
                            errc expected = errc::ok;
-                           progress->failure.compare_exchange_strong(
-                               expected,
-                               s.err().code == errc::not_leader ? errc::not_leader : s.err().code);
+                           progress->failure.compare_exchange_strong(expected, s.err().code);
                        }
                        if (progress->notify) progress->notify();
                    });
@@ -534,11 +532,7 @@ class cluster_impl final : public cluster {
                               tp.err().message);
                 continue;
             }
-            for (uint32_t p = 0; p < t.partitions.size(); ++p) {
-                replicas_[{t.id, p}] = t.partitions[p].replicas;
-                leaders_[{t.id, p}] = t.partitions[p].leader;
-            }
-            open_partitions(*tp);
+            open_partitions(*tp, t, state);
         }
         // A topic here whose id the controller has assigned but no longer lists was deleted.
         for (const auto& info : engine_->list_topics()) {
@@ -554,8 +548,6 @@ class cluster_impl final : public cluster {
                     }
                     (void)host_->close_group(gid, true);
                 }
-                replicas_.erase({info.id, p});
-                leaders_.erase({info.id, p});
                 refusals_.erase({info.id, p});
             }
             if (auto s = engine_->delete_local_topic(info.config.name); !s) {
@@ -565,24 +557,24 @@ class cluster_impl final : public cluster {
         }
     }
 
-    // Opens the group of every partition of `t` this node is a replica of; the others refuse,
-    // naming the replicas.
-    void open_partitions(const core::topic_ptr& t) {
-        for (uint32_t p = 0; p < t->partitions.size(); ++p) {
+    // Opens the group of every partition of `t` (as the controller's `entry` places it) this
+    // node is a replica of; the others refuse, naming the replicas.
+    void open_partitions(const core::topic_ptr& t, const topic_entry& entry,
+                         const controller_state& state) {
+        for (uint32_t p = 0; p < t->partitions.size() && p < entry.partitions.size(); ++p) {
             const uint64_t gid = partition_group_id(t->id, p);
             if (find_group(gid)) continue;
-            auto it = replicas_.find({t->id, p});
-            if (it == replicas_.end()) continue;
+            const partition_entry& placed = entry.partitions[p];
             std::vector<member> voters;
             bool mine = false;
-            for (uint64_t id : it->second) {
+            for (uint64_t id : placed.replicas) {
                 mine |= id == options_.node_id;
                 for (const member& m : options_.nodes) {
                     if (m.id == id) voters.push_back(m);
                 }
             }
             if (!mine) {
-                refuse_not_replica(t, p, it->second, leaders_[{t->id, p}]);
+                refuse_not_replica(t, p, placed, state);
                 continue;
             }
             group_options go;
@@ -639,13 +631,15 @@ class cluster_impl final : public cluster {
 
     // A partition this node holds no replica of refuses, naming its leader as the controller
     // last heard of it, else its replicas. Set again only when that text changes.
-    void refuse_not_replica(const core::topic_ptr& t, uint32_t p,
-                            const std::vector<uint64_t>& replicas, uint64_t leader) {
+    void refuse_not_replica(const core::topic_ptr& t, uint32_t p, const partition_entry& placed,
+                            const controller_state& state) {
         std::string names;
-        for (uint64_t id : replicas) names += (names.empty() ? "" : ", ") + std::to_string(id);
+        for (uint64_t id : placed.replicas) {
+            names += (names.empty() ? "" : ", ") + std::to_string(id);
+        }
         std::string text =
             "this node holds no replica of it (its replicas are nodes " + names + ")";
-        if (leader != 0) text += "; " + leader_text(leader, controller_->copy());
+        if (placed.leader != 0) text += "; " + leader_text(placed.leader, state);
         std::string& last = refusals_[{t->id, p}];
         if (last == text) return;
         last = text;
@@ -759,8 +753,6 @@ class cluster_impl final : public cluster {
     std::map<uint64_t, std::shared_ptr<raft_group>> groups_;           // guarded by groups_mutex_
     std::map<uint64_t, std::shared_ptr<partition_machine>> machines_;  // guarded by groups_mutex_
     // Control thread only.
-    std::map<std::pair<uint64_t, uint32_t>, std::vector<uint64_t>> replicas_;
-    std::map<std::pair<uint64_t, uint32_t>, uint64_t> leaders_;      // as the controller has them
     std::map<std::pair<uint64_t, uint32_t>, std::string> refusals_;  // last text set
     std::map<uint64_t, uint64_t> leading_term_;  // group -> term this node took the lead in
     task_thread control_;
