@@ -88,20 +88,20 @@ void accept_loop::close() {
 void accept_loop::accept_next() {
     if (closed_) return;
     // Each connection gets a strand of its own; the handler runs on the acceptor's strand.
-    acceptor_.async_accept(asio::make_strand(io_), [this](const boost::system::error_code& ec,
-                                                          asio::ip::tcp::socket socket) {
-        if (closed_ || ec == asio::error::operation_aborted) return;
-        if (ec) {
-            spdlog::warn("{}: accept failed: {}; retrying", name_, ec.message());
-            retry_timer_.expires_after(accept_retry_delay);
-            retry_timer_.async_wait([this](const boost::system::error_code& e) {
-                if (!e) accept_next();
-            });
-            return;
-        }
-        handler_(std::move(socket));
-        accept_next();
-    });
+    acceptor_.async_accept(
+        asio::make_strand(io_), [this](const boost::system::error_code& ec, strand_socket socket) {
+            if (closed_ || ec == asio::error::operation_aborted) return;
+            if (ec) {
+                spdlog::warn("{}: accept failed: {}; retrying", name_, ec.message());
+                retry_timer_.expires_after(accept_retry_delay);
+                retry_timer_.async_wait([this](const boost::system::error_code& e) {
+                    if (!e) accept_next();
+                });
+                return;
+            }
+            handler_(std::move(socket));
+            accept_next();
+        });
 }
 
 }  // namespace es::server

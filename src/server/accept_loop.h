@@ -5,6 +5,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
 
 #include <cstdint>
 #include <functional>
@@ -28,12 +29,17 @@ std::string endpoint_text(const asio::ip::tcp::endpoint& endpoint);
 result<asio::ip::tcp::acceptor> open_listener(asio::io_context& io, const std::string& bind,
                                               uint16_t port, std::string_view field);
 
+// A connection's socket, bound to the connection's own strand. The executor's concrete type (not
+// any_io_executor) spares every socket and timer operation a type-erased executor copy.
+using strand_socket =
+    asio::ip::tcp::socket::rebind_executor<asio::strand<asio::io_context::executor_type>>::other;
+
 // Accepts connections until closed. Each accepted socket gets its own strand, so that a
 // listener may serve it from any io thread without further locking.
 class accept_loop {
   public:
     // Called on the acceptor's strand for every accepted connection.
-    using on_accept = std::function<void(asio::ip::tcp::socket)>;
+    using on_accept = std::function<void(strand_socket)>;
 
     // `name` is used in log lines ("http", "native").
     accept_loop(asio::io_context& io, asio::ip::tcp::acceptor acceptor, std::string name,

@@ -5,11 +5,13 @@
 #include <spdlog/spdlog.h>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/version.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
 
+#include <array>
 #include <chrono>
 #include <exception>
 #include <latch>
@@ -21,6 +23,7 @@
 #include <vector>
 
 #include "metrics/registry.h"
+#include "server/http_response_head.h"
 
 namespace es::server {
 
@@ -28,6 +31,10 @@ namespace beast = boost::beast;
 namespace http = boost::beast::http;
 
 namespace {
+
+// A connection's stream with its strand's concrete type (see strand_socket).
+using http_stream =
+    beast::basic_stream<asio::ip::tcp, asio::strand<asio::io_context::executor_type>>;
 
 std::string_view to_std(beast::string_view s) {
     return {s.data(), s.size()};
@@ -56,7 +63,7 @@ struct http_listener::shared_state {
 
 class http_listener::session : public std::enable_shared_from_this<session> {
   public:
-    session(asio::ip::tcp::socket socket, std::shared_ptr<shared_state> state, uint64_t id)
+    session(strand_socket socket, std::shared_ptr<shared_state> state, uint64_t id)
         : stream_(std::move(socket)),
           executor_(stream_.get_executor()),
           state_(std::move(state)),
@@ -85,7 +92,7 @@ class http_listener::session : public std::enable_shared_from_this<session> {
     }
 
     // Any thread; valid after an upgrade moved the stream away.
-    const asio::any_io_executor& executor() const { return executor_; }
+    const asio::strand<asio::io_context::executor_type>& executor() const { return executor_; }
 
   private:
     void read_next() {
@@ -146,15 +153,18 @@ class http_listener::session : public std::enable_shared_from_this<session> {
                 if (state_->requests) state_->requests->inc();
                 closing_ = true;
                 upgraded_ = true;
-                state_->upgrade(std::move(stream_), parser_->release());
+                // The WebSocket session takes the socket (still on this strand) with a
+                // type-erased executor, off the hot path.
+                state_->upgrade(beast::tcp_stream(stream_.release_socket()), parser_->release());
                 return;
             }
         }
-        http_request request;
+        // request_ keeps its vectors' room from one request to the next.
+        http_request& request = request_;
         request.method = to_std(req.method_string());
         request.set_target(to_std(req.target()));
         request.body = req.body();
-        request.headers.reserve(8);
+        request.headers.clear();
         for (const auto& field : req) {
             request.headers.emplace_back(to_std(field.name_string()), to_std(field.value()));
         }
@@ -165,6 +175,8 @@ class http_listener::session : public std::enable_shared_from_this<session> {
         answer_.reset();
         auto self = shared_from_this();
         try {
+            // route() reads the request and sets its params only (it takes it by rvalue so as
+            // not to copy it); request_ stays usable afterwards.
             state_->router->route(std::move(request), [self, keep_alive](http_response r) {
                 // A synchronous answer is taken at once; a later one (from a worker thread
                 // or a timer) is handed to this connection's strand.
@@ -193,30 +205,25 @@ class http_listener::session : public std::enable_shared_from_this<session> {
     void respond(http_response r, bool keep_alive) {
         if (closing_) return;
         if (state_->requests) state_->requests->inc();
+        const auto now = std::chrono::steady_clock::now();
         if (state_->latency && request_started_) {
-            state_->latency->record(
-                static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                          std::chrono::steady_clock::now() - *request_started_)
-                                          .count()));
+            state_->latency->record(static_cast<uint64_t>(
+                std::chrono::duration_cast<std::chrono::nanoseconds>(now - *request_started_)
+                    .count()));
             request_started_.reset();
         }
-        response_ = {};
-        response_.version(11);
-        response_.result(r.status);
-        response_.set(http::field::server, "eventstream");
-        response_.set(http::field::content_type, r.content_type);
-        for (const auto& [name, value] : r.headers) response_.set(name, value);
-        response_.body() = std::move(r.body);
-        response_.keep_alive(keep_alive);
-        response_.prepare_payload();
+        head_.clear();
+        append_response_head(head_, r, keep_alive);
+        body_ = std::move(r.body);
         // The read's time limit also covers this write (Beast applies it to every operation
         // until it is set again), which saves a timer update per request. An answer that took
         // long (a long poll) gets a fresh limit for its write.
-        if (std::chrono::steady_clock::now() - read_started_ > std::chrono::seconds(1)) {
+        if (now - read_started_ > std::chrono::seconds(1)) {
             stream_.expires_after(std::chrono::milliseconds(state_->options.io_timeout_ms));
         }
-        http::async_write(
-            stream_, response_,
+        const std::array<asio::const_buffer, 2> buffers{asio::buffer(head_), asio::buffer(body_)};
+        asio::async_write(
+            stream_, buffers,
             beast::bind_front_handler(&session::on_write, shared_from_this(), keep_alive));
     }
 
@@ -229,11 +236,14 @@ class http_listener::session : public std::enable_shared_from_this<session> {
         read_next();
     }
 
-    beast::tcp_stream stream_;
-    const asio::any_io_executor executor_;  // the connection's strand
+    http_stream stream_;
+    const asio::strand<asio::io_context::executor_type> executor_;  // the connection's strand
     beast::flat_buffer buffer_;
     std::optional<http::request_parser<http::string_body>> parser_;
-    http::response<http::string_body> response_;
+    http_request request_;  // views into parser_ and buffer_, valid while routing
+    // The response being written: status line and fields, then the body.
+    std::string head_;
+    std::string body_;
     const std::shared_ptr<shared_state> state_;
     const uint64_t id_;
     bool closing_ = false;
@@ -248,7 +258,7 @@ http_listener::http_listener(asio::io_context& io, asio::ip::tcp::acceptor accep
                              std::shared_ptr<const http_router> router,
                              http_listener_options options, metrics::registry* metrics)
     : state_(std::make_shared<shared_state>()),
-      loop_(io, std::move(acceptor), "http", [state = state_](asio::ip::tcp::socket socket) {
+      loop_(io, std::move(acceptor), "http", [state = state_](strand_socket socket) {
           std::shared_ptr<session> s;
           {
               std::lock_guard lock(state->mutex);

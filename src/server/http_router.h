@@ -48,7 +48,8 @@ struct http_request {
 
 struct http_response {
     unsigned status = 200;
-    std::string content_type = "application/json";
+    // A constant text (a literal or a constexpr view): nothing owns it.
+    std::string_view content_type = "application/json";
     std::string body;
     // Extra header fields (Allow, Retry-After, ...).
     std::vector<std::pair<std::string, std::string>> headers;

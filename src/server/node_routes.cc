@@ -50,7 +50,7 @@ void add_health_routes(http_router& router, std::function<node_state()> state, u
 void add_metrics_route(http_router& router, const metrics::registry& registry) {
     router.add("GET", "/metrics", [&registry](const http_request&) {
         http_response r;
-        r.content_type = std::string(metrics::prometheus_content_type);
+        r.content_type = metrics::prometheus_content_type;
         metrics::write_prometheus(registry, r.body);
         return r;
     });

@@ -64,7 +64,7 @@ void rest_service::add_routes(http_router& router, const metrics::registry* regi
     if (registry != nullptr) {
         router.add("GET", "/v1/metrics", [registry](const http_request&) {
             http_response r;
-            r.content_type = std::string(metrics::prometheus_content_type);
+            r.content_type = metrics::prometheus_content_type;
             metrics::write_prometheus(*registry, r.body);
             return r;
         });
