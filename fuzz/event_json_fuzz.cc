@@ -5,7 +5,8 @@
 // Checks: decoding never throws; an error is invalid_argument or too_large with a message; a
 // decoded body holds 1..k_events_per_request_max events; each event encodes back to JSON that
 // parses, with a JSON payload shown as the same value; base64 round-trips the payload bytes;
-// and the body assembled from chunks decodes exactly as the whole one.
+// the body assembled from chunks decodes exactly as the whole one; and a body the direct
+// decoder takes decodes exactly as the full decoder (JSON document) decodes it.
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
@@ -20,6 +21,7 @@
 #include "fuzz_util.h"
 #include "server/base64.h"
 #include "server/event_json.h"
+#include "server/event_json_direct.h"
 #include "server/rest_limits.h"
 
 namespace {
@@ -88,6 +90,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const std::string_view body(reinterpret_cast<const char*>(data), size);
     const auto whole = es::server::decode_publish_body(body);
     check_decoded(whole);
+    if (auto direct = es::server::decode_publish_direct(body)) {
+        auto doc = es::server::parse_json_body(body);
+        ES_ASSERT(doc.has_value());
+        ES_ASSERT(outcome(std::move(*direct)) == outcome(es::server::decode_publish(*doc)));
+    }
 
     const auto assembled = body_from_chunks(body);
     ES_ASSERT(assembled.has_value() || size > (1 << 20));

@@ -9,6 +9,7 @@
 
 #include "core/event_id.h"
 #include "server/base64.h"
+#include "server/event_json_direct.h"
 #include "server/rest_limits.h"
 
 namespace es::server {
@@ -217,6 +218,8 @@ result<decoded_publish> decode_publish(const nlohmann::json& body,
 }
 
 result<decoded_publish> decode_publish_body(std::string_view body) {
+    // Most bodies are one plain event: read those without building a document.
+    if (auto direct = decode_publish_direct(body)) return std::move(*direct);
     auto doc = parse_json_body(body);
     if (!doc) return std::move(doc).err();
     return decode_publish(*doc);

@@ -102,6 +102,15 @@ std::vector<event_place> place_events(std::span<const core::event_in> events,
                                       std::span<const core::publish_outcome> outcomes) {
     std::vector<event_place> places(events.size());
     if (partition_count == 0) return places;
+    // The common publish: one event, one batch (what the general walk below gives for it).
+    if (events.size() == 1 && outcomes.size() == 1) {
+        const auto& o = outcomes.front();
+        const bool placed =
+            o.code == errc::ok && o.count == 1 &&
+            (!events[0].has_key || stable_hash(events[0].key) % partition_count == o.partition);
+        if (placed) places[0] = {true, o.partition, o.base_offset};
+        if (placed || o.code != errc::ok) return places;
+    }
     // Appended offsets per partition, batches in offset order.
     std::map<uint32_t, std::vector<core::publish_outcome>> by_partition;
     for (const auto& o : outcomes) {
