@@ -8,12 +8,16 @@
 #include <algorithm>
 #include <climits>
 #include <ctime>
+#include <thread>
 
 #include "common/cache.h"
 #include "core/cpu_affinity.h"
 
 namespace es::core {
 namespace {
+
+// How long an idle worker spins on the CPU before it waits by yielding (see loop()).
+constexpr int64_t k_busy_spin_ns = 2'000;
 
 void futex_wait(std::atomic<uint32_t>& word, uint32_t expected, int64_t timeout_ns) {
     static_assert(sizeof(std::atomic<uint32_t>) == sizeof(uint32_t));
@@ -120,8 +124,14 @@ void worker::loop() {
         } else if (now - idle_since >= int64_t{options_.spin_before_park_us} * 1000) {
             park();
             idle_since = 0;
-        } else {
+        } else if (now - idle_since < k_busy_spin_ns) {
             cpu_relax();
+        } else {
+            // Past a short busy spin, wait by yielding: a thread that is ready to run on this
+            // core (an io thread with requests to read, the load on a small machine) gets it,
+            // and when none is the yield returns at once, so the wake-up stays as quick as a
+            // spin's. A pure spin would hold the core for the whole spin_before_park_us.
+            std::this_thread::yield();
         }
     }
 }

@@ -34,8 +34,10 @@ struct worker_options {
     // Most events, and about the most bytes, handed to a sink per call.
     uint32_t deliver_events_max = 512;
     uint64_t deliver_bytes_max = 1 << 20;
-    // How long an idle worker spins before it parks, in microseconds. Spinning keeps the
-    // wake-up latency low while traffic is steady; parking frees the core when it is not.
+    // How long an idle worker waits for work before it parks, in microseconds: a few
+    // microseconds of busy spin, then polls with a yield between them, so that other threads
+    // ready to run on the core get it. Waiting keeps the wake-up latency low while traffic is
+    // steady; parking frees the core when it is not.
     uint32_t spin_before_park_us = 100;
     // While a subscriber waits for credit, the parked worker looks again this often (us).
     uint32_t credit_poll_us = 500;
