@@ -7,13 +7,16 @@
 #   3. one publisher and one subscriber at a fixed rate (ES_NATIVE_BENCH_RATE, 128 B): latency
 #      from each message's due time to its receipt by the subscriber, p50/p99/p99.9.
 # NATS is driven by bench/nats_bench (libnats), ours by `esctl bench`. Prints both figures and
-# their ratio; the last line is one JSON object.
+# their ratio; the last line is one JSON object. Our producer keeps ES_NATIVE_BENCH_IN_FLIGHT
+# (8) batches in flight per partition in the throughput workloads; NATS's publisher never waits
+# for the server at all.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/node_lib.sh
 
 seconds=${ES_NATIVE_BENCH_SECONDS:-3}
 rate=${ES_NATIVE_BENCH_RATE:-50000}
+in_flight=${ES_NATIVE_BENCH_IN_FLIGHT:-8}
 nats_bin=$(command -v nats-server || echo /usr/sbin/nats-server)
 [ -x "$nats_bin" ] || { echo "native bench: nats-server not found; scripts/setup installs it" >&2; exit 1; }
 
@@ -29,11 +32,11 @@ results=()
 for size in 128 1024; do
     results+=("$(build/bin/nats_bench --url "$nats_url" --mode pub --size "$size" --duration-ms "$ms")")
     results+=("$(build/bin/esctl --server "127.0.0.1:$BENCH_NATIVE" bench --topic "pub$size" \
-        -s "$size" -d "$seconds" --json 2>/dev/null | python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin)))')")
+        -s "$size" -d "$seconds" --in-flight "$in_flight" --json 2>/dev/null | python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin)))')")
 done
 results+=("$(build/bin/nats_bench --url "$nats_url" --mode pubsub --size 128 --duration-ms "$ms")")
 results+=("$(build/bin/esctl --server "127.0.0.1:$BENCH_NATIVE" bench --topic pubsub \
-    -s 128 -d "$seconds" --consumers 1 --json 2>/dev/null | python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin)))')")
+    -s 128 -d "$seconds" --consumers 1 --in-flight "$in_flight" --json 2>/dev/null | python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin)))')")
 results+=("$(build/bin/nats_bench --url "$nats_url" --mode latency --size 128 --rate "$rate" --duration-ms "$ms")")
 results+=("$(build/bin/esctl --server "127.0.0.1:$BENCH_NATIVE" bench --topic latency \
     -s 128 -d "$seconds" --consumers 1 --rate "$rate" --json 2>/dev/null | python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin)))')")

@@ -207,11 +207,14 @@ int run_bench(const global_options& g, const bench_args& a) {
             // went out, so a producer that falls behind shows in the latencies (no coordinated
             // omission).
             const double interval_ns = a.rate > 0 ? 1e9 * a.producers / a.rate : 0;
-            for (uint64_t n = 0; timed ? monotonic_ns() < deadline : n < per_producer; ++n) {
-                eventstream::event e;
+            for (uint64_t n = 0;; ++n) {
+                // One clock read per event: it stamps the event and ends a timed run.
                 int64_t t = monotonic_ns();
+                if (timed ? t >= deadline : n >= per_producer) break;
+                eventstream::event e;
                 if (interval_ns > 0) {
                     t = start + static_cast<int64_t>(interval_ns * double(n));
+                    if (timed && t >= deadline) break;
                     wait_until_monotonic_ns(t);
                 }
                 std::memcpy(payload.data(), &t, 8);

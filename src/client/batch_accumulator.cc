@@ -31,23 +31,42 @@ void batch_accumulator::seal(partition_state& s) {
     s.sealed.push_back(std::move(b));
 }
 
-void batch_accumulator::add(const std::string& topic, uint32_t partition, pending_event ev,
-                            int64_t now_ns) {
+template <class Now>
+bool batch_accumulator::add_reading(const std::string& topic, uint32_t partition, pending_event ev,
+                                    Now now) {
     ES_ASSERT(ev.bytes <= limits_.bytes_max);
     auto& s = partitions_[key{topic, partition}];
+    bool changed = false;
     if (s.open && (s.open->events.size() >= limits_.events_max ||
-                   s.open->bytes + ev.bytes > limits_.bytes_max))
+                   s.open->bytes + ev.bytes > limits_.bytes_max)) {
         seal(s);
+        changed = true;
+    }
     if (!s.open) {
         s.open.emplace();
         s.open->topic = topic;
         s.open->partition = partition;
-        s.open->opened_ns = now_ns;
+        s.open->opened_ns = now();
+        changed = true;
     }
     s.open->bytes += ev.bytes;
     s.open->events.push_back(std::move(ev));
     ++events_held_;
-    if (s.open->events.size() >= limits_.events_max || s.open->bytes >= limits_.bytes_max) seal(s);
+    if (s.open->events.size() >= limits_.events_max || s.open->bytes >= limits_.bytes_max) {
+        seal(s);
+        changed = true;
+    }
+    return changed;
+}
+
+bool batch_accumulator::add(const std::string& topic, uint32_t partition, pending_event ev,
+                            clock_fn now) {
+    return add_reading(topic, partition, std::move(ev), now.read);
+}
+
+bool batch_accumulator::add(const std::string& topic, uint32_t partition, pending_event ev,
+                            int64_t now_ns) {
+    return add_reading(topic, partition, std::move(ev), [now_ns] { return now_ns; });
 }
 
 std::vector<batch> batch_accumulator::take_ready(int64_t now_ns, bool flush) {

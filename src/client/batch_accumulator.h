@@ -72,8 +72,15 @@ class batch_accumulator {
     explicit batch_accumulator(batching_limits limits) : limits_(limits) {}
 
     // Adds an event to the partition's open batch, sealing that batch first when the event
-    // would not fit, and after when it is full. REQUIRES: ev.bytes <= bytes_max.
-    void add(const std::string& topic, uint32_t partition, pending_event ev, int64_t now_ns);
+    // would not fit, and after when it is full. `now` is read only when a batch is opened.
+    // Returns true when the sender's schedule changed (a batch was opened, so a linger started,
+    // or sealed, so it is ready): only then does the sender need waking.
+    // REQUIRES: ev.bytes <= bytes_max.
+    struct clock_fn {
+        int64_t (*read)() noexcept;
+    };
+    bool add(const std::string& topic, uint32_t partition, pending_event ev, clock_fn now);
+    bool add(const std::string& topic, uint32_t partition, pending_event ev, int64_t now_ns);
 
     // The batches to send now, each partition's in order: seals open batches that are full,
     // older than the linger, or any when `flush`; then takes sealed batches whose retry time
@@ -100,6 +107,8 @@ class batch_accumulator {
     std::vector<batch> drain();
 
   private:
+    template <class Now>
+    bool add_reading(const std::string& topic, uint32_t partition, pending_event ev, Now now);
     struct partition_state {
         std::optional<batch> open;
         std::deque<batch> sealed;

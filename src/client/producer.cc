@@ -111,11 +111,14 @@ struct producer::impl {
                          "partition " + std::to_string(*partition) + " out of range: topic " +
                              topic + " has " + std::to_string(*n) + " partitions"};
         std::unique_lock lk(mu);
-        const auto deadline =
-            std::chrono::steady_clock::now() + std::chrono::milliseconds(options.max_block_ms);
+        std::optional<std::chrono::steady_clock::time_point> deadline;
         while (!closing && buffered_bytes + bytes > options.buffer_bytes_max) {
+            if (!deadline) {
+                deadline = std::chrono::steady_clock::now() +
+                           std::chrono::milliseconds(options.max_block_ms);
+            }
             if (!options.block_when_full ||
-                room.wait_until(lk, deadline) == std::cv_status::timeout)
+                room.wait_until(lk, *deadline) == std::cv_status::timeout)
                 if (buffered_bytes + bytes > options.buffer_bytes_max)
                     return error{error_code::queue_full,
                                  "the producer's buffer is full (buffer_bytes_max " +
@@ -136,9 +139,11 @@ struct producer::impl {
             p = t.sticky;
         }
         buffered_bytes += bytes;
-        acc.add(topic, p, pending_event{std::move(e), std::move(done), bytes}, es::monotonic_ns());
+        const bool wake = acc.add(topic, p, pending_event{std::move(e), std::move(done), bytes},
+                                  es::client::batch_accumulator::clock_fn{&es::monotonic_ns});
         lk.unlock();
-        wake_sender.notify_one();
+        // An event joining a batch already open changes nothing the sender waits for.
+        if (wake) wake_sender.notify_one();
         return {};
     }
 

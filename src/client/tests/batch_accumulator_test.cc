@@ -36,6 +36,33 @@ TEST(batch_accumulator, holds_events_until_the_linger_passes) {
     EXPECT_TRUE(acc.empty());
 }
 
+// The producer wakes its sender only when add() says the schedule changed.
+TEST(batch_accumulator, add_tells_when_a_batch_opens_or_is_sealed) {
+    batch_accumulator acc(limits(3, 1 << 20, 1000 * ms, 4));
+    EXPECT_TRUE(acc.add("t", 0, ev("a"), 0));   // opens a batch: a linger starts
+    EXPECT_FALSE(acc.add("t", 0, ev("b"), 0));  // joins it
+    EXPECT_TRUE(acc.add("t", 0, ev("c"), 0));   // fills and seals it
+    EXPECT_TRUE(acc.add("t", 1, ev("d"), 0));   // another partition opens its own
+    EXPECT_FALSE(acc.add("t", 1, ev("e"), 0));
+}
+
+// The clock is read when a batch opens, not for every event.
+int64_t clock_reads = 0;
+int64_t counting_clock() noexcept {
+    ++clock_reads;
+    return 7 * ms;
+}
+
+TEST(batch_accumulator, reads_the_clock_only_to_open_a_batch) {
+    batch_accumulator acc(limits(100, 1 << 20, 5 * ms));
+    clock_reads = 0;
+    for (int i = 0; i < 10; ++i) {
+        acc.add("t", 0, ev(std::to_string(i)), batch_accumulator::clock_fn{&counting_clock});
+    }
+    EXPECT_EQ(clock_reads, 1);
+    EXPECT_EQ(acc.next_wake_ns(), 12 * ms);  // opened at 7 ms, lingers 5 ms
+}
+
 TEST(batch_accumulator, seals_a_batch_at_the_event_cap_without_waiting) {
     batch_accumulator acc(limits(3, 1 << 20, 1000 * ms, 4));
     for (int i = 0; i < 7; ++i) acc.add("t", 0, ev(std::to_string(i)), 0);
