@@ -3,6 +3,8 @@
 //   unary-rate   SubmitEvent at --rate calls/s: latency p50/p99/p99.9 from when each call was
 //                due to its answer (no coordinated omission)
 //   stream       StreamEvents, one stream, --size payloads: events/s acknowledged
+//   floor        unary-rate against a gRPC server in this process that answers SubmitEvent at
+//                once (no engine behind it): what gRPC itself costs per call on this machine
 // Each prints a line; the last line is one JSON object with every figure.
 #include <grpcpp/grpcpp.h>
 
@@ -15,6 +17,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "common/clock.h"
 #include "common/pace.h"
@@ -35,7 +38,15 @@ struct bench_config {
     uint32_t batch = 100;  // stream: events per EventRequest (1: one event per message)
     double rate = 0;       // 0: half of the unary maximum
     std::string modes = "unary-max,unary-rate,stream";
+    std::string acks = "leader";  // none | leader | all
+    uint32_t sync_threads = 0;    // unary-rate: 0 = callback API; N = N threads of blocking calls
 };
+
+v1::Acks acks_of(const std::string& name) {
+    if (name == "none") return v1::ACKS_NONE;
+    if (name == "all") return v1::ACKS_ALL;
+    return v1::ACKS_LEADER;
+}
 
 struct unary_run {
     std::atomic<int64_t> in_flight{0};
@@ -84,7 +95,7 @@ double run_unary(v1::EventService::Stub& stub, const bench_config& c, double rat
         call->due_ns = due;
         call->req.set_topic(c.topic);
         call->req.set_payload(payload);
-        call->req.set_acks(v1::ACKS_LEADER);
+        call->req.set_acks(acks_of(c.acks));
         call->ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
         r.in_flight++;
         stub.async()->SubmitEvent(&call->ctx, &call->req, &call->resp, [call, &r](grpc::Status s) {
@@ -106,6 +117,103 @@ double run_unary(v1::EventService::Stub& stub, const bench_config& c, double rat
     return static_cast<double>(answered) * 1e9 / static_cast<double>(measured_ns);
 }
 
+// unary-rate with blocking calls: `threads` callers take the next due time in turn, wait for
+// it and call. A call that starts late because every caller was busy is still timed from its
+// due time. Returns calls/s answered in the measured time.
+double run_unary_sync(v1::EventService::Stub& stub, const bench_config& c, double rate,
+                      unary_run& r) {
+    const std::string payload(c.size, 'x');
+    const int64_t start = es::monotonic_ns();
+    const int64_t measure_from = start + int64_t{c.warmup_ms} * 1'000'000;
+    const int64_t end = measure_from + int64_t{c.duration_ms} * 1'000'000;
+    const double interval = 1e9 / rate;
+    std::atomic<uint64_t> next{0};
+    std::atomic<uint64_t> measured{0};
+    std::vector<std::thread> callers;
+    for (uint32_t t = 0; t < c.sync_threads; ++t) {
+        callers.emplace_back([&] {
+            v1::EventRequest req;
+            req.set_topic(c.topic);
+            req.set_payload(payload);
+            req.set_acks(acks_of(c.acks));
+            for (;;) {
+                const uint64_t i = next.fetch_add(1);
+                const int64_t due = start + static_cast<int64_t>(interval * static_cast<double>(i));
+                if (due >= end) return;
+                es::wait_until_monotonic_ns(due);
+                grpc::ClientContext ctx;
+                ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+                v1::EventResponse resp;
+                const auto s = stub.SubmitEvent(&ctx, req, &resp);
+                if (!s.ok()) {
+                    r.failed++;
+                } else if (due >= measure_from) {
+                    r.latency_ns.record(static_cast<uint64_t>(es::monotonic_ns() - due));
+                    measured++;
+                }
+            }
+        });
+    }
+    for (auto& t : callers) t.join();
+    return static_cast<double>(measured.load()) * 1e9 / static_cast<double>(end - measure_from);
+}
+
+// The floor: EventService with only SubmitEvent, on gRPC's completion-queue API with one
+// thread, answering every call at once with an empty response. Nothing of ours is behind it.
+class floor_server {
+  public:
+    floor_server() {
+        grpc::ServerBuilder builder;
+        builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port_);
+        builder.RegisterService(&service_);
+        cq_ = builder.AddCompletionQueue();
+        server_ = builder.BuildAndStart();
+        for (int i = 0; i < 8; ++i) await();
+        thread_ = std::thread([this] { serve(); });
+    }
+    ~floor_server() {
+        server_->Shutdown(std::chrono::system_clock::now());
+        cq_->Shutdown();
+        thread_.join();
+    }
+    std::string target() const { return "127.0.0.1:" + std::to_string(port_); }
+
+  private:
+    struct call {
+        grpc::ServerContext ctx;
+        v1::EventRequest request;
+        v1::EventResponse response;
+        grpc::ServerAsyncResponseWriter<v1::EventResponse> writer{&ctx};
+        bool answered = false;
+    };
+    void await() {
+        auto* c = new call;
+        service_.RequestSubmitEvent(&c->ctx, &c->request, &c->writer, cq_.get(), cq_.get(), c);
+    }
+    void serve() {
+        void* tag = nullptr;
+        bool ok = false;
+        bool open = true;
+        while (cq_->Next(&tag, &ok)) {
+            auto* c = static_cast<call*>(tag);
+            if (c->answered || !ok) {
+                if (!ok) open = false;
+                delete c;
+                continue;
+            }
+            if (open) await();
+            c->answered = true;
+            c->writer.Finish(c->response, grpc::Status::OK, c);
+        }
+    }
+
+    v1::EventService::AsyncService service_;
+    int port_ = 0;
+    std::unique_ptr<grpc::ServerCompletionQueue> cq_;
+    std::unique_ptr<grpc::Server> server_;
+    std::thread thread_;
+};
+
 // One StreamEvents stream: a writer thread sends as fast as gRPC's flow control lets it, this
 // thread reads the answers. Returns events/s answered in the measured time.
 double run_stream(v1::EventService::Stub& stub, const bench_config& c, uint64_t& failed) {
@@ -115,7 +223,7 @@ double run_stream(v1::EventService::Stub& stub, const bench_config& c, uint64_t&
     std::thread writer([&] {
         v1::EventRequest req;
         req.set_topic(c.topic);
-        req.set_acks(v1::ACKS_LEADER);
+        req.set_acks(acks_of(c.acks));
         if (c.batch <= 1) {
             req.set_payload(std::string(c.size, 'x'));
         } else {
@@ -181,7 +289,11 @@ int main(int argc, char** argv) {
     app.add_option("--window", c.window, "unary-max: calls in flight");
     app.add_option("--rate", c.rate, "unary-rate: calls/s (0: half the unary maximum)");
     app.add_option("--batch", c.batch, "stream: events per EventRequest (batch field)");
-    app.add_option("--modes", c.modes, "comma-separated: unary-max, unary-rate, stream");
+    app.add_option("--modes", c.modes, "comma-separated: unary-max, unary-rate, floor, stream");
+    app.add_option("--acks", c.acks, "acks of every publish")
+        ->check(CLI::IsMember({"none", "leader", "all"}));
+    app.add_option("--sync-threads", c.sync_threads,
+                   "unary-rate: 0 uses the callback API; N uses N threads of blocking calls");
     CLI11_PARSE(app, argc, argv);
 
     auto channel = grpc::CreateChannel(c.target, grpc::InsecureChannelCredentials());
@@ -213,7 +325,8 @@ int main(int argc, char** argv) {
     if (want_rate) {
         const double rate = c.rate > 0 ? c.rate : unary_max / 2;
         unary_run r;
-        const double achieved = run_unary(*stub, c, rate, r);
+        const double achieved =
+            c.sync_threads > 0 ? run_unary_sync(*stub, c, rate, r) : run_unary(*stub, c, rate, r);
         const auto snap = r.latency_ns.snapshot();
         std::printf("unary-rate  %10.0f calls/s  p50 %s us  p99 %s us  p99.9 %s us\n", achieved,
                     us(snap.quantile(0.5)).c_str(), us(snap.quantile(0.99)).c_str(),
@@ -222,6 +335,22 @@ int main(int argc, char** argv) {
         out["unary_p50_ns"] = snap.quantile(0.5);
         out["unary_p99_ns"] = snap.quantile(0.99);
         out["unary_p999_ns"] = snap.quantile(0.999);
+    }
+    if (c.modes.find("floor") != std::string::npos) {
+        floor_server floor;
+        auto floor_stub = v1::EventService::NewStub(
+            grpc::CreateChannel(floor.target(), grpc::InsecureChannelCredentials()));
+        const double rate = c.rate > 0 ? c.rate : 2000;
+        unary_run r;
+        const double achieved = c.sync_threads > 0 ? run_unary_sync(*floor_stub, c, rate, r)
+                                                   : run_unary(*floor_stub, c, rate, r);
+        const auto snap = r.latency_ns.snapshot();
+        std::printf("floor       %10.0f calls/s  p50 %s us  p99 %s us  p99.9 %s us  (gRPC alone)\n",
+                    achieved, us(snap.quantile(0.5)).c_str(), us(snap.quantile(0.99)).c_str(),
+                    us(snap.quantile(0.999)).c_str());
+        out["floor_p50_ns"] = snap.quantile(0.5);
+        out["floor_p99_ns"] = snap.quantile(0.99);
+        out["floor_p999_ns"] = snap.quantile(0.999);
     }
     if (c.modes.find("stream") != std::string::npos) {
         uint64_t failed = 0;

@@ -3,7 +3,9 @@
 # unary SubmitEvent (calls/s with 64 in flight; latency at a fixed moderate rate, counted from
 # each call's intended send time) and StreamEvents throughput with 128 B events (100 per
 # message, and 1 per message); in the same run `esctl bench` measures our native protocol on
-# the same node for comparison. Extra arguments go to grpc_bench. Last line: one JSON object.
+# the same node for comparison, and gRPC's own floor: the same paced calls against a server in
+# grpc_bench that answers at once with nothing behind it. Extra arguments go to grpc_bench.
+# Last line: one JSON object.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/node_lib.sh
@@ -14,7 +16,7 @@ bench_start_node
 
 ms=$((seconds * 1000))
 unary=$(build/bin/grpc_bench --target "127.0.0.1:$BENCH_GRPC" --duration-ms "$ms" \
-    --modes unary-max,unary-rate --rate "$rate" "$@" | tee /dev/stderr | tail -1)
+    --modes unary-max,unary-rate,floor --rate "$rate" "$@" | tee /dev/stderr | tail -1)
 stream=$(build/bin/grpc_bench --target "127.0.0.1:$BENCH_GRPC" --duration-ms "$ms" \
     --modes stream --topic grpc-stream "$@" | tee /dev/stderr | tail -1)
 stream1=$(build/bin/grpc_bench --target "127.0.0.1:$BENCH_GRPC" --duration-ms "$ms" \
@@ -28,6 +30,9 @@ unary, stream, stream1, native = (json.loads(a) for a in sys.argv[1:5])
 native_rate = native["produce"]["events_per_s"]
 print(f"native protocol (esctl bench, same node): {native_rate:,.0f} events/s, "
       f"ack p99 {native['produce']['ack_latency']['p99_us']:.0f} us")
+print(f"unary at {unary['unary_rate']:.0f}/s: p99 {unary['unary_p99_ns'] / 1e3:.0f} us; gRPC alone "
+      f"(floor) p99 {unary['floor_p99_ns'] / 1e3:.0f} us; ours / floor "
+      f"{unary['unary_p99_ns'] / unary['floor_p99_ns']:.2f}x")
 print(f"gRPC StreamEvents / native: {stream['stream_per_s'] / native_rate:.2f}x "
       f"(batches of {stream['stream_batch']}), "
       f"{stream1['stream_per_s'] / native_rate:.2f}x (one event per message)")

@@ -469,30 +469,36 @@ result<void> grpc_event_service::prepare_batch(const EventRequest& r, prepared_b
     const std::string& topic = r.topic().empty() ? r.batch(0).topic() : r.topic();
     v1::Acks acks = r.acks();
     out.answer = std::make_shared<prepared_batch::answer_info>();
-    out.events.resize(static_cast<size_t>(r.batch_size()));
-    out.headers.resize(out.events.size());
+    const auto n = static_cast<size_t>(r.batch_size());
+    out.events.resize(n);
+    out.headers.resize(n);
+    out.answer->keys.reserve(n);
+    out.answer->has_key.reserve(n);
+    out.answer->correlation_ids.reserve(n);
+    // Names the event in an error message (only built for one).
+    const auto at = [](int i) { return "batch[" + std::to_string(i) + "]"; };
     for (int i = 0; i < r.batch_size(); ++i) {
         const EventRequest& e = r.batch(i);
-        const std::string at = "batch[" + std::to_string(i) + "]";
         if (!e.topic().empty() && e.topic() != topic) {
             return make_error(
                 errc::invalid_argument,
-                at + ".topic: every event of a batch goes to one topic ('" + topic + "')");
+                at(i) + ".topic: every event of a batch goes to one topic ('" + topic + "')");
         }
         if (e.acks() != v1::ACKS_UNSPECIFIED && e.acks() != acks) {
             if (acks != v1::ACKS_UNSPECIFIED) {
                 return make_error(errc::invalid_argument,
-                                  at + ".acks: every event of a batch takes the same acks");
+                                  at(i) + ".acks: every event of a batch takes the same acks");
             }
             acks = e.acks();
         }
         if (e.has_partition() || e.producer_id() != 0 || e.batch_size() > 0) {
             return make_error(errc::invalid_argument,
-                              at + ": an event in a batch cannot name a partition or a producer, "
-                                   "or hold a batch of its own");
+                              at(i) +
+                                  ": an event in a batch cannot name a partition or a "
+                                  "producer, or hold a batch of its own");
         }
         if (e.timestamp_ns() < 0) {
-            return make_error(errc::invalid_argument, at + ".timestamp_ns must not be negative");
+            return make_error(errc::invalid_argument, at(i) + ".timestamp_ns must not be negative");
         }
         auto& hs = out.headers[static_cast<size_t>(i)];
         for (const auto& [name, value] : e.headers()) hs.push_back({name, value});
