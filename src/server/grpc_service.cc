@@ -124,21 +124,27 @@ class stream_events_reactor final
         if (!prepared) {
             refuse(slots_.back(), prepared.err());
         } else {
+            v1::EventResponse reuse;
+            if (!spare_.empty()) {
+                reuse = std::move(spare_.back());
+                spare_.pop_back();
+            }
             lock.unlock();
             std::weak_ptr<shared> weak = state_;
             const uint64_t correlation = in_.correlation_id();
-            service_.publish_batch(b, [weak, seq, correlation](v1::EventResponse r) {
-                auto state = weak.lock();
-                if (!state) return;
-                std::lock_guard l(state->mutex);
-                stream_events_reactor* self = state->reactor;
-                if (self == nullptr) return;
-                r.set_correlation_id(correlation);
-                slot& s = self->slot_of(seq);
-                s.response = std::move(r);
-                s.ready = true;
-                self->write_next();
-            });
+            service_.publish_batch(b, std::move(reuse),
+                                   [weak, seq, correlation](v1::EventResponse r) {
+                                       auto state = weak.lock();
+                                       if (!state) return;
+                                       std::lock_guard l(state->mutex);
+                                       stream_events_reactor* self = state->reactor;
+                                       if (self == nullptr) return;
+                                       r.set_correlation_id(correlation);
+                                       slot& s = self->slot_of(seq);
+                                       s.response = std::move(r);
+                                       s.ready = true;
+                                       self->write_next();
+                                   });
             lock.lock();
         }
         read_more();
@@ -236,6 +242,9 @@ class stream_events_reactor final
         if (writing_ || finished_ || slots_.empty() || !slots_.front().ready) return;
         written_events_ = slots_.front().events;
         out_ = std::move(slots_.front().response);
+        // The move swapped in the answer written before, whose write is done: keep it for a
+        // later batch to be built in (batch answers hold a message per event).
+        if (spare_.size() < spare_answers_max) spare_.push_back(std::move(slots_.front().response));
         slots_.pop_front();
         ++first_seq_;
         writing_ = true;
@@ -263,6 +272,9 @@ class stream_events_reactor final
     v1::EventRequest in_;    // the read in progress
     v1::EventResponse out_;  // the write in progress
     std::deque<slot> slots_;
+    // Answers already written, kept for batches to be answered in (see write_next).
+    static constexpr size_t spare_answers_max = 8;
+    std::vector<v1::EventResponse> spare_;
     uint64_t first_seq_ = 0;  // sequence number of slots_.front()
     uint64_t next_seq_ = 0;
     uint64_t outstanding_events_ = 0;  // events read and not yet answered
@@ -523,14 +535,17 @@ result<void> grpc_event_service::prepare_batch(const EventRequest& r, prepared_b
     return {};
 }
 
-void grpc_event_service::publish_batch(prepared_batch& b, std::function<void(EventResponse)> done) {
+void grpc_event_service::publish_batch(prepared_batch& b, EventResponse reuse,
+                                       std::function<void(EventResponse)> done) {
     const std::string topic = b.topic->config.name;
     const auto partitions = static_cast<uint32_t>(b.topic->partitions.size());
     auto answer = b.answer;
+    auto reused = std::make_shared<EventResponse>(std::move(reuse));
     publish_async(
         engine_, b.topic, b.events, b.wait_for_ack ? acks_mode::all : acks_mode::none,
-        [done = std::move(done), answer, topic, partitions](result<publish_report> r) {
-            EventResponse resp;
+        [done = std::move(done), answer, topic, partitions, reused](result<publish_report> r) {
+            EventResponse resp(std::move(*reused));
+            resp.Clear();  // keeps the per-event messages allocated for add_batch()
             if (!r) {
                 resp.set_status_code(static_cast<int32_t>(grpc_code_of(r.err().code)));
                 resp.set_error(r.err().message);
@@ -588,7 +603,7 @@ grpc::ServerUnaryReactor* grpc_event_service::SubmitEvent(grpc::CallbackServerCo
             reactor->Finish(grpc_status_of(s.err(), ctx));
             return reactor;
         }
-        publish_batch(b, [reactor, response](EventResponse r) {
+        publish_batch(b, {}, [reactor, response](EventResponse r) {
             // A refused batch is the call's status; an accepted one its response.
             if (r.status_code() != 0 && r.batch_size() == 0) {
                 reactor->Finish(

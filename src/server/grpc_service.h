@@ -78,8 +78,10 @@ class grpc_event_service final : public eventstream::v1::EventService::CallbackS
     };
     result<void> prepare_batch(const EventRequest& request, prepared_batch& out);
     // Publishes a prepared batch; `done` gets the filled response (or the refusal), on a
-    // worker thread or this one.
-    void publish_batch(prepared_batch& batch, std::function<void(EventResponse)> done);
+    // worker thread or this one. The response is built in `reuse`, cleared first: a message
+    // answered before keeps its per-event messages and strings allocated for this one.
+    void publish_batch(prepared_batch& batch, EventResponse reuse,
+                       std::function<void(EventResponse)> done);
 
   private:
     core::engine& engine_;

@@ -287,6 +287,70 @@ TEST_F(grpc_test, stream_events_answers_every_event_in_order_and_goes_on_after_a
     EXPECT_EQ(next_offset[0] + next_offset[1], static_cast<uint64_t>(n - 1));
 }
 
+// Batches (EventRequest.batch): one answer per request with one entry per event. Batch sizes
+// go down and up and there are more batches than the answers the server keeps for reuse, so
+// an answer built in a reused message must carry exactly its own batch's entries.
+TEST_F(grpc_test, stream_events_answers_batches_event_by_event) {
+    ASSERT_TRUE(create("sb", 1).ok());
+    grpc::ClientContext ctx;
+    ctx.set_deadline(in(30s));
+    auto stream = stub_->StreamEvents(&ctx);
+    const std::vector<int> sizes = {100, 3, 50, 1,   100, 7,  20, 2,  99, 5,
+                                    64,  1, 30, 100, 4,   10, 1,  77, 6,  42};
+    const int refused = 8;  // this batch has an event with a negative timestamp
+    std::thread writer([&] {
+        uint64_t correlation = 0;
+        for (size_t b = 0; b < sizes.size(); ++b) {
+            v1::EventRequest req;
+            req.set_topic("sb");
+            req.set_correlation_id(1000 + b);
+            for (int i = 0; i < sizes[b]; ++i) {
+                v1::EventRequest* e = req.add_batch();
+                e->set_payload("b" + std::to_string(b) + "e" + std::to_string(i));
+                e->set_correlation_id(correlation++);
+                if (static_cast<int>(b) == refused && i == 3) e->set_timestamp_ns(-1);
+            }
+            if (!stream->Write(req)) break;
+        }
+        stream->WritesDone();
+    });
+    uint64_t next_offset = 0;
+    uint64_t correlation = 0;
+    size_t answered = 0;
+    v1::EventResponse r;
+    while (stream->Read(&r)) {
+        ASSERT_LT(answered, sizes.size());
+        EXPECT_EQ(r.correlation_id(), 1000 + answered);
+        const int size = sizes[answered];
+        if (static_cast<int>(answered) == refused) {
+            EXPECT_EQ(r.status_code(), static_cast<int>(grpc::StatusCode::INVALID_ARGUMENT));
+            EXPECT_NE(r.error().find("batch[3].timestamp_ns"), std::string::npos) << r.error();
+            EXPECT_EQ(r.batch_size(), 0);
+            correlation += static_cast<uint64_t>(size);
+        } else {
+            EXPECT_EQ(r.status_code(), 0) << r.error();
+            EXPECT_EQ(r.batch_size(), size);
+            for (const auto& e : r.batch()) {
+                EXPECT_EQ(e.correlation_id(), correlation++);
+                EXPECT_EQ(e.partition(), 0u);
+                EXPECT_EQ(e.offset(), next_offset);
+                EXPECT_EQ(e.id(), "sb.0." + std::to_string(next_offset));
+                EXPECT_EQ(e.status_code(), 0);
+                ++next_offset;
+            }
+        }
+        ++answered;
+    }
+    writer.join();
+    EXPECT_TRUE(stream->Finish().ok());
+    EXPECT_EQ(answered, sizes.size());
+    // Every accepted event is stored once, in order.
+    const auto got = read_all("sb", 0, next_offset);
+    ASSERT_EQ(got.size(), next_offset);
+    EXPECT_EQ(got.front(), "b0e0");
+    EXPECT_EQ(got.back(), "b19e41");
+}
+
 TEST_F(grpc_test, a_cancelled_or_abandoned_stream_keeps_every_acknowledged_event) {
     ASSERT_TRUE(create("c").ok());
     std::vector<std::string> acked;
