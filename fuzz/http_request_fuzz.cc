@@ -72,7 +72,7 @@ std::string serialise(es::server::http_response r, bool keep_alive) {
     response.version(11);
     response.result(r.status);
     response.set(http::field::server, "eventstream");
-    response.set(http::field::content_type, r.content_type);
+    response.set(http::field::content_type, std::string(r.content_type));
     for (const auto& [name, value] : r.headers) response.set(name, value);
     response.body() = std::move(r.body);
     response.keep_alive(keep_alive);
