@@ -198,7 +198,7 @@ struct consumer::impl {
             }
         }
         for (auto& [p, from] : again) {
-            subscribe_partition(p, from, [this, p](status s) {
+            subscribe_partition(p, from, [this, p = p](status s) {
                 if (s) return;
                 std::lock_guard lk(mu);
                 queue.push_back(queued{{}, 0, s.err()});
