@@ -11,7 +11,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
-#include <sstream>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -21,6 +20,7 @@
 #include "fuzz_util.h"
 #include "http_fuzz_util.h"
 #include "server/http_listener.h"
+#include "server/http_response_head.h"
 #include "server/http_router.h"
 
 namespace {
@@ -66,20 +66,13 @@ std::string_view to_std(beast::string_view s) {
     return {s.data(), s.size()};
 }
 
-// The response bytes, built as http_listener.cc's respond() builds them.
+// The response bytes, built as http_listener.cc's respond() builds them: the head written by
+// append_response_head (whose checks of the response run here too), then the body.
 std::string serialise(es::server::http_response r, bool keep_alive) {
-    http::response<http::string_body> response;
-    response.version(11);
-    response.result(r.status);
-    response.set(http::field::server, "eventstream");
-    response.set(http::field::content_type, std::string(r.content_type));
-    for (const auto& [name, value] : r.headers) response.set(name, value);
-    response.body() = std::move(r.body);
-    response.keep_alive(keep_alive);
-    response.prepare_payload();
-    std::ostringstream out;
-    out << response;
-    return std::move(out).str();
+    std::string out;
+    es::server::append_response_head(out, r, keep_alive);
+    out += r.body;
+    return out;
 }
 
 // What a connection did with its bytes.

@@ -6,7 +6,6 @@
 #include <boost/beast/http/status.hpp>
 
 #include <algorithm>
-#include <cctype>
 #include <charconv>
 #include <string_view>
 
@@ -14,13 +13,6 @@
 
 namespace es::server {
 namespace {
-
-bool iequals(std::string_view a, std::string_view b) {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               return std::tolower(static_cast<unsigned char>(x)) ==
-                      std::tolower(static_cast<unsigned char>(y));
-           });
-}
 
 void append_number(std::string& out, uint64_t n) {
     char digits[20];
@@ -39,14 +31,14 @@ void append_field(std::string& out, std::string_view name, std::string_view valu
 bool replaced_later(const http_response& r, size_t index) {
     const auto& name = r.headers[index].first;
     for (size_t j = index + 1; j < r.headers.size(); ++j) {
-        if (iequals(r.headers[j].first, name)) return true;
+        if (field_name_equals(r.headers[j].first, name)) return true;
     }
     return false;
 }
 
 bool has_extra(const http_response& r, std::string_view name) {
     return std::any_of(r.headers.begin(), r.headers.end(),
-                       [name](const auto& h) { return iequals(h.first, name); });
+                       [name](const auto& h) { return field_name_equals(h.first, name); });
 }
 
 }  // namespace
@@ -67,8 +59,9 @@ void append_response_head(std::string& out, const http_response& r, bool keep_al
     if (!has_extra(r, "Content-Type")) append_field(out, "Content-Type", r.content_type);
     for (size_t i = 0; i < r.headers.size(); ++i) {
         const auto& [name, value] = r.headers[i];
-        ES_ASSERT_MSG(!iequals(name, "Connection") && !iequals(name, "Content-Length") &&
-                          !iequals(name, "Transfer-Encoding"),
+        ES_ASSERT_MSG(!field_name_equals(name, "Connection") &&
+                          !field_name_equals(name, "Content-Length") &&
+                          !field_name_equals(name, "Transfer-Encoding"),
                       "response framing fields are the listener's");
         if (!replaced_later(r, i)) append_field(out, name, value);
     }

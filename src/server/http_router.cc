@@ -13,13 +13,6 @@
 namespace es::server {
 namespace {
 
-bool iequals(std::string_view a, std::string_view b) {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               return std::tolower(static_cast<unsigned char>(x)) ==
-                      std::tolower(static_cast<unsigned char>(y));
-           });
-}
-
 int hex_value(char c) {
     if (c >= '0' && c <= '9') return c - '0';
     if (c >= 'a' && c <= 'f') return c - 'a' + 10;
@@ -45,6 +38,13 @@ bool is_param(std::string_view segment) {
 }
 
 }  // namespace
+
+bool field_name_equals(std::string_view a, std::string_view b) noexcept {
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+               return std::tolower(static_cast<unsigned char>(x)) ==
+                      std::tolower(static_cast<unsigned char>(y));
+           });
+}
 
 std::string percent_decode(std::string_view text, bool plus_is_space) {
     std::string out;
@@ -88,7 +88,7 @@ std::optional<std::string> http_request::query_param(std::string_view name) cons
 
 std::optional<std::string_view> http_request::header(std::string_view name) const {
     for (const auto& [n, v] : headers) {
-        if (iequals(n, name)) return v;
+        if (field_name_equals(n, name)) return v;
     }
     return std::nullopt;
 }

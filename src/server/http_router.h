@@ -68,6 +68,9 @@ using http_responder = std::function<void(http_response)>;
 // needs later.
 using http_async_handler = std::function<void(const http_request&, http_responder respond)>;
 
+// Whether two HTTP field names are equal, ignoring ASCII case.
+bool field_name_equals(std::string_view a, std::string_view b) noexcept;
+
 // Percent-decodes `text` ("%2F" -> "/"); with `plus_is_space`, '+' -> ' ' (query strings).
 // A '%' not followed by two hex digits is kept as it is.
 std::string percent_decode(std::string_view text, bool plus_is_space);
