@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "common/assert.h"
+#include "protocol/codec.h"
 
 namespace es::client {
 
@@ -21,24 +22,40 @@ retry_decision decide_retry(const retry_policy& p, const eventstream::error& e, 
     return {true, at};
 }
 
+batch_accumulator::partition_state& batch_accumulator::state_of(std::string_view topic,
+                                                                uint32_t partition) {
+    auto it = topics_.find(topic);
+    if (it == topics_.end()) it = topics_.emplace(std::string(topic), topic_partitions{}).first;
+    auto& parts = it->second;
+    if (parts.size() <= partition) parts.resize(size_t{partition} + 1);
+    return parts[partition];
+}
+
+batch_accumulator::partition_state* batch_accumulator::find_state(std::string_view topic,
+                                                                  uint32_t partition) {
+    auto it = topics_.find(topic);
+    if (it == topics_.end() || it->second.size() <= partition) return nullptr;
+    return &it->second[partition];
+}
+
 void batch_accumulator::seal(partition_state& s) {
     ES_ASSERT(s.open.has_value());
     batch b = std::move(*s.open);
     s.open.reset();
     b.first_sequence = s.next_sequence;
-    s.next_sequence += b.events.size();
+    s.next_sequence += b.size();
     ++s.seals;
     s.sealed.push_back(std::move(b));
 }
 
 template <class Now>
-bool batch_accumulator::add_reading(const std::string& topic, uint32_t partition, pending_event ev,
+bool batch_accumulator::add_reading(std::string_view topic, uint32_t partition, pending_event ev,
                                     Now now) {
     ES_ASSERT(ev.bytes <= limits_.bytes_max);
-    auto& s = partitions_[key{topic, partition}];
+    auto& s = state_of(topic, partition);
     bool changed = false;
-    if (s.open && (s.open->events.size() >= limits_.events_max ||
-                   s.open->bytes + ev.bytes > limits_.bytes_max)) {
+    if (s.open &&
+        (s.open->size() >= limits_.events_max || s.open->bytes + ev.bytes > limits_.bytes_max)) {
         seal(s);
         changed = true;
     }
@@ -49,85 +66,97 @@ bool batch_accumulator::add_reading(const std::string& topic, uint32_t partition
         s.open->opened_ns = now();
         changed = true;
     }
-    s.open->bytes += ev.bytes;
-    s.open->events.push_back(std::move(ev));
+    batch& b = *s.open;
+    const auto& e = ev.ev;
+    protocol::append_publish_record(b.records, e.key ? &*e.key : nullptr, e.value, e.timestamp_ns,
+                                    e.headers.size());
+    for (const auto& h : e.headers) protocol::append_publish_header(b.records, h.name, h.value);
+    b.done.push_back(std::move(ev.done));
+    b.bytes += ev.bytes;
     ++events_held_;
-    if (s.open->events.size() >= limits_.events_max || s.open->bytes >= limits_.bytes_max) {
+    if (b.size() >= limits_.events_max || b.bytes >= limits_.bytes_max) {
         seal(s);
         changed = true;
     }
     return changed;
 }
 
-bool batch_accumulator::add(const std::string& topic, uint32_t partition, pending_event ev,
+bool batch_accumulator::add(std::string_view topic, uint32_t partition, pending_event ev,
                             clock_fn now) {
     return add_reading(topic, partition, std::move(ev), now.read);
 }
 
-bool batch_accumulator::add(const std::string& topic, uint32_t partition, pending_event ev,
+bool batch_accumulator::add(std::string_view topic, uint32_t partition, pending_event ev,
                             int64_t now_ns) {
     return add_reading(topic, partition, std::move(ev), [now_ns] { return now_ns; });
 }
 
 std::vector<batch> batch_accumulator::take_ready(int64_t now_ns, bool flush) {
     std::vector<batch> out;
-    for (auto& [k, s] : partitions_) {
-        if (s.open && (flush || now_ns - s.open->opened_ns >= limits_.linger_ns)) seal(s);
-        while (s.in_flight < limits_.max_in_flight && !s.sealed.empty() &&
-               s.sealed.front().retry_at_ns <= now_ns) {
-            batch b = std::move(s.sealed.front());
-            s.sealed.pop_front();
-            if (b.attempts == 0) b.first_sent_ns = now_ns;
-            ++b.attempts;
-            ++s.in_flight;
-            ++in_flight_total_;
-            events_held_ -= b.events.size();
-            out.push_back(std::move(b));
+    for (auto& [topic, parts] : topics_) {
+        for (auto& s : parts) {
+            if (s.open && (flush || now_ns - s.open->opened_ns >= limits_.linger_ns)) seal(s);
+            while (s.in_flight < limits_.max_in_flight && !s.sealed.empty() &&
+                   s.sealed.front().retry_at_ns <= now_ns) {
+                batch b = std::move(s.sealed.front());
+                s.sealed.pop_front();
+                if (b.attempts == 0) b.first_sent_ns = now_ns;
+                ++b.attempts;
+                ++s.in_flight;
+                ++in_flight_total_;
+                events_held_ -= b.size();
+                out.push_back(std::move(b));
+            }
         }
     }
     return out;
 }
 
-void batch_accumulator::finished(const std::string& topic, uint32_t partition) {
-    auto it = partitions_.find(key{topic, partition});
-    ES_ASSERT(it != partitions_.end() && it->second.in_flight > 0);
-    --it->second.in_flight;
+void batch_accumulator::finished(std::string_view topic, uint32_t partition) {
+    auto* s = find_state(topic, partition);
+    ES_ASSERT(s != nullptr && s->in_flight > 0);
+    --s->in_flight;
     --in_flight_total_;
 }
 
 void batch_accumulator::retry(batch b, int64_t retry_at_ns) {
-    auto it = partitions_.find(key{b.topic, b.partition});
-    ES_ASSERT(it != partitions_.end() && it->second.in_flight > 0);
-    --it->second.in_flight;
+    auto* s = find_state(b.topic, b.partition);
+    ES_ASSERT(s != nullptr && s->in_flight > 0);
+    --s->in_flight;
     --in_flight_total_;
-    events_held_ += b.events.size();
+    events_held_ += b.size();
     b.retry_at_ns = retry_at_ns;
-    it->second.sealed.push_front(std::move(b));
+    s->sealed.push_front(std::move(b));
 }
 
 std::optional<int64_t> batch_accumulator::next_wake_ns() const {
     std::optional<int64_t> wake;
     auto consider = [&](int64_t t) { wake = wake ? std::min(*wake, t) : t; };
-    for (const auto& [k, s] : partitions_) {
-        if (s.in_flight < limits_.max_in_flight && !s.sealed.empty())
-            consider(s.sealed.front().retry_at_ns);
-        if (s.open) consider(s.open->opened_ns + limits_.linger_ns);
+    for (const auto& [topic, parts] : topics_) {
+        for (const auto& s : parts) {
+            if (s.in_flight < limits_.max_in_flight && !s.sealed.empty())
+                consider(s.sealed.front().retry_at_ns);
+            if (s.open) consider(s.open->opened_ns + limits_.linger_ns);
+        }
     }
     return wake;
 }
 
-uint64_t batch_accumulator::seals(const std::string& topic, uint32_t partition) const {
-    auto it = partitions_.find(key{topic, partition});
-    return it == partitions_.end() ? 0 : it->second.seals;
+uint64_t batch_accumulator::seals(std::string_view topic, uint32_t partition) const {
+    auto it = topics_.find(topic);
+    if (it == topics_.end() || it->second.size() <= partition) return 0;
+    return it->second[partition].seals;
 }
 
 std::vector<batch> batch_accumulator::drain() {
     std::vector<batch> out;
-    for (auto& [k, s] : partitions_) {
-        for (auto& b : s.sealed) out.push_back(std::move(b));
-        s.sealed.clear();
-        if (s.open) out.push_back(std::move(*s.open));
-        s.open.reset();
+    for (auto& [topic, parts] : topics_) {
+        for (auto& s : parts) {
+            for (auto& b : s.sealed) out.push_back(std::move(b));
+            s.sealed.clear();
+            if (s.open) out.push_back(std::move(*s.open));
+            s.open.reset();
+        }
     }
     events_held_ = 0;
     return out;

@@ -10,6 +10,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -20,23 +21,28 @@ namespace es::client {
 
 using delivery_callback = std::function<void(const eventstream::delivery_result&)>;
 
-// One event accepted by send(), waiting for its report.
+// One event accepted by send(), waiting for its place in a batch.
 struct pending_event {
     eventstream::event ev;
     delivery_callback done;
     size_t bytes = 0;  // event_wire_bytes(ev)
 };
 
+// A batch holds its events already encoded as PUBLISH records (protocol::append_publish_record),
+// so that sending it adds only the frame around them, and each event's report callback.
 struct batch {
     std::string topic;
     uint32_t partition = 0;
-    std::vector<pending_event> events;
-    size_t bytes = 0;
-    int64_t opened_ns = 0;        // when its first event came
-    uint64_t first_sequence = 0;  // idempotence: set when sealed, kept through retries
-    uint32_t attempts = 0;        // times sent so far
+    std::string records;
+    std::vector<delivery_callback> done;  // one per event, in order (may be empty functions)
+    size_t bytes = 0;                     // the events' event_wire_bytes
+    int64_t opened_ns = 0;                // when its first event came
+    uint64_t first_sequence = 0;          // idempotence: set when sealed, kept through retries
+    uint32_t attempts = 0;                // times sent so far
     int64_t first_sent_ns = 0;
     int64_t retry_at_ns = 0;  // not to be sent again before this
+
+    size_t size() const noexcept { return done.size(); }
 };
 
 struct batching_limits {
@@ -71,16 +77,17 @@ class batch_accumulator {
   public:
     explicit batch_accumulator(batching_limits limits) : limits_(limits) {}
 
-    // Adds an event to the partition's open batch, sealing that batch first when the event
-    // would not fit, and after when it is full. `now` is read only when a batch is opened.
+    // Adds an event to the partition's open batch (encoded into its records; the event itself
+    // is dropped), sealing that batch first when the event would not fit, and after when it
+    // is full. `now` is read only when a batch is opened.
     // Returns true when the sender's schedule changed (a batch was opened, so a linger started,
     // or sealed, so it is ready): only then does the sender need waking.
     // REQUIRES: ev.bytes <= bytes_max.
     struct clock_fn {
         int64_t (*read)() noexcept;
     };
-    bool add(const std::string& topic, uint32_t partition, pending_event ev, clock_fn now);
-    bool add(const std::string& topic, uint32_t partition, pending_event ev, int64_t now_ns);
+    bool add(std::string_view topic, uint32_t partition, pending_event ev, clock_fn now);
+    bool add(std::string_view topic, uint32_t partition, pending_event ev, int64_t now_ns);
 
     // The batches to send now, each partition's in order: seals open batches that are full,
     // older than the linger, or any when `flush`; then takes sealed batches whose retry time
@@ -89,7 +96,7 @@ class batch_accumulator {
     std::vector<batch> take_ready(int64_t now_ns, bool flush);
 
     // A batch taken earlier is finished (reported, delivered or failed for good).
-    void finished(const std::string& topic, uint32_t partition);
+    void finished(std::string_view topic, uint32_t partition);
     // A batch taken earlier goes back to the front of its partition's queue, to be sent again
     // at `retry_at_ns`; before it, nothing else of the partition is sent.
     void retry(batch b, int64_t retry_at_ns);
@@ -100,7 +107,7 @@ class batch_accumulator {
 
     // Times the partition's open batch was sealed: keyless events move on to the next
     // partition when this changes (round-robin per batch).
-    uint64_t seals(const std::string& topic, uint32_t partition) const;
+    uint64_t seals(std::string_view topic, uint32_t partition) const;
     // No event is buffered or in flight.
     bool empty() const noexcept { return events_held_ == 0 && in_flight_total_ == 0; }
     // Hands out every batch not in flight (open and sealed), emptying the queues: for close().
@@ -108,7 +115,7 @@ class batch_accumulator {
 
   private:
     template <class Now>
-    bool add_reading(const std::string& topic, uint32_t partition, pending_event ev, Now now);
+    bool add_reading(std::string_view topic, uint32_t partition, pending_event ev, Now now);
     struct partition_state {
         std::optional<batch> open;
         std::deque<batch> sealed;
@@ -116,12 +123,15 @@ class batch_accumulator {
         uint64_t next_sequence = 0;
         uint64_t seals = 0;
     };
-    using key = std::pair<std::string, uint32_t>;
+    // A topic's partitions by number; looked up by the topic's name without a copy of it.
+    using topic_partitions = std::vector<partition_state>;
 
+    partition_state& state_of(std::string_view topic, uint32_t partition);
+    partition_state* find_state(std::string_view topic, uint32_t partition);  // null: none
     void seal(partition_state& s);
 
     batching_limits limits_;
-    std::map<key, partition_state> partitions_;
+    std::map<std::string, topic_partitions, std::less<>> topics_;
     size_t events_held_ = 0;  // in open and sealed batches
     size_t in_flight_total_ = 0;
 };

@@ -104,13 +104,22 @@ struct producer::impl {
             return error{error_code::too_large, "the event takes " + std::to_string(bytes) +
                                                     " bytes, more than batch_bytes_max (" +
                                                     std::to_string(options.batch_bytes_max) + ")"};
-        auto n = partitions_of(topic);
-        if (!n) return std::move(n).err();
-        if (partition && *partition >= *n)
+        std::unique_lock lk(mu);
+        auto known = topics.find(topic);
+        if (known == topics.end()) {
+            // The first event for this topic: its partition count is asked of the server,
+            // without holding the lock.
+            lk.unlock();
+            auto n = partitions_of(topic);
+            if (!n) return std::move(n).err();
+            lk.lock();
+            known = topics.find(topic);
+        }
+        const uint32_t n = known->second.partitions;
+        if (partition && *partition >= n)
             return error{error_code::invalid_argument,
                          "partition " + std::to_string(*partition) + " out of range: topic " +
-                             topic + " has " + std::to_string(*n) + " partitions"};
-        std::unique_lock lk(mu);
+                             topic + " has " + std::to_string(n) + " partitions"};
         std::optional<std::chrono::steady_clock::time_point> deadline;
         while (!closing && buffered_bytes + bytes > options.buffer_bytes_max) {
             if (!deadline) {
@@ -125,7 +134,7 @@ struct producer::impl {
                                      std::to_string(options.buffer_bytes_max) + ")"};
         }
         if (closing) return error{error_code::closed, "the producer is closed"};
-        auto& t = topics[topic];
+        auto& t = known->second;
         uint32_t p = 0;
         if (partition) {
             p = *partition;
@@ -170,27 +179,16 @@ struct producer::impl {
     }
 
     void send_batch(std::shared_ptr<batch> b) {
-        protocol::publish_request req;
-        req.topic = b->topic;
-        req.acks = es::client::to_wire(options.ack);
-        req.partition = b->partition;
-        req.producer_id = producer_id;
-        req.first_sequence = producer_id ? b->first_sequence : 0;
-        req.events.reserve(b->events.size());
-        for (const auto& pe : b->events) {
-            protocol::wire_event we;
-            we.has_key = pe.ev.key.has_value();
-            if (we.has_key) we.key = *pe.ev.key;
-            we.payload = pe.ev.value;
-            we.timestamp_ns = pe.ev.timestamp_ns;
-            we.first_header = static_cast<uint32_t>(req.headers.size());
-            we.header_count = static_cast<uint32_t>(pe.ev.headers.size());
-            for (const auto& h : pe.ev.headers) req.headers.push_back({h.name, h.value});
-            req.events.push_back(we);
-        }
+        protocol::publish_head head;
+        head.topic = b->topic;
+        head.acks = es::client::to_wire(options.ack);
+        head.partition = b->partition;
+        head.producer_id = producer_id;
+        head.first_sequence = producer_id ? b->first_sequence : 0;
         const uint64_t id = conn->next_request_id();
         std::string frame;
-        protocol::encode(frame, id, req);
+        frame.reserve(protocol::frame_header_bytes + 64 + b->topic.size() + b->records.size());
+        protocol::encode_publish(frame, id, head, static_cast<uint32_t>(b->size()), b->records);
         if (options.ack == acks::none) {
             conn->send(std::move(frame), [this, b](status s) {
                 if (s) {
@@ -210,7 +208,7 @@ struct producer::impl {
                 return failed(
                     b, error{error_code::protocol_error, "bad PUBLISH_ACK: " + ack.err().message});
             if (ack->batches.size() != 1 || ack->batches[0].partition != b->partition ||
-                ack->batches[0].count != b->events.size())
+                ack->batches[0].count != b->size())
                 return failed(b, error{error_code::protocol_error,
                                        "PUBLISH_ACK does not match the batch sent"});
             complete(b, &ack->batches[0]);
@@ -220,13 +218,14 @@ struct producer::impl {
     // On the I/O thread: the batch is appended (ack) or written out (acks=0, ack null).
     void complete(const std::shared_ptr<batch>& b, const protocol::batch_ack* ack) {
         finish(b);
-        for (size_t i = 0; i < b->events.size(); ++i) {
+        for (size_t i = 0; i < b->size(); ++i) {
+            if (!b->done[i]) continue;
             delivery d;
             d.topic = b->topic;
             d.partition = b->partition;
             d.offset = ack ? int64_t(ack->base_offset + i) : -1;
             d.duplicate = ack && ack->duplicate;
-            if (b->events[i].done) b->events[i].done(delivery_result(std::move(d)));
+            b->done[i](delivery_result(std::move(d)));
         }
     }
 
@@ -243,8 +242,8 @@ struct producer::impl {
             }
         }
         finish(b);
-        for (auto& pe : b->events)
-            if (pe.done) pe.done(e);
+        for (auto& done : b->done)
+            if (done) done(e);
     }
 
     void finish(const std::shared_ptr<batch>& b) {
@@ -293,8 +292,8 @@ struct producer::impl {
                 std::lock_guard lk(mu);
                 buffered_bytes -= b.bytes;
             }
-            for (auto& pe : b.events)
-                if (pe.done) pe.done(error{error_code::closed, "the producer was closed"});
+            for (auto& done : b.done)
+                if (done) done(error{error_code::closed, "the producer was closed"});
         }
         return s;
     }

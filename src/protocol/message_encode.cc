@@ -137,30 +137,65 @@ void encode(std::string& out, uint64_t request_id, const metadata_reply& m) {
     f.finish();
 }
 
+namespace {
+
+void put_publish_head(wire_writer& w, const publish_head& h, uint32_t event_count) {
+    w.str(h.topic);
+    w.u8(static_cast<uint8_t>(h.acks));
+    w.boolean(h.partition.has_value());
+    w.u32(h.partition.value_or(0));
+    w.u64(h.producer_id);
+    w.u64(h.first_sequence);
+    w.u32(event_count);
+}
+
+void put_publish_record(wire_writer& w, bool has_key, std::string_view key,
+                        std::string_view payload, int64_t timestamp_ns, size_t header_count) {
+    ES_ASSERT(header_count <= UINT16_MAX);
+    w.u8(has_key ? 1 : 0);
+    w.i64(timestamp_ns);
+    w.bytes(key);
+    w.bytes(payload);
+    w.u16(static_cast<uint16_t>(header_count));
+}
+
+}  // namespace
+
 void encode(std::string& out, uint64_t request_id, const publish_request& m) {
     frame_builder f(out, message_type::publish, request_id);
     wire_writer w = f.body();
-    w.str(m.topic);
-    w.u8(static_cast<uint8_t>(m.acks));
-    w.boolean(m.partition.has_value());
-    w.u32(m.partition.value_or(0));
-    w.u64(m.producer_id);
-    w.u64(m.first_sequence);
-    w.u32(static_cast<uint32_t>(m.events.size()));
+    put_publish_head(w, m, static_cast<uint32_t>(m.events.size()));
     for (const wire_event& e : m.events) {
-        w.u8(e.has_key ? 1 : 0);
-        w.i64(e.timestamp_ns);
-        w.bytes(e.key);
-        w.bytes(e.payload);
-        ES_ASSERT(e.header_count <= UINT16_MAX);
         ES_ASSERT(size_t{e.first_header} + e.header_count <= m.headers.size());
-        w.u16(static_cast<uint16_t>(e.header_count));
+        put_publish_record(w, e.has_key, e.key, e.payload, e.timestamp_ns, e.header_count);
         for (uint32_t i = 0; i < e.header_count; ++i) {
             const wire_header& h = m.headers[e.first_header + i];
             w.str(h.name);
             w.bytes(h.value);
         }
     }
+    f.finish();
+}
+
+void append_publish_record(std::string& records, const std::string* key, std::string_view payload,
+                           int64_t timestamp_ns, size_t header_count) {
+    wire_writer w(records);
+    put_publish_record(w, key != nullptr, key ? std::string_view(*key) : std::string_view(),
+                       payload, timestamp_ns, header_count);
+}
+
+void append_publish_header(std::string& records, std::string_view name, std::string_view value) {
+    wire_writer w(records);
+    w.str(name);
+    w.bytes(value);
+}
+
+void encode_publish(std::string& out, uint64_t request_id, const publish_head& head,
+                    uint32_t event_count, std::string_view records) {
+    frame_builder f(out, message_type::publish, request_id);
+    wire_writer w = f.body();
+    put_publish_head(w, head, event_count);
+    w.raw(records);
     f.finish();
 }
 

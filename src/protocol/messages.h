@@ -123,12 +123,16 @@ struct wire_event {
 // key (hash mod partitions) or round-robin. With producer_id != 0, first_sequence numbers the
 // first event (the rest follow), and a batch the node has already appended is acknowledged
 // again without being appended twice.
-struct publish_request {
+// The fields of a PUBLISH before its events.
+struct publish_head {
     std::string_view topic;
     acks_level acks = acks_level::leader;
     std::optional<uint32_t> partition;
     uint64_t producer_id = 0;
     uint64_t first_sequence = 0;
+};
+
+struct publish_request : publish_head {
     std::vector<wire_event> events;
     std::vector<wire_header> headers;
 };

@@ -159,7 +159,8 @@ TEST(codec_round_trip, metadata) {
     EXPECT_EQ(r->topics[1].leader_by_partition, (std::vector<uint32_t>{2}));
 }
 
-TEST(codec_round_trip, publish_with_keys_headers_and_producer) {
+// A PUBLISH with keys, headers, a partition and a producer; `payload3` is its third payload.
+publish_request keyed_publish(std::string_view payload3) {
     publish_request p;
     p.topic = "orders";
     p.acks = acks_level::all;
@@ -167,9 +168,14 @@ TEST(codec_round_trip, publish_with_keys_headers_and_producer) {
     p.producer_id = 99;
     p.first_sequence = 1000;
     p.headers = {{"h1", "v1"}, {"h2", ""}, {"trace", std::string_view("\0x", 2)}};
-    const std::string payload3(300, 'p');
     p.events = {wire_event{true, 123, "k1", "payload-1", 0, 2}, wire_event{false, 0, "", "", 2, 0},
                 wire_event{true, -5, "", payload3, 2, 1}};
+    return p;
+}
+
+TEST(codec_round_trip, publish_with_keys_headers_and_producer) {
+    const std::string payload3(300, 'p');
+    const publish_request p = keyed_publish(payload3);
     std::string out;
     encode(out, 12, p);
     auto d = decode_publish(only_frame(out, message_type::publish, 12).body);
@@ -203,6 +209,42 @@ TEST(codec_round_trip, publish_with_keys_headers_and_producer) {
     ASSERT_TRUE(e.has_value());
     EXPECT_FALSE(e->partition.has_value());
     EXPECT_EQ(e->acks, acks_level::none);
+}
+
+// A producer writes each event's record as it comes and the frame around them when it sends:
+// the bytes are the same as a whole publish_request's.
+TEST(codec_round_trip, publish_in_two_steps_is_byte_for_byte_the_whole_encoding) {
+    const std::string payload3(300, 'p');
+    const publish_request p = keyed_publish(payload3);
+    std::string whole;
+    encode(whole, 12, p);
+
+    std::string records;
+    for (const auto& e : p.events) {
+        const std::string key(e.key);
+        append_publish_record(records, e.has_key ? &key : nullptr, e.payload, e.timestamp_ns,
+                              e.header_count);
+        for (uint32_t i = 0; i < e.header_count; ++i) {
+            append_publish_header(records, p.headers[e.first_header + i].name,
+                                  p.headers[e.first_header + i].value);
+        }
+    }
+    std::string two_steps;
+    encode_publish(two_steps, 12, p, uint32_t(p.events.size()), records);
+    EXPECT_EQ(two_steps, whole);
+
+    // Without a partition, without records.
+    whole.clear();
+    two_steps.clear();
+    publish_request q;
+    q.topic = "t";
+    q.acks = acks_level::none;
+    encode(whole, 13, q);
+    publish_head head;
+    head.topic = q.topic;
+    head.acks = q.acks;
+    encode_publish(two_steps, 13, head, 0, "");
+    EXPECT_EQ(two_steps, whole);
 }
 
 TEST(codec_round_trip, publish_ack) {
