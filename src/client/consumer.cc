@@ -267,7 +267,9 @@ struct consumer::impl {
 
     result<std::optional<consumer_record>> poll(uint32_t timeout_ms) {
         std::unique_lock lk(mu);
-        const bool got = arrived.wait_for(lk, std::chrono::milliseconds(timeout_ms),
+        // Waits (and so reads the clock for the deadline) only when nothing is queued.
+        const bool got = closed || !queue.empty() ||
+                         arrived.wait_for(lk, std::chrono::milliseconds(timeout_ms),
                                           [&] { return closed || !queue.empty(); });
         if (closed) return error{error_code::closed, "the consumer is closed"};
         if (!got) {
@@ -287,6 +289,7 @@ struct consumer::impl {
         } else {
             ps.position = std::max(ps.position.value_or(0), q.record.gap_last + 1);
         }
+        const bool commit_due = auto_commit_due();
         lk.unlock();
         if (g && sub != 0) {
             std::string frame;
@@ -294,19 +297,29 @@ struct consumer::impl {
                              protocol::credit_grant{sub, g->events, g->bytes});
             conn->send(std::move(frame));
         }
-        maybe_auto_commit();
+        if (commit_due) (void)commit(false);
         return std::optional<consumer_record>(std::move(q.record));
     }
 
     void maybe_auto_commit() {
-        if (!options.auto_commit || options.group.empty()) return;
+        bool due = false;
         {
             std::lock_guard lk(mu);
-            const int64_t now = es::monotonic_ns();
-            if (now - last_commit_ns < int64_t(options.auto_commit_interval_ms) * 1'000'000) return;
-            last_commit_ns = now;
+            due = auto_commit_due();
         }
-        (void)commit(false);
+        if (due) (void)commit(false);
+    }
+
+    // Whether the auto commit interval has passed since the last one (which this then counts
+    // as done). REQUIRES: mu held.
+    bool auto_commit_due() {
+        if (!options.auto_commit || options.group.empty()) return false;
+        const int64_t now = es::monotonic_ns();
+        if (now - last_commit_ns < int64_t(options.auto_commit_interval_ms) * 1'000'000) {
+            return false;
+        }
+        last_commit_ns = now;
+        return true;
     }
 
     // The positions not yet committed.

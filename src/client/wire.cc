@@ -101,9 +101,11 @@ eventstream::status decode_records(std::string_view records, uint32_t count,
                                    std::vector<eventstream::consumer_record>& out) {
     size_t at = 0;
     for (uint32_t i = 0; i < count; ++i) {
-        const std::string where =
-            "record " + std::to_string(i) + " of partition " + std::to_string(partition);
-        if (records.size() - at < record_header_bytes) return bad(where + ": truncated header");
+        // Named only in an error (building it for every record cost an allocation each).
+        auto where = [&] {
+            return "record " + std::to_string(i) + " of partition " + std::to_string(partition);
+        };
+        if (records.size() - at < record_header_bytes) return bad(where() + ": truncated header");
         const char* h = records.data() + at;
         const uint32_t record_bytes = load<uint32_t>(h + 0);
         const uint32_t key_bytes = load<uint32_t>(h + 4);
@@ -113,7 +115,7 @@ eventstream::status decode_records(std::string_view records, uint32_t count,
         const size_t need =
             align_up(record_header_bytes + size_t(key_bytes) + payload_bytes + headers_bytes);
         if (record_bytes != need || record_bytes > records.size() - at)
-            return bad(where + ": its sizes do not fit");
+            return bad(where() + ": its sizes do not fit");
         eventstream::consumer_record r;
         r.topic = topic;
         r.partition = partition;
@@ -126,11 +128,11 @@ eventstream::status decode_records(std::string_view records, uint32_t count,
         p += payload_bytes;
         const char* end = p + headers_bytes;
         while (p < end) {
-            if (end - p < 6) return bad(where + ": truncated header entry");
+            if (end - p < 6) return bad(where() + ": truncated header entry");
             const uint16_t nb = load<uint16_t>(p);
             const uint32_t vb = load<uint32_t>(p + 2);
             p += 6;
-            if (size_t(end - p) < size_t(nb) + vb) return bad(where + ": header runs past");
+            if (size_t(end - p) < size_t(nb) + vb) return bad(where() + ": header runs past");
             eventstream::header hd;
             hd.name.assign(p, nb);
             hd.value.assign(p + nb, vb);
