@@ -42,6 +42,7 @@ void batch_accumulator::seal(partition_state& s) {
     ES_ASSERT(s.open.has_value());
     batch b = std::move(*s.open);
     s.open.reset();
+    s.last_records_bytes = b.records.size();
     b.first_sequence = s.next_sequence;
     s.next_sequence += b.size();
     ++s.seals;
@@ -64,6 +65,9 @@ bool batch_accumulator::add_reading(std::string_view topic, uint32_t partition, 
         s.open->topic = topic;
         s.open->partition = partition;
         s.open->opened_ns = now();
+        // As much room as the partition's last batch took: a batch then grows without copies
+        // while the load is steady.
+        s.open->records.reserve(s.last_records_bytes);
         changed = true;
     }
     batch& b = *s.open;

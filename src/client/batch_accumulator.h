@@ -122,6 +122,7 @@ class batch_accumulator {
         uint32_t in_flight = 0;
         uint64_t next_sequence = 0;
         uint64_t seals = 0;
+        size_t last_records_bytes = 0;  // of the last batch sealed: room a new batch reserves
     };
     // A topic's partitions by number; looked up by the topic's name without a copy of it.
     using topic_partitions = std::vector<partition_state>;

@@ -282,8 +282,14 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
     }
 
     // ---- Writing.
-    void write(std::string frame, std::function<void(status)> done) {
-        out.append(frame);
+    // `tail`: more bytes of the same frame, appended after it (viewed; see request_with_tail).
+    void write(std::string frame, std::function<void(status)> done, std::string_view tail = {}) {
+        if (out.empty() && tail.empty()) {
+            out.swap(frame);  // a lone frame is written from its own string, without a copy
+        } else {
+            out.append(frame);
+            out.append(tail);
+        }
         out_done.push_back(std::move(done));
         if (!write_active) flush_writes();
     }
@@ -321,7 +327,7 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
 
     // ---- Requests (I/O thread).
     void do_request(uint64_t id, std::string frame, reply_handler on_reply, push_handler on_push,
-                    lost_handler on_lost) {
+                    lost_handler on_lost, std::string_view tail = {}) {
         if (st != state::ready) {
             on_reply(st == state::closed ? make(error_code::closed, "the client is closed")
                                          : make(error_code::connection_lost,
@@ -335,7 +341,7 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
         en.on_lost = std::move(on_lost);
         en.deadline_ns = monotonic_ns() + int64_t(options.request_timeout_ms) * 1'000'000;
         pending.emplace(id, std::move(en));
-        write(std::move(frame), {});
+        write(std::move(frame), {}, tail);
     }
 
     void do_send(std::string frame, std::function<void(status)> on_written) {
@@ -466,6 +472,18 @@ void connection::stream(uint64_t request_id, std::string frame, reply_handler on
                    i->do_request(request_id, std::move(frame), std::move(on_reply),
                                  std::move(on_push), std::move(on_lost));
                });
+}
+
+void connection::request_with_tail(uint64_t request_id, std::string head, std::string_view tail,
+                                   std::shared_ptr<const void> keep, reply_handler on_reply) {
+    if (impl_->closed.load(std::memory_order_acquire)) {
+        on_reply(error{error_code::closed, "the client is closed"});
+        return;
+    }
+    asio::post(impl_->io, [i = impl_, request_id, head = std::move(head), tail,
+                           keep = std::move(keep), on_reply = std::move(on_reply)]() mutable {
+        i->do_request(request_id, std::move(head), std::move(on_reply), {}, {}, tail);
+    });
 }
 
 void connection::end_stream(uint64_t request_id) {

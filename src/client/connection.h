@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "eventstream/options.h"
 #include "eventstream/status.h"
@@ -54,6 +55,10 @@ class connection {
     // Sends `frame` (encoded with `request_id`) and calls `on_reply` once. While the connection
     // is down the request fails at once with connection_lost. Any thread.
     void request(uint64_t request_id, std::string frame, reply_handler on_reply);
+    // As request(), for a frame in two parts: `head`, then the bytes `tail` views, which `keep`
+    // holds alive until they are queued for writing (copied once, into the write buffer).
+    void request_with_tail(uint64_t request_id, std::string head, std::string_view tail,
+                           std::shared_ptr<const void> keep, reply_handler on_reply);
     // As request(), but the entry stays after the first answer: later frames with the same
     // request_id go to `on_push`, until end_stream() or a loss (`on_lost`). Any thread.
     void stream(uint64_t request_id, std::string frame, reply_handler on_reply,

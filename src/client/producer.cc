@@ -186,10 +186,10 @@ struct producer::impl {
         head.producer_id = producer_id;
         head.first_sequence = producer_id ? b->first_sequence : 0;
         const uint64_t id = conn->next_request_id();
-        std::string frame;
-        frame.reserve(protocol::frame_header_bytes + 64 + b->topic.size() + b->records.size());
-        protocol::encode_publish(frame, id, head, static_cast<uint32_t>(b->size()), b->records);
+        const auto count = static_cast<uint32_t>(b->size());
         if (options.ack == acks::none) {
+            std::string frame;
+            protocol::encode_publish(frame, id, head, count, b->records);
             conn->send(std::move(frame), [this, b](status s) {
                 if (s) {
                     complete(b, nullptr);
@@ -199,20 +199,26 @@ struct producer::impl {
             });
             return;
         }
-        conn->request(id, std::move(frame), [this, b](result<owned_frame> r) {
-            if (!r) return failed(b, r.err());
-            auto bad = es::client::answer_error(*r, protocol::message_type::publish_ack);
-            if (!bad) return failed(b, bad.err());
-            auto ack = protocol::decode_publish_ack(r->body);
-            if (!ack)
-                return failed(
-                    b, error{error_code::protocol_error, "bad PUBLISH_ACK: " + ack.err().message});
-            if (ack->batches.size() != 1 || ack->batches[0].partition != b->partition ||
-                ack->batches[0].count != b->size())
-                return failed(b, error{error_code::protocol_error,
-                                       "PUBLISH_ACK does not match the batch sent"});
-            complete(b, &ack->batches[0]);
-        });
+        // The records go from the batch straight into the connection's write buffer; the
+        // batch stays whole for a retry.
+        std::string frame_head;
+        protocol::encode_publish_head(frame_head, id, head, count, b->records.size());
+        const std::string_view records = b->records;
+        conn->request_with_tail(
+            id, std::move(frame_head), records, b, [this, b](result<owned_frame> r) {
+                if (!r) return failed(b, r.err());
+                auto bad = es::client::answer_error(*r, protocol::message_type::publish_ack);
+                if (!bad) return failed(b, bad.err());
+                auto ack = protocol::decode_publish_ack(r->body);
+                if (!ack)
+                    return failed(b, error{error_code::protocol_error,
+                                           "bad PUBLISH_ACK: " + ack.err().message});
+                if (ack->batches.size() != 1 || ack->batches[0].partition != b->partition ||
+                    ack->batches[0].count != b->size())
+                    return failed(b, error{error_code::protocol_error,
+                                           "PUBLISH_ACK does not match the batch sent"});
+                complete(b, &ack->batches[0]);
+            });
     }
 
     // On the I/O thread: the batch is appended (ack) or written out (acks=0, ack null).

@@ -80,6 +80,10 @@ void append_publish_record(std::string& records, const std::string* key, std::st
 void append_publish_header(std::string& records, std::string_view name, std::string_view value);
 void encode_publish(std::string& out, uint64_t request_id, const publish_head& head,
                     uint32_t event_count, std::string_view records);
+// The frame header and head of that PUBLISH only, for a caller that sends the records after
+// them from where they are.
+void encode_publish_head(std::string& out, uint64_t request_id, const publish_head& head,
+                         uint32_t event_count, size_t records_bytes);
 void encode(std::string& out, uint64_t request_id, const publish_ack& m);
 void encode(std::string& out, uint64_t request_id, const subscribe_request& m);
 void encode(std::string& out, uint64_t request_id, const subscribed& m);

@@ -190,13 +190,18 @@ void append_publish_header(std::string& records, std::string_view name, std::str
     w.bytes(value);
 }
 
-void encode_publish(std::string& out, uint64_t request_id, const publish_head& head,
-                    uint32_t event_count, std::string_view records) {
+void encode_publish_head(std::string& out, uint64_t request_id, const publish_head& head,
+                         uint32_t event_count, size_t records_bytes) {
     frame_builder f(out, message_type::publish, request_id);
     wire_writer w = f.body();
     put_publish_head(w, head, event_count);
-    w.raw(records);
-    f.finish();
+    f.finish(records_bytes);
+}
+
+void encode_publish(std::string& out, uint64_t request_id, const publish_head& head,
+                    uint32_t event_count, std::string_view records) {
+    encode_publish_head(out, request_id, head, event_count, records.size());
+    out.append(records);
 }
 
 void encode(std::string& out, uint64_t request_id, const publish_ack& m) {

@@ -58,9 +58,10 @@ class frame_builder {
         w.u64(request_id);
     }
     wire_writer body() { return wire_writer(out_); }
+    // `bytes_after`: bytes of this frame that the caller sends after the ones written here.
     // REQUIRES: the frame is below 4 GiB (the caller keeps it within max_frame_bytes).
-    void finish() {
-        const size_t n = out_.size() - start_;
+    void finish(size_t bytes_after = 0) {
+        const size_t n = out_.size() - start_ + bytes_after;
         ES_ASSERT(n <= UINT32_MAX);
         const auto v = static_cast<uint32_t>(n);
         std::memcpy(out_.data() + start_, &v, sizeof v);
