@@ -3,7 +3,9 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "eventstream/status.h"
@@ -22,6 +24,24 @@ struct event {
     std::vector<header> headers;
     int64_t timestamp_ns = 0;  // Unix ns; 0: the server stamps the append time
 };
+
+// An event to publish whose bytes stay the caller's (producer::send_copy copies them into its
+// batch before it returns, so they need to live only for that call).
+struct event_view {
+    std::optional<std::string_view> key;
+    std::string_view value;
+    std::span<const header> headers;
+    int64_t timestamp_ns = 0;
+};
+
+inline event_view view_of(const event& e) noexcept {
+    event_view v;
+    if (e.key) v.key = std::string_view(*e.key);
+    v.value = e.value;
+    v.headers = e.headers;
+    v.timestamp_ns = e.timestamp_ns;
+    return v;
+}
 
 // Where a published event landed.
 struct delivery {

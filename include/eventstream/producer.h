@@ -47,6 +47,11 @@ class producer {
     // event is larger than a batch may be), closed.
     status send(const std::string& topic, event e, delivery_callback on_delivery,
                 std::optional<uint32_t> partition = std::nullopt);
+    // As send(), with the event's bytes read from where the caller has them: they are copied
+    // once, into the batch, before this returns (a send() of an owned event moves it in, then
+    // copies it into the batch all the same).
+    status send_copy(const std::string& topic, const event_view& e, delivery_callback on_delivery,
+                     std::optional<uint32_t> partition = std::nullopt);
     // The same, reporting through a future; an error of send() itself is the future's value.
     // (Its own name, so that a partition given as a literal 0 is never read as a null callback.)
     std::future<delivery_result> send_future(const std::string& topic, event e,

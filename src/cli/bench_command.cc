@@ -211,28 +211,28 @@ int run_bench(const global_options& g, const bench_args& a) {
                 // One clock read per event: it stamps the event and ends a timed run.
                 int64_t t = monotonic_ns();
                 if (timed ? t >= deadline : n >= per_producer) break;
-                eventstream::event e;
                 if (interval_ns > 0) {
                     t = start + static_cast<int64_t>(interval_ns * double(n));
                     if (timed && t >= deadline) break;
                     wait_until_monotonic_ns(t);
                 }
                 std::memcpy(payload.data(), &t, 8);
+                // The payload is sent from this one buffer: send_copy copies it into the batch.
+                eventstream::event_view e;
                 e.value = payload;
-                auto s =
-                    p.send(a.topic, std::move(e), [st, t](const eventstream::delivery_result& r) {
-                        const int64_t done = monotonic_ns();
-                        if (r) {
-                            st->ack_ns.push_back(done - t);
-                            st->acked.fetch_add(1, std::memory_order_relaxed);
-                            st->last_ack_ns.store(done, std::memory_order_relaxed);
-                        } else {
-                            if (st->failed.fetch_add(1) == 0) {
-                                std::lock_guard lk(st->mu);
-                                st->first_error = r.err().to_string();
-                            }
+                auto s = p.send_copy(a.topic, e, [st, t](const eventstream::delivery_result& r) {
+                    const int64_t done = monotonic_ns();
+                    if (r) {
+                        st->ack_ns.push_back(done - t);
+                        st->acked.fetch_add(1, std::memory_order_relaxed);
+                        st->last_ack_ns.store(done, std::memory_order_relaxed);
+                    } else {
+                        if (st->failed.fetch_add(1) == 0) {
+                            std::lock_guard lk(st->mu);
+                            st->first_error = r.err().to_string();
                         }
-                    });
+                    }
+                });
                 if (!s) {
                     std::lock_guard lk(st->mu);
                     if (st->first_error.empty()) st->first_error = s.err().to_string();

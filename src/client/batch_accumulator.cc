@@ -72,8 +72,7 @@ bool batch_accumulator::add_reading(std::string_view topic, uint32_t partition, 
     }
     batch& b = *s.open;
     const auto& e = ev.ev;
-    protocol::append_publish_record(b.records, e.key ? &*e.key : nullptr, e.value, e.timestamp_ns,
-                                    e.headers.size());
+    protocol::append_publish_record(b.records, e.key, e.value, e.timestamp_ns, e.headers.size());
     for (const auto& h : e.headers) protocol::append_publish_header(b.records, h.name, h.value);
     b.done.push_back(std::move(ev.done));
     b.bytes += ev.bytes;

@@ -23,7 +23,7 @@ using delivery_callback = std::function<void(const eventstream::delivery_result&
 
 // One event accepted by send(), waiting for its place in a batch.
 struct pending_event {
-    eventstream::event ev;
+    eventstream::event_view ev;  // valid during add()
     delivery_callback done;
     size_t bytes = 0;  // event_wire_bytes(ev)
 };

@@ -97,7 +97,8 @@ struct producer::impl {
         return t.partitions;
     }
 
-    status send(const std::string& topic, event e, delivery_callback done,
+    // `e` is read (copied into its batch) before this returns.
+    status send(const std::string& topic, const event_view& e, delivery_callback done,
                 std::optional<uint32_t> partition) {
         const size_t bytes = es::client::event_wire_bytes(e);
         if (bytes > options.batch_bytes_max)
@@ -148,7 +149,7 @@ struct producer::impl {
             p = t.sticky;
         }
         buffered_bytes += bytes;
-        const bool wake = acc.add(topic, p, pending_event{std::move(e), std::move(done), bytes},
+        const bool wake = acc.add(topic, p, pending_event{e, std::move(done), bytes},
                                   es::client::batch_accumulator::clock_fn{&es::monotonic_ns});
         lk.unlock();
         // An event joining a batch already open changes nothing the sender waits for.
@@ -336,7 +337,12 @@ result<std::unique_ptr<producer>> producer::create(const producer_options& optio
 
 status producer::send(const std::string& topic, event e, delivery_callback on_delivery,
                       std::optional<uint32_t> partition) {
-    return impl_->send(topic, std::move(e), std::move(on_delivery), partition);
+    return impl_->send(topic, view_of(e), std::move(on_delivery), partition);
+}
+
+status producer::send_copy(const std::string& topic, const event_view& e,
+                           delivery_callback on_delivery, std::optional<uint32_t> partition) {
+    return impl_->send(topic, e, std::move(on_delivery), partition);
 }
 
 std::future<delivery_result> producer::send_future(const std::string& topic, event e,
@@ -344,7 +350,7 @@ std::future<delivery_result> producer::send_future(const std::string& topic, eve
     auto p = std::make_shared<std::promise<delivery_result>>();
     auto f = p->get_future();
     status s = impl_->send(
-        topic, std::move(e), [p](const delivery_result& r) { p->set_value(r); }, partition);
+        topic, view_of(e), [p](const delivery_result& r) { p->set_value(r); }, partition);
     if (!s) p->set_value(s.err());
     return f;
 }

@@ -146,10 +146,14 @@ eventstream::status decode_records(std::string_view records, uint32_t count,
     return {};
 }
 
-size_t event_wire_bytes(const eventstream::event& e) noexcept {
+size_t event_wire_bytes(const eventstream::event_view& e) noexcept {
     size_t n = record_header_bytes + (e.key ? e.key->size() : 0) + e.value.size();
     for (const auto& h : e.headers) n += 6 + h.name.size() + h.value.size();
     return align_up(n);
+}
+
+size_t event_wire_bytes(const eventstream::event& e) noexcept {
+    return event_wire_bytes(eventstream::view_of(e));
 }
 
 }  // namespace es::client

@@ -34,5 +34,6 @@ eventstream::status decode_records(std::string_view records, uint32_t count,
 // The bytes an event takes in a batch on the wire (record header, parts and padding), the
 // measure of batch_bytes_max and buffer_bytes_max.
 size_t event_wire_bytes(const eventstream::event& e) noexcept;
+size_t event_wire_bytes(const eventstream::event_view& e) noexcept;
 
 }  // namespace es::client

@@ -73,10 +73,10 @@ void encode(std::string& out, uint64_t request_id, const publish_request& m);
 // PUBLISH written in two steps, for a producer that encodes each event as it is sent: the
 // events' records, appended one by one (append_publish_record, then that record's headers with
 // append_publish_header), then the frame around them (encode_publish). The bytes are the ones
-// encode(publish_request) writes. `key` null: no key. REQUIRES: header_count <= 65535 and that
+// encode(publish_request) writes. `key` nullopt: no key. REQUIRES: header_count <= 65535 and that
 // many append_publish_header calls follow the record.
-void append_publish_record(std::string& records, const std::string* key, std::string_view payload,
-                           int64_t timestamp_ns, size_t header_count);
+void append_publish_record(std::string& records, std::optional<std::string_view> key,
+                           std::string_view payload, int64_t timestamp_ns, size_t header_count);
 void append_publish_header(std::string& records, std::string_view name, std::string_view value);
 void encode_publish(std::string& out, uint64_t request_id, const publish_head& head,
                     uint32_t event_count, std::string_view records);

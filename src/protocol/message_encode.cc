@@ -177,11 +177,11 @@ void encode(std::string& out, uint64_t request_id, const publish_request& m) {
     f.finish();
 }
 
-void append_publish_record(std::string& records, const std::string* key, std::string_view payload,
-                           int64_t timestamp_ns, size_t header_count) {
+void append_publish_record(std::string& records, std::optional<std::string_view> key,
+                           std::string_view payload, int64_t timestamp_ns, size_t header_count) {
     wire_writer w(records);
-    put_publish_record(w, key != nullptr, key ? std::string_view(*key) : std::string_view(),
-                       payload, timestamp_ns, header_count);
+    put_publish_record(w, key.has_value(), key.value_or(std::string_view()), payload, timestamp_ns,
+                       header_count);
 }
 
 void append_publish_header(std::string& records, std::string_view name, std::string_view value) {

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <deque>
+
 #include "protocol/codec.h"
 
 namespace es::client {
@@ -11,9 +13,12 @@ namespace {
 
 constexpr int64_t ms = 1'000'000;
 
+// add() views an event's bytes only while it runs; the tests' payloads live here meanwhile.
 pending_event ev(std::string value, size_t bytes = 64) {
+    static std::deque<std::string> kept;
+    kept.push_back(std::move(value));
     pending_event p;
-    p.ev.value = std::move(value);
+    p.ev.value = kept.back();
     p.bytes = bytes;
     return p;
 }

@@ -195,6 +195,71 @@ TEST(producer, keys_go_to_the_servers_partition) {
         EXPECT_EQ(partition, stable_hash(key) % topic_partitions) << key;
 }
 
+// send_copy reads the caller's bytes during the call only: the buffer is rewritten after each
+// send, and the server still gets every event's own key, value, headers and timestamp.
+TEST(producer, send_copy_takes_the_bytes_before_it_returns) {
+    struct seen_event {
+        bool has_key;
+        std::string key, value;
+        int64_t timestamp_ns;
+        std::vector<std::pair<std::string, std::string>> headers;
+    };
+    std::mutex mu;
+    std::vector<seen_event> seen;
+    fake_server server(
+        topic_server([&](fake_server& s, uint64_t id, const protocol::publish_request& p) {
+            {
+                std::lock_guard lk(mu);
+                for (const auto& e : p.events) {
+                    seen_event x{
+                        e.has_key, std::string(e.key), std::string(e.payload), e.timestamp_ns, {}};
+                    for (uint32_t h = 0; h < e.header_count; ++h) {
+                        const auto& wh = p.headers[e.first_header + h];
+                        x.headers.emplace_back(std::string(wh.name), std::string(wh.value));
+                    }
+                    seen.push_back(std::move(x));
+                }
+            }
+            ack(s, id, p, 0);
+        }));
+    auto o = options_for(server);
+    o.linger_ms = 50;  // the events wait in one batch while the buffers are rewritten
+    auto p = producer::create(o);
+    ASSERT_TRUE(p);
+    auto label = [](std::string prefix, int i) {
+        prefix += std::to_string(i);
+        return prefix;
+    };
+    std::string key, value;
+    std::vector<eventstream::header> headers(1);
+    for (int i = 0; i < 10; ++i) {
+        key = label("key-", i);
+        value = label("value-", i);
+        headers[0] = {"n", std::to_string(i)};
+        eventstream::event_view e;
+        if (i % 2 == 0) e.key = key;
+        e.value = value;
+        e.headers = headers;
+        e.timestamp_ns = 1000 + i;
+        ASSERT_TRUE((*p)->send_copy(
+            "t", e, [](const eventstream::delivery_result&) {}, 0u));
+    }
+    ASSERT_TRUE((*p)->flush(5000));
+    std::lock_guard lk(mu);
+    ASSERT_EQ(seen.size(), 10u);
+    for (int i = 0; i < 10; ++i) {
+        EXPECT_EQ(seen[i].has_key, i % 2 == 0);
+        if (i % 2 == 0) {
+            EXPECT_EQ(seen[i].key, label("key-", i));
+        }
+        EXPECT_EQ(seen[i].value, label("value-", i));
+        EXPECT_EQ(seen[i].timestamp_ns, 1000 + i);
+        ASSERT_EQ(seen[i].headers.size(), 1u);
+        EXPECT_EQ(seen[i].headers[0].first, "n");
+        EXPECT_EQ(seen[i].headers[0].second, std::to_string(i));
+    }
+}
+
 TEST(producer, a_full_buffer_fails_send_when_not_blocking) {
     fake_server server(topic_server([](fake_server&, uint64_t, const protocol::publish_request&) {
         // never acknowledges

@@ -221,9 +221,9 @@ TEST(codec_round_trip, publish_in_two_steps_is_byte_for_byte_the_whole_encoding)
 
     std::string records;
     for (const auto& e : p.events) {
-        const std::string key(e.key);
-        append_publish_record(records, e.has_key ? &key : nullptr, e.payload, e.timestamp_ns,
-                              e.header_count);
+        append_publish_record(records,
+                              e.has_key ? std::optional<std::string_view>(e.key) : std::nullopt,
+                              e.payload, e.timestamp_ns, e.header_count);
         for (uint32_t i = 0; i < e.header_count; ++i) {
             append_publish_header(records, p.headers[e.first_header + i].name,
                                   p.headers[e.first_header + i].value);
