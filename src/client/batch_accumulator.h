@@ -89,8 +89,9 @@ class batch_accumulator {
     bool add(std::string_view topic, uint32_t partition, pending_event ev, clock_fn now);
     bool add(std::string_view topic, uint32_t partition, pending_event ev, int64_t now_ns);
 
-    // The batches to send now, each partition's in order: seals open batches that are full,
-    // older than the linger, or any when `flush`; then takes sealed batches whose retry time
+    // The batches to send now, each partition's in order: seals open batches that are older
+    // than the linger when the partition can send (no batch queued, fewer than max_in_flight
+    // out), or any when `flush`; then takes sealed batches whose retry time
     // has come while the partition has fewer than max_in_flight batches out. Each taken batch
     // counts as in flight, with attempts incremented.
     std::vector<batch> take_ready(int64_t now_ns, bool flush);
@@ -127,6 +128,10 @@ class batch_accumulator {
     // A topic's partitions by number; looked up by the topic's name without a copy of it.
     using topic_partitions = std::vector<partition_state>;
 
+    // Nothing of the partition waits to be sent and it has room for one more batch out.
+    bool sendable(const partition_state& s) const noexcept {
+        return s.sealed.empty() && s.in_flight < limits_.max_in_flight;
+    }
     partition_state& state_of(std::string_view topic, uint32_t partition);
     partition_state* find_state(std::string_view topic, uint32_t partition);  // null: none
     void seal(partition_state& s);

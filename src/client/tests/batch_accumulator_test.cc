@@ -59,6 +59,26 @@ TEST(batch_accumulator, holds_events_until_the_linger_passes) {
     EXPECT_TRUE(acc.empty());
 }
 
+// While a partition's batches are all out, its lingered open batch stays open and keeps
+// gathering events (Kafka's "ready" rule): one larger batch follows, not a queue of small ones,
+// and the sender is not woken for a batch it could not send anyway.
+TEST(batch_accumulator, a_lingered_batch_waits_open_while_the_partition_is_busy) {
+    batch_accumulator acc(limits(100, 1 << 20, 1 * ms, 1));
+    acc.add("t", 0, ev("a"), 0);
+    auto first = acc.take_ready(1 * ms, false);
+    ASSERT_EQ(first.size(), 1u);  // "a" is out; the partition has no room for another
+    for (int i = 0; i < 5; ++i) acc.add("t", 0, ev(std::to_string(i)), 2 * ms);
+    EXPECT_TRUE(acc.take_ready(10 * ms, false).empty());
+    EXPECT_EQ(acc.next_wake_ns(), std::nullopt);
+    acc.add("t", 0, ev("5"), 11 * ms);  // joins the same open batch
+    acc.finished("t", 0);
+    EXPECT_EQ(acc.next_wake_ns(), 3 * ms);  // its linger is long past: send it now
+    auto second = acc.take_ready(11 * ms, false);
+    ASSERT_EQ(second.size(), 1u);
+    EXPECT_EQ(values(second[0]), (std::vector<std::string>{"0", "1", "2", "3", "4", "5"}));
+    EXPECT_EQ(second[0].first_sequence, 1u);
+}
+
 // The producer wakes its sender only when add() says the schedule changed.
 TEST(batch_accumulator, add_tells_when_a_batch_opens_or_is_sealed) {
     batch_accumulator acc(limits(3, 1 << 20, 1000 * ms, 4));
