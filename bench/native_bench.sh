@@ -9,9 +9,10 @@
 # NATS is driven by bench/nats_bench (libnats), ours by `esctl bench`. Prints both figures and
 # their ratio; the last line is one JSON object. In the publish workloads our producer keeps
 # ES_NATIVE_BENCH_IN_FLIGHT (8) batches in flight per partition (NATS's publisher never waits
-# for the server at all). With a subscriber it keeps one: with 8 the producer outruns the one
-# subscriber, which falls behind the memory topic's retention and is told of a gap, and the
-# run fails as events were not received.
+# for the server at all). With a subscriber it keeps one, and its topic keeps 4 GiB (more than
+# the run publishes): the producer outruns the one subscriber, which must still find every
+# event in the partition, not a gap (the run fails if an acknowledged event was not received);
+# with the default 64 MiB the subscriber fell behind the retention.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/node_lib.sh
@@ -37,6 +38,8 @@ for size in 128 1024; do
         -s "$size" -d "$seconds" --in-flight "$in_flight" --json 2>/dev/null | python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin)))')")
 done
 results+=("$(build/bin/nats_bench --url "$nats_url" --mode pubsub --size 128 --duration-ms "$ms")")
+build/bin/esctl --server "127.0.0.1:$BENCH_NATIVE" topic create pubsub \
+    --retention-bytes $((4 << 30)) >/dev/null
 results+=("$(build/bin/esctl --server "127.0.0.1:$BENCH_NATIVE" bench --topic pubsub \
     -s 128 -d "$seconds" --consumers 1 --json 2>/dev/null | python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin)))')")
 results+=("$(build/bin/nats_bench --url "$nats_url" --mode latency --size 128 --rate "$rate" --duration-ms "$ms")")
