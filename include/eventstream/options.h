@@ -35,7 +35,9 @@ struct producer_options {
     // events, so that a retried batch is not appended twice.
     bool idempotent = false;
     // Batching per partition: a batch is sent when it holds batch_events_max events or
-    // batch_bytes_max bytes, or linger_ms after its first event, whichever comes first.
+    // batch_bytes_max bytes, or linger_ms after its first event, whichever comes first; but
+    // while the partition has max_in_flight_per_partition batches out (or one waiting for a
+    // retry), a lingered batch stays open and keeps gathering events until it can go.
     uint32_t linger_ms = 5;
     uint32_t batch_events_max = 10000;
     uint32_t batch_bytes_max = 1 << 20;

@@ -43,8 +43,9 @@ class producer {
     // Queues `e` for `topic`, to the partition given or to the one its key routes to. Returns
     // once the event is buffered; `on_delivery` runs later. Errors (and then `on_delivery` is
     // not called): queue_full (the buffer stayed full, producer_options::block_when_full),
-    // not_found (no such topic), invalid_argument (partition out of range), too_large (the
-    // event is larger than a batch may be), closed.
+    // not_found (no such topic), invalid_argument (partition out of range, a header name over
+    // 255 bytes or more than 65 535 bytes of headers), too_large (the event is larger than a
+    // batch may be), closed.
     status send(const std::string& topic, event e, delivery_callback on_delivery,
                 std::optional<uint32_t> partition = std::nullopt);
     // As send(), with the event's bytes read from where the caller has them: they are copied

@@ -135,7 +135,13 @@ void batch_accumulator::retry(batch b, int64_t retry_at_ns) {
     --in_flight_total_;
     events_held_ += b.size();
     b.retry_at_ns = retry_at_ns;
-    s->sealed.push_front(std::move(b));
+    // Back before every batch sealed after it. With several batches out they fail in no set
+    // order (a lost connection fails them all at once), and the partition's order is the order
+    // they were sealed in; an idempotent partition refuses a later sequence before an earlier.
+    const auto at = std::find_if(s->sealed.begin(), s->sealed.end(), [&](const batch& q) {
+        return q.first_sequence > b.first_sequence;
+    });
+    s->sealed.insert(at, std::move(b));
 }
 
 std::optional<int64_t> batch_accumulator::next_wake_ns() const {

@@ -98,8 +98,9 @@ class batch_accumulator {
 
     // A batch taken earlier is finished (reported, delivered or failed for good).
     void finished(std::string_view topic, uint32_t partition);
-    // A batch taken earlier goes back to the front of its partition's queue, to be sent again
-    // at `retry_at_ns`; before it, nothing else of the partition is sent.
+    // A batch taken earlier goes back into its partition's queue, before every batch sealed
+    // after it (so retried batches keep their order whatever order they failed in), to be sent
+    // again at `retry_at_ns`; before it, nothing queued behind it is sent.
     void retry(batch b, int64_t retry_at_ns);
 
     // When take_ready() may next have something: the earliest linger expiry or retry time of a

@@ -100,6 +100,7 @@ struct producer::impl {
     // `e` is read (copied into its batch) before this returns.
     status send(const std::string& topic, const event_view& e, delivery_callback done,
                 std::optional<uint32_t> partition) {
+        if (auto bad = es::client::check_headers(e); !bad) return bad;
         const size_t bytes = es::client::event_wire_bytes(e);
         if (bytes > options.batch_bytes_max)
             return error{error_code::too_large, "the event takes " + std::to_string(bytes) +

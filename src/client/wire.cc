@@ -152,6 +152,26 @@ size_t event_wire_bytes(const eventstream::event_view& e) noexcept {
     return align_up(n);
 }
 
+eventstream::status check_headers(const eventstream::event_view& e) {
+    constexpr size_t name_bytes_max = 255;
+    constexpr size_t region_bytes_max = 65535;
+    size_t region = 0;
+    for (const auto& h : e.headers) {
+        if (h.name.size() > name_bytes_max) {
+            return eventstream::error{eventstream::error_code::invalid_argument,
+                                      "header name of " + std::to_string(h.name.size()) +
+                                          " bytes: at most " + std::to_string(name_bytes_max)};
+        }
+        region += 6 + h.name.size() + h.value.size();
+    }
+    if (region > region_bytes_max) {
+        return eventstream::error{eventstream::error_code::invalid_argument,
+                                  "the headers take " + std::to_string(region) +
+                                      " bytes: at most " + std::to_string(region_bytes_max)};
+    }
+    return {};
+}
+
 size_t event_wire_bytes(const eventstream::event& e) noexcept {
     return event_wire_bytes(eventstream::view_of(e));
 }

@@ -36,4 +36,9 @@ eventstream::status decode_records(std::string_view records, uint32_t count,
 size_t event_wire_bytes(const eventstream::event& e) noexcept;
 size_t event_wire_bytes(const eventstream::event_view& e) noexcept;
 
+// The node's limits on one event's headers (docs/protocol.md): names of at most 255 bytes, and
+// at most 65 535 bytes of headers region (6 bytes of lengths per header, then name and value).
+// Error: invalid_argument, naming the header.
+eventstream::status check_headers(const eventstream::event_view& e);
+
 }  // namespace es::client

@@ -162,6 +162,29 @@ TEST(batch_accumulator, one_batch_in_flight_per_partition_keeps_order) {
     EXPECT_EQ(values(next[0]).at(0), "b");
 }
 
+// Several batches out fail in no set order (a lost connection fails them all at once); they
+// go back in the order they were sealed, ahead of what was queued behind them.
+TEST(batch_accumulator, batches_retried_out_of_order_go_again_in_order) {
+    batch_accumulator acc(limits(1, 1 << 20, 0, 3));
+    for (const char* v : {"a", "b", "c", "d"}) acc.add("t", 0, ev(v), 0);
+    auto out = acc.take_ready(0, false);
+    ASSERT_EQ(out.size(), 3u);  // a, b, c out; d queued
+    acc.retry(std::move(out[2]), 1 * ms);
+    acc.retry(std::move(out[0]), 1 * ms);
+    acc.retry(std::move(out[1]), 1 * ms);
+    auto again = acc.take_ready(1 * ms, false);
+    ASSERT_EQ(again.size(), 3u);
+    EXPECT_EQ(values(again[0]).at(0), "a");
+    EXPECT_EQ(values(again[1]).at(0), "b");
+    EXPECT_EQ(values(again[2]).at(0), "c");
+    EXPECT_LT(again[0].first_sequence, again[1].first_sequence);
+    EXPECT_LT(again[1].first_sequence, again[2].first_sequence);
+    acc.finished("t", 0);
+    auto last = acc.take_ready(1 * ms, false);
+    ASSERT_EQ(last.size(), 1u);
+    EXPECT_EQ(values(last[0]).at(0), "d");
+}
+
 TEST(batch_accumulator, sequences_number_each_partitions_events_and_survive_retries) {
     batch_accumulator acc(limits(2, 1 << 20, 0, 8));
     for (int i = 0; i < 5; ++i) acc.add("t", 0, ev("x"), 0);

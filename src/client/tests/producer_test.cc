@@ -290,5 +290,39 @@ TEST(producer, an_event_larger_than_a_batch_is_refused) {
     EXPECT_EQ(s.err().code, eventstream::error_code::too_large);
 }
 
+// Headers the node would refuse are refused at send(), for that event alone (and never reach
+// the encoder, which cannot write a name over 65 535 bytes).
+TEST(producer, headers_over_the_limits_are_refused_at_send) {
+    std::atomic<int> events{0};
+    fake_server server(
+        topic_server([&](fake_server& s, uint64_t id, const protocol::publish_request& p) {
+            events += int(p.events.size());
+            ack(s, id, p, 0);
+        }));
+    auto p = producer::create(options_for(server));
+    ASSERT_TRUE(p);
+    auto with_headers = [](std::vector<eventstream::header> headers) {
+        eventstream::event e = keyless("v");
+        e.headers = std::move(headers);
+        return e;
+    };
+    const auto none = [](const auto&) {};
+    auto s = (*p)->send("t", with_headers({{std::string(256, 'n'), "v"}}), none);
+    ASSERT_FALSE(s);
+    EXPECT_EQ(s.err().code, eventstream::error_code::invalid_argument);
+    s = (*p)->send("t", with_headers({{std::string(70000, 'n'), "v"}}), none);
+    ASSERT_FALSE(s);
+    EXPECT_EQ(s.err().code, eventstream::error_code::invalid_argument);
+    s = (*p)->send(
+        "t", with_headers({{"a", std::string(40000, 'v')}, {"b", std::string(40000, 'v')}}), none);
+    ASSERT_FALSE(s);
+    EXPECT_EQ(s.err().code, eventstream::error_code::invalid_argument);
+    // At the limits: accepted.
+    ASSERT_TRUE(
+        (*p)->send("t", with_headers({{std::string(255, 'n'), std::string(65274, 'v')}}), none));
+    ASSERT_TRUE((*p)->flush(5000));
+    EXPECT_EQ(events.load(), 1);
+}
+
 }  // namespace
 }  // namespace es::client
