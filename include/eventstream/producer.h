@@ -65,7 +65,9 @@ class producer {
     // Later calls of send() fail with closed.
     status close(uint32_t timeout_ms = 60000);
 
-    // The producer id (0 unless idempotent).
+    // The producer id (0 unless idempotent). A partition one of whose batches failed for good
+    // (not retried, or past delivery_timeout_ms) goes on under a fresh random id, as the node
+    // would otherwise refuse its later batches for the gap in their numbering.
     uint64_t producer_id() const noexcept;
 
   private:

@@ -38,6 +38,7 @@ struct batch {
     size_t bytes = 0;                     // the events' event_wire_bytes
     int64_t opened_ns = 0;                // when its first event came
     uint64_t first_sequence = 0;          // idempotence: set when sealed, kept through retries
+    uint64_t producer_id = 0;             // idempotence: set by the producer at the first send
     uint32_t attempts = 0;                // times sent so far
     int64_t first_sent_ns = 0;
     int64_t retry_at_ns = 0;  // not to be sent again before this

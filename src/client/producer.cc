@@ -59,6 +59,10 @@ struct producer::impl {
     // Guarded by mu.
     es::client::batch_accumulator acc;
     std::map<std::string, topic_state> topics;
+    // Idempotence: partitions that moved to a fresh producer id because one of their batches
+    // failed for good (its sequence numbers left a gap the node would refuse every later batch
+    // for); the others use producer_id.
+    std::map<std::pair<std::string, uint32_t>, uint64_t> fresh_ids;
     uint64_t buffered_bytes = 0;
     uint32_t flush_requests = 0;
     bool closing = false;
@@ -163,6 +167,10 @@ struct producer::impl {
         for (;;) {
             const bool flush = flush_requests > 0 || closing;
             auto ready = acc.take_ready(es::monotonic_ns(), flush);
+            for (auto& b : ready) {
+                // A batch keeps the id it was first sent under through its retries.
+                if (b.attempts == 1) b.producer_id = id_for(b.topic, b.partition);
+            }
             if (!ready.empty()) {
                 lk.unlock();
                 for (auto& b : ready) send_batch(std::make_shared<batch>(std::move(b)));
@@ -185,8 +193,8 @@ struct producer::impl {
         head.topic = b->topic;
         head.acks = es::client::to_wire(options.ack);
         head.partition = b->partition;
-        head.producer_id = producer_id;
-        head.first_sequence = producer_id ? b->first_sequence : 0;
+        head.producer_id = b->producer_id;
+        head.first_sequence = b->producer_id ? b->first_sequence : 0;
         const uint64_t id = conn->next_request_id();
         const auto count = static_cast<uint32_t>(b->size());
         if (options.ack == acks::none) {
@@ -248,10 +256,23 @@ struct producer::impl {
                 wake_sender.notify_one();
                 return;
             }
+            // Failed for good: an idempotent partition goes on under a fresh producer id, which
+            // the node takes as a new producer that may start at any sequence number.
+            if (b->producer_id != 0 && b->producer_id == id_for(b->topic, b->partition)) {
+                fresh_ids[{b->topic, b->partition}] = random_producer_id();
+            }
         }
         finish(b);
         for (auto& done : b->done)
             if (done) done(e);
+    }
+
+    // The producer id a partition's batches are first sent under (0: not idempotent).
+    // REQUIRES: mu held.
+    uint64_t id_for(const std::string& topic, uint32_t partition) const {
+        if (producer_id == 0 || fresh_ids.empty()) return producer_id;
+        auto it = fresh_ids.find({topic, partition});
+        return it == fresh_ids.end() ? producer_id : it->second;
     }
 
     void finish(const std::shared_ptr<batch>& b) {

@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include <atomic>
 #include <future>
 
@@ -113,6 +115,50 @@ TEST(producer, a_non_retryable_error_is_reported_without_retry) {
     ASSERT_FALSE(r);
     EXPECT_EQ(r.err().code, eventstream::error_code::too_large);
     EXPECT_EQ(publishes.load(), 1);
+}
+
+// The node takes an idempotent partition's batches only in sequence order per producer id (a
+// new id may start anywhere). After a batch fails for good its sequence numbers leave a gap,
+// so the partition goes on under a fresh id rather than be refused for ever after.
+TEST(producer, an_idempotent_partition_goes_on_after_a_batch_fails_for_good) {
+    std::mutex mu;
+    std::map<uint64_t, uint64_t> expected;  // producer id -> next sequence, as the node keeps
+    std::vector<std::pair<uint64_t, uint64_t>> sent;  // producer id, first sequence
+    fake_server server(
+        topic_server([&](fake_server& s, uint64_t id, const protocol::publish_request& p) {
+            std::lock_guard lk(mu);
+            sent.emplace_back(p.producer_id, p.first_sequence);
+            std::string out;
+            if (sent.size() == 1) {  // the first batch is refused for good
+                protocol::encode(out, id, protocol::error_reply{5, false, "refused"});
+                s.reply(out);
+                return;
+            }
+            auto it = expected.find(p.producer_id);
+            if (it != expected.end() && it->second != p.first_sequence) {
+                protocol::encode(out, id, protocol::error_reply{5, false, "out of order"});
+                s.reply(out);
+                return;
+            }
+            expected[p.producer_id] = p.first_sequence + p.events.size();
+            ack(s, id, p, 0);
+        }));
+    auto o = options_for(server);
+    o.idempotent = true;
+    auto p = producer::create(o);
+    ASSERT_TRUE(p);
+    EXPECT_FALSE((*p)->send_future("t", keyless("a"), 0u).get());
+    for (const char* v : {"b", "c"}) {
+        auto r = (*p)->send_future("t", keyless(v), 0u).get();
+        ASSERT_TRUE(r) << v << ": " << r.err().to_string();
+    }
+    std::lock_guard lk(mu);
+    ASSERT_EQ(sent.size(), 3u);
+    EXPECT_EQ(sent[0].first, (*p)->producer_id());
+    EXPECT_NE(sent[1].first, sent[0].first);  // a fresh id after the failure ...
+    EXPECT_EQ(sent[2].first, sent[1].first);  // ... kept from then on
+    EXPECT_EQ(sent[1].second, 1u);            // numbering goes on
+    EXPECT_EQ(sent[2].second, 2u);
 }
 
 TEST(producer, a_lost_connection_is_retried_and_order_kept) {
