@@ -9,9 +9,9 @@ namespace {
 
 // The record layout of core/record_format.h, which the protocol carries as it is stored. The
 // client reads it without depending on core (ARCHITECTURE.md: client depends on protocol and
-// common only).
-constexpr size_t record_header_bytes = 32;
-constexpr size_t record_alignment = 8;
+// common only); protocol/frame_format.h holds the sizes.
+constexpr size_t record_header_bytes = protocol::wire_record_header_bytes;
+constexpr size_t record_alignment = protocol::wire_record_alignment;
 constexpr uint16_t record_has_key = 1;
 
 template <class T>
@@ -153,8 +153,8 @@ size_t event_wire_bytes(const eventstream::event_view& e) noexcept {
 }
 
 eventstream::status check_headers(const eventstream::event_view& e) {
-    constexpr size_t name_bytes_max = 255;
-    constexpr size_t region_bytes_max = 65535;
+    constexpr size_t name_bytes_max = protocol::max_name_bytes;
+    constexpr size_t region_bytes_max = protocol::wire_record_headers_bytes_max;
     size_t region = 0;
     for (const auto& h : e.headers) {
         if (h.name.size() > name_bytes_max) {

@@ -44,6 +44,9 @@ inline constexpr size_t events_body_head_bytes = 24;
 // u32 payload_bytes, u16 headers_bytes, and is a multiple of 8 bytes of at least 32.
 inline constexpr size_t wire_record_header_bytes = 32;
 inline constexpr size_t wire_record_alignment = 8;
+// A record's headers region (u16 headers_bytes): every header's u16 name length, u32 value
+// length, name and value. Header names are at most max_name_bytes.
+inline constexpr size_t wire_record_headers_bytes_max = 65535;
 
 enum class message_type : uint16_t {
     // client -> server

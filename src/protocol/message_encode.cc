@@ -159,6 +159,11 @@ void put_publish_record(wire_writer& w, bool has_key, std::string_view key,
     w.u16(static_cast<uint16_t>(header_count));
 }
 
+void put_publish_header(wire_writer& w, std::string_view name, std::string_view value) {
+    w.str(name);
+    w.bytes(value);
+}
+
 }  // namespace
 
 void encode(std::string& out, uint64_t request_id, const publish_request& m) {
@@ -170,8 +175,7 @@ void encode(std::string& out, uint64_t request_id, const publish_request& m) {
         put_publish_record(w, e.has_key, e.key, e.payload, e.timestamp_ns, e.header_count);
         for (uint32_t i = 0; i < e.header_count; ++i) {
             const wire_header& h = m.headers[e.first_header + i];
-            w.str(h.name);
-            w.bytes(h.value);
+            put_publish_header(w, h.name, h.value);
         }
     }
     f.finish();
@@ -186,8 +190,7 @@ void append_publish_record(std::string& records, std::optional<std::string_view>
 
 void append_publish_header(std::string& records, std::string_view name, std::string_view value) {
     wire_writer w(records);
-    w.str(name);
-    w.bytes(value);
+    put_publish_header(w, name, value);
 }
 
 void encode_publish_head(std::string& out, uint64_t request_id, const publish_head& head,

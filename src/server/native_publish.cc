@@ -4,12 +4,20 @@
 #include <string>
 #include <utility>
 
+#include "core/record_format.h"
 #include "protocol/codec.h"
 #include "server/native_convert.h"
 #include "server/native_errors.h"
 #include "server/publish_call.h"
 
 namespace es::server {
+
+// The protocol carries records as core stores them; it repeats their sizes and limits without
+// depending on core (protocol/frame_format.h), and clients check events against them.
+static_assert(protocol::wire_record_header_bytes == core::record_header_bytes);
+static_assert(protocol::wire_record_alignment == core::record_alignment);
+static_assert(protocol::wire_record_headers_bytes_max == core::max_headers_bytes);
+static_assert(protocol::max_name_bytes == core::max_header_name_bytes);
 
 void publish_with_ack(core::engine& engine, const core::topic_ptr& t,
                       std::span<const core::event_in> events, const core::publish_options& options,
