@@ -7,12 +7,15 @@
 #   3. one publisher and one subscriber at a fixed rate (ES_NATIVE_BENCH_RATE, 128 B): latency
 #      from each message's due time to its receipt by the subscriber, p50/p99/p99.9.
 # NATS is driven by bench/nats_bench (libnats), ours by `esctl bench`. Prints both figures and
-# their ratio; the last line is one JSON object. In the publish workloads our producer keeps
+# their ratio; the last line is one JSON object. In the throughput workloads our producer keeps
 # ES_NATIVE_BENCH_IN_FLIGHT (8) batches in flight per partition (NATS's publisher never waits
-# for the server at all). With a subscriber it keeps one, and its topic keeps 4 GiB (more than
-# the run publishes): the producer outruns the one subscriber, which must still find every
-# event in the partition, not a gap (the run fails if an acknowledged event was not received);
-# with the default 64 MiB the subscriber fell behind the retention.
+# for the server at all), and times the ack and receipt of every 16th event
+# (`--latency-every 16`): NATS's publisher reads no clock per message beyond the one stamp
+# both take, having no acks. The subscriber's topic keeps 4 GiB (more than the run publishes):
+# the producer may outrun the one subscriber, which must still find every event in the
+# partition, not a gap (the run fails if an acknowledged event was not received); with the
+# default 64 MiB the subscriber fell behind the retention. The fixed-rate workload times every
+# event.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/node_lib.sh
@@ -35,13 +38,13 @@ results=()
 for size in 128 1024; do
     results+=("$(build/bin/nats_bench --url "$nats_url" --mode pub --size "$size" --duration-ms "$ms")")
     results+=("$(build/bin/esctl --server "127.0.0.1:$BENCH_NATIVE" bench --topic "pub$size" \
-        -s "$size" -d "$seconds" --in-flight "$in_flight" --json 2>/dev/null | python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin)))')")
+        -s "$size" -d "$seconds" --in-flight "$in_flight" --latency-every 16 --json 2>/dev/null | python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin)))')")
 done
 results+=("$(build/bin/nats_bench --url "$nats_url" --mode pubsub --size 128 --duration-ms "$ms")")
 build/bin/esctl --server "127.0.0.1:$BENCH_NATIVE" topic create pubsub \
     --retention-bytes $((4 << 30)) >/dev/null
 results+=("$(build/bin/esctl --server "127.0.0.1:$BENCH_NATIVE" bench --topic pubsub \
-    -s 128 -d "$seconds" --consumers 1 --json 2>/dev/null | python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin)))')")
+    -s 128 -d "$seconds" --consumers 1 --in-flight "$in_flight" --latency-every 16 --json 2>/dev/null | python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin)))')")
 results+=("$(build/bin/nats_bench --url "$nats_url" --mode latency --size 128 --rate "$rate" --duration-ms "$ms")")
 results+=("$(build/bin/esctl --server "127.0.0.1:$BENCH_NATIVE" bench --topic latency \
     -s 128 -d "$seconds" --consumers 1 --rate "$rate" --json 2>/dev/null | python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin)))')")

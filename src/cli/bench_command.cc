@@ -1,6 +1,8 @@
 // esctl bench: producer and consumer throughput and latency against a server. Producers stamp
 // each payload with the send time (steady clock, this process), so that the ack latency is
-// send-to-report and the consumers' end-to-end latency is send-to-poll.
+// send-to-report and the consumers' end-to-end latency is send-to-poll. With --latency-every N
+// only every Nth event's ack and receipt read the clock (as Kafka's producer-perf-test keeps
+// every Nth latency); the rates then run to the last event timed.
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>
@@ -40,6 +42,9 @@ struct bench_args {
     // Events per second over all producers; 0 sends as fast as the producer takes them.
     double rate = 0;
     uint32_t partitions = 1;
+    // Latencies are timed for every this-many-th event (its ack and, with consumers, its
+    // receipt); the others read no clock when they are reported or received.
+    uint32_t latency_every = 1;
     bool progress = false;
     bool json = false;
 };
@@ -49,8 +54,9 @@ struct producer_stats {
     std::atomic<uint64_t> sent{0};
     std::atomic<uint64_t> acked{0};
     std::atomic<uint64_t> failed{0};
-    std::atomic<int64_t> last_ack_ns{0};
-    std::string first_error;  // guarded by mu
+    std::atomic<int64_t> last_ack_ns{0};         // of the last ack timed
+    std::atomic<uint64_t> acked_by_last_ack{0};  // acks up to and with it
+    std::string first_error;                     // guarded by mu
     std::mutex mu;
 };
 
@@ -58,7 +64,8 @@ struct consumer_stats {
     std::vector<int64_t> e2e_ns;  // the consumer's own thread
     std::atomic<uint64_t> received{0};
     int64_t first_ns = 0;
-    int64_t last_ns = 0;
+    int64_t last_ns = 0;               // of the last event timed
+    uint64_t received_by_last_ns = 0;  // events up to and with it
     std::string error;
 };
 
@@ -169,10 +176,14 @@ int run_bench(const global_options& g, const bench_args& a) {
                 std::memcpy(&sent_ns, rec.value.data(), 8);
                 std::memcpy(&id, rec.value.data() + 8, 8);
                 if (id != run_id) continue;
-                const int64_t t = monotonic_ns();
-                if (!st.first_ns) st.first_ns = t;
-                st.last_ns = t;
-                st.e2e_ns.push_back(t - int64_t(sent_ns));
+                const uint64_t n = st.received.load(std::memory_order_relaxed);
+                if (n % a.latency_every == 0) {
+                    const int64_t t = monotonic_ns();
+                    if (!st.first_ns) st.first_ns = t;
+                    st.last_ns = t;
+                    st.received_by_last_ns = n + 1;
+                    st.e2e_ns.push_back(t - int64_t(sent_ns));
+                }
                 st.received.fetch_add(1, std::memory_order_relaxed);
             }
         });
@@ -220,19 +231,26 @@ int run_bench(const global_options& g, const bench_args& a) {
                 // The payload is sent from this one buffer: send_copy copies it into the batch.
                 eventstream::event_view e;
                 e.value = payload;
-                auto s = p.send_copy(a.topic, e, [st, t](const eventstream::delivery_result& r) {
-                    const int64_t done = monotonic_ns();
-                    if (r) {
-                        st->ack_ns.push_back(done - t);
-                        st->acked.fetch_add(1, std::memory_order_relaxed);
-                        st->last_ack_ns.store(done, std::memory_order_relaxed);
-                    } else {
-                        if (st->failed.fetch_add(1) == 0) {
-                            std::lock_guard lk(st->mu);
-                            st->first_error = r.err().to_string();
+                // 0: an event whose ack is not timed (t > 0 on the steady clock).
+                const int64_t timed_from = n % a.latency_every == 0 ? t : 0;
+                auto s = p.send_copy(
+                    a.topic, e, [st, timed_from](const eventstream::delivery_result& r) {
+                        if (r) {
+                            const uint64_t acked =
+                                st->acked.fetch_add(1, std::memory_order_relaxed) + 1;
+                            if (timed_from != 0) {
+                                const int64_t done = monotonic_ns();
+                                st->ack_ns.push_back(done - timed_from);
+                                st->acked_by_last_ack.store(acked, std::memory_order_relaxed);
+                                st->last_ack_ns.store(done, std::memory_order_relaxed);
+                            }
+                        } else {
+                            if (st->failed.fetch_add(1) == 0) {
+                                std::lock_guard lk(st->mu);
+                                st->first_error = r.err().to_string();
+                            }
                         }
-                    }
-                });
+                    });
                 if (!s) {
                     std::lock_guard lk(st->mu);
                     if (st->first_error.empty()) st->first_error = s.err().to_string();
@@ -284,7 +302,9 @@ int run_bench(const global_options& g, const bench_args& a) {
     for (auto& c : consumers) (void)c->close();
 
     // Figures.
-    uint64_t acked = 0, failed = 0;
+    // The rates count the events up to the last one timed (all of them when every event is
+    // timed), over the time from the start to it.
+    uint64_t acked = 0, failed = 0, acked_timed = 0;
     int64_t last_ack = start;
     std::vector<int64_t> ack_samples;
     std::string first_error;
@@ -292,23 +312,25 @@ int run_bench(const global_options& g, const bench_args& a) {
         acked += s->acked.load();
         failed += s->failed.load();
         last_ack = std::max(last_ack, s->last_ack_ns.load());
+        acked_timed += s->acked_by_last_ack.load();
         ack_samples.insert(ack_samples.end(), s->ack_ns.begin(), s->ack_ns.end());
         if (first_error.empty()) first_error = s->first_error;
     }
-    uint64_t received = 0;
+    uint64_t received = 0, received_timed = 0;
     int64_t first_recv = 0, last_recv = 0;
     std::vector<int64_t> e2e_samples;
     for (auto& s : cstats) {
         received += s->received.load();
         if (s->first_ns && (!first_recv || s->first_ns < first_recv)) first_recv = s->first_ns;
         last_recv = std::max(last_recv, s->last_ns);
+        received_timed += s->received_by_last_ns;
         e2e_samples.insert(e2e_samples.end(), s->e2e_ns.begin(), s->e2e_ns.end());
         if (first_error.empty() && !s->error.empty()) first_error = s->error;
     }
     const double produce_s = double(std::max<int64_t>(last_ack - start, 1)) / 1e9;
     const double consume_s = double(std::max<int64_t>(last_recv - start, 1)) / 1e9;
-    const double produce_rate = double(acked) / produce_s;
-    const double consume_rate = double(received) / consume_s;
+    const double produce_rate = double(acked_timed) / produce_s;
+    const double consume_rate = double(received_timed) / consume_s;
     auto ack_summary = summarize(ack_samples);
     auto e2e_summary = summarize(e2e_samples);
 
@@ -323,6 +345,7 @@ int run_bench(const global_options& g, const bench_args& a) {
             {"linger_ms", a.linger_ms},
             {"in_flight", a.in_flight},
             {"rate", a.rate},
+            {"latency_every", a.latency_every},
             {"events_sent", sent},
             {"events_acked", acked},
             {"events_failed", failed},
@@ -397,6 +420,11 @@ void add_bench_command(CLI::App& app, const global_options& g, command_run& sele
         ->capture_default_str();
     cmd->add_option("-d,--duration", a->duration_s,
                     "Seconds to produce for, instead of a count of events");
+    cmd->add_option("--latency-every", a->latency_every,
+                    "Time the latency of every Nth event only (ack and end to end), so that "
+                    "the clock reads of timing every event stay out of the throughput")
+        ->capture_default_str()
+        ->check(CLI::Range(1u, 1000000u));
     cmd->add_flag("--progress", a->progress, "Show the progress bar even when stderr is no tty");
     cmd->add_flag("--json", a->json, "Print the results as one JSON object");
     cmd->callback([&g, &selected, a] { selected = [&g, a] { return run_bench(g, *a); }; });

@@ -13,6 +13,7 @@
 #include <optional>
 #include <thread>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "client/wire.h"
@@ -77,10 +78,37 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
     };
     std::unordered_map<uint64_t, entry> pending;
 
-    std::string out;  // frames waiting for the current write to finish
-    std::vector<std::function<void(status)>> out_done;
-    std::string writing;
-    std::vector<std::function<void(status)>> writing_done;
+    // Frames waiting for the current write to finish: bytes copied into `out`, and large frame
+    // tails written from where they are (see write()). A piece is `owned` more bytes of `out`
+    // (after the previous piece's), then its view; bytes of `out` after the last piece follow.
+    struct out_piece {
+        size_t owned = 0;
+        std::string_view view;
+        std::shared_ptr<const void> keep;  // holds `view`'s bytes until they are written
+    };
+    struct out_queue {
+        std::string bytes;
+        std::vector<out_piece> pieces;
+        size_t owned_in_pieces = 0;  // the pieces' `owned` summed
+        std::vector<std::function<void(status)>> done;
+
+        bool empty() const noexcept { return bytes.empty() && pieces.empty(); }
+        void clear() {
+            bytes.clear();
+            pieces.clear();
+            owned_in_pieces = 0;
+            done.clear();
+        }
+        void swap(out_queue& o) noexcept {
+            bytes.swap(o.bytes);
+            pieces.swap(o.pieces);
+            std::swap(owned_in_pieces, o.owned_in_pieces);
+            done.swap(o.done);
+        }
+    };
+    out_queue out;
+    out_queue writing;
+    std::vector<asio::const_buffer> writing_buffers;
     bool write_active = false;
 
     protocol::frame_reader reader{protocol::max_frame_bytes_limit};
@@ -203,10 +231,9 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
     void fail_all(const error& e) {
         auto entries = std::move(pending);
         pending.clear();
-        auto done = std::move(out_done);
-        out_done.clear();
+        auto done = std::move(out.done);
         out.clear();
-        // A write in progress completes with an error and reports to writing_done then.
+        // A write in progress completes with an error and reports to writing.done then.
         for (auto& fn : done)
             if (fn) fn(e);
         for (auto& [id, en] : entries) {
@@ -275,22 +302,37 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
             }
             return;
         }
-        const bool ended = f.header.type == protocol::message_type::subscription_ended;
-        auto push = en.on_push;
-        if (ended) pending.erase(it);
-        push(f);
+        if (f.header.type == protocol::message_type::subscription_ended) {
+            auto push = std::move(en.on_push);
+            pending.erase(it);
+            push(std::move(f));
+            return;
+        }
+        // The handler only posts to this thread, so `pending` stays as it is during the call.
+        en.on_push(std::move(f));
     }
 
     // ---- Writing.
-    // `tail`: more bytes of the same frame, appended after it (viewed; see request_with_tail).
-    void write(std::string frame, std::function<void(status)> done, std::string_view tail = {}) {
+    // Tails this long or longer are written from their own bytes (one more entry in the
+    // gathered write) rather than copied into `out`.
+    static constexpr size_t gather_tail_bytes = 4096;
+
+    // `tail`: more bytes of the same frame, after it, viewed; `keep` holds them until they are
+    // written (see request_with_tail).
+    void write(std::string frame, std::function<void(status)> done, std::string_view tail = {},
+               std::shared_ptr<const void> keep = {}) {
         if (out.empty() && tail.empty()) {
-            out.swap(frame);  // a lone frame is written from its own string, without a copy
+            out.bytes.swap(frame);  // a lone frame is written from its own string, without a copy
+        } else if (tail.size() < gather_tail_bytes) {
+            out.bytes.append(frame);
+            out.bytes.append(tail);
         } else {
-            out.append(frame);
-            out.append(tail);
+            out.bytes.append(frame);
+            const size_t owned = out.bytes.size() - out.owned_in_pieces;
+            out.pieces.push_back({owned, tail, std::move(keep)});
+            out.owned_in_pieces += owned;
         }
-        out_done.push_back(std::move(done));
+        out.done.push_back(std::move(done));
         if (!write_active) flush_writes();
     }
 
@@ -299,14 +341,20 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
         write_active = true;
         writing.swap(out);
         out.clear();
-        writing_done.swap(out_done);
-        out_done.clear();
+        writing_buffers.clear();
+        size_t at = 0;
+        for (const auto& p : writing.pieces) {
+            if (p.owned) writing_buffers.emplace_back(writing.bytes.data() + at, p.owned);
+            at += p.owned;
+            writing_buffers.emplace_back(p.view.data(), p.view.size());
+        }
+        if (at < writing.bytes.size())
+            writing_buffers.emplace_back(writing.bytes.data() + at, writing.bytes.size() - at);
         const uint64_t gen = generation;
-        asio::async_write(socket, asio::buffer(writing),
+        asio::async_write(socket, writing_buffers,
                           [self = shared_from_this(), gen](boost::system::error_code e, size_t) {
                               self->write_active = false;
-                              auto done = std::move(self->writing_done);
-                              self->writing_done.clear();
+                              auto done = std::move(self->writing.done);
                               self->writing.clear();
                               status s;
                               if (e) s = make(error_code::connection_lost, "write: " + e.message());
@@ -327,7 +375,8 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
 
     // ---- Requests (I/O thread).
     void do_request(uint64_t id, std::string frame, reply_handler on_reply, push_handler on_push,
-                    lost_handler on_lost, std::string_view tail = {}) {
+                    lost_handler on_lost, std::string_view tail = {},
+                    std::shared_ptr<const void> keep = {}) {
         if (st != state::ready) {
             on_reply(st == state::closed ? make(error_code::closed, "the client is closed")
                                          : make(error_code::connection_lost,
@@ -341,7 +390,7 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
         en.on_lost = std::move(on_lost);
         en.deadline_ns = monotonic_ns() + int64_t(options.request_timeout_ms) * 1'000'000;
         pending.emplace(id, std::move(en));
-        write(std::move(frame), {}, tail);
+        write(std::move(frame), {}, tail, std::move(keep));
     }
 
     void do_send(std::string frame, std::function<void(status)> on_written) {
@@ -482,7 +531,8 @@ void connection::request_with_tail(uint64_t request_id, std::string head, std::s
     }
     asio::post(impl_->io, [i = impl_, request_id, head = std::move(head), tail,
                            keep = std::move(keep), on_reply = std::move(on_reply)]() mutable {
-        i->do_request(request_id, std::move(head), std::move(on_reply), {}, {}, tail);
+        i->do_request(request_id, std::move(head), std::move(on_reply), {}, {}, tail,
+                      std::move(keep));
     });
 }
 

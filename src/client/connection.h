@@ -30,8 +30,9 @@ struct owned_frame {
 // Called once on the I/O thread with the answer or an error (connection_lost, timed_out, closed).
 // An ERROR frame is delivered as a frame; answer_error() turns it into an error.
 using reply_handler = std::function<void(result<owned_frame>)>;
-// Called on the I/O thread for each frame pushed on a stream after its first answer.
-using push_handler = std::function<void(const owned_frame&)>;
+// Called on the I/O thread for each frame pushed on a stream after its first answer; the
+// handler may keep the frame (its body is moved in, not copied).
+using push_handler = std::function<void(owned_frame&&)>;
 // Called on the I/O thread once when a stream ends because the connection was lost or closed.
 using lost_handler = std::function<void(const error&)>;
 
@@ -56,7 +57,8 @@ class connection {
     // is down the request fails at once with connection_lost. Any thread.
     void request(uint64_t request_id, std::string frame, reply_handler on_reply);
     // As request(), for a frame in two parts: `head`, then the bytes `tail` views, which `keep`
-    // holds alive until they are queued for writing (copied once, into the write buffer).
+    // holds alive until they are written. A long tail is written from its own bytes (a
+    // gathered write, no copy); a short one is copied into the write buffer.
     void request_with_tail(uint64_t request_id, std::string head, std::string_view tail,
                            std::shared_ptr<const void> keep, reply_handler on_reply);
     // As request(), but the entry stays after the first answer: later frames with the same

@@ -30,15 +30,6 @@ namespace {
 // (at most 64 KiB) and padding.
 constexpr uint64_t largest_record_overhead_bytes = 32 + 64 * 1024 + 8;
 
-// The bytes a record takes in an EVENTS frame: the measure of byte credit.
-uint64_t record_bytes(const consumer_record& r) {
-    event e;
-    e.key = r.key;
-    e.value = r.value;
-    e.headers = r.headers;
-    return es::client::event_wire_bytes(e);
-}
-
 }  // namespace
 
 struct consumer::impl {
@@ -55,10 +46,23 @@ struct consumer::impl {
         std::optional<uint64_t> committed;      // last offset committed by us
         es::client::credit_window credit;
     };
+    // What the I/O thread queues for poll(): one EVENTS frame whose records poll() decodes one
+    // at a time (so that each record's strings are made and freed on the application's
+    // thread, and a frame is queued with one lock), or a gap notice, or the end of a
+    // subscription.
     struct queued {
-        consumer_record record;
-        uint64_t bytes = 0;
-        std::optional<error> ended;  // the subscription ended (instead of a record)
+        uint32_t partition = 0;
+        std::string body;          // the EVENTS frame's body
+        size_t records_at = 0;     // where its records start in `body`
+        size_t records_bytes = 0;  // and how long they are (checked by check_records)
+        size_t next_at = 0;        // the next record to hand out, from records_at
+        uint32_t left = 0;         // records not yet handed out
+        std::optional<consumer_record> gap;
+        std::optional<error> ended;
+
+        std::string_view records() const {
+            return std::string_view(body).substr(records_at, records_bytes);
+        }
     };
 
     mutable std::mutex mu;
@@ -115,32 +119,45 @@ struct consumer::impl {
                 }
                 on_done(s);
             },
-            [this, p, id](const owned_frame& f) { on_push(p, id, f); },
+            [this, p, id](owned_frame&& f) { on_push(p, id, std::move(f)); },
             [](const error&) {
                 // Lost with the connection: on_reconnect() subscribes again.
             });
     }
 
-    // I/O thread: a frame pushed on partition p's subscription.
-    void on_push(uint32_t p, uint64_t id, const owned_frame& f) {
-        std::vector<consumer_record> records;
-        std::optional<error> ended;
+    // I/O thread: a frame pushed on partition p's subscription. An EVENTS frame is checked
+    // whole here (a bad one ends the subscription before any of it is handed out) and queued
+    // as it came.
+    void on_push(uint32_t p, uint64_t id, owned_frame&& f) {
+        queued q;
+        q.partition = p;
+        std::optional<uint64_t> last_offset;  // of the records queued
         switch (f.header.type) {
             case protocol::message_type::events: {
                 auto ev = protocol::decode_events(f.body);
+                if (!ev) {
+                    q.ended = error{error_code::protocol_error, "bad EVENTS: " + ev.err().message};
+                    break;
+                }
                 // Filed under the partition this subscription is for, whatever the frame says,
                 // so that a confused server cannot make us touch a partition we do not track.
-                status s =
-                    ev ? es::client::decode_records(ev->records, ev->count, topic, p, records)
-                       : status(
-                             error{error_code::protocol_error, "bad EVENTS: " + ev.err().message});
-                if (!s) ended = s.err();
+                auto checked = es::client::check_records(ev->records, ev->count, p);
+                if (!checked) {
+                    q.ended = checked.err();
+                    break;
+                }
+                if (ev->count == 0) return;
+                last_offset = **checked;
+                q.records_at = static_cast<size_t>(ev->records.data() - f.body.data());
+                q.records_bytes = ev->records.size();
+                q.left = ev->count;
+                q.body = std::move(f.body);
                 break;
             }
             case protocol::message_type::gap: {
                 auto g = protocol::decode_gap(f.body);
                 if (!g) {
-                    ended = error{error_code::protocol_error, "bad GAP: " + g.err().message};
+                    q.ended = error{error_code::protocol_error, "bad GAP: " + g.err().message};
                     break;
                 }
                 consumer_record r;
@@ -150,15 +167,15 @@ struct consumer::impl {
                 r.gap_first = g->first;
                 r.gap_last = g->last;
                 r.offset = g->last;
-                records.push_back(std::move(r));
+                q.gap = std::move(r);
                 break;
             }
             case protocol::message_type::subscription_ended: {
                 auto e = protocol::decode_subscription_ended(f.body);
-                ended = e ? es::client::error_from_wire(e->code, "the subscription to partition " +
-                                                                     std::to_string(p) +
-                                                                     " ended: " + e->message)
-                          : error{error_code::protocol_error, "bad SUBSCRIPTION_ENDED"};
+                q.ended = e ? es::client::error_from_wire(
+                                  e->code, "the subscription to partition " + std::to_string(p) +
+                                               " ended: " + e->message)
+                            : error{error_code::protocol_error, "bad SUBSCRIPTION_ENDED"};
                 break;
             }
             default:
@@ -168,19 +185,13 @@ struct consumer::impl {
             std::lock_guard lk(mu);
             auto& ps = parts.at(p);
             if (ps.request_id != id) return;  // an old subscription
-            for (auto& r : records) {
-                if (r.kind == record_kind::event) {
-                    ps.next_received = r.offset + 1;
-                } else {
-                    ps.next_received = std::max(ps.next_received.value_or(0), r.gap_last + 1);
-                }
-                const uint64_t b = r.kind == record_kind::event ? record_bytes(r) : 0;
-                queue.push_back(queued{std::move(r), b, std::nullopt});
+            if (last_offset) {
+                ps.next_received = *last_offset + 1;
+            } else if (q.gap) {
+                ps.next_received = std::max(ps.next_received.value_or(0), q.gap->gap_last + 1);
             }
-            if (ended) {
-                ps.request_id = 0;
-                queue.push_back(queued{{}, 0, ended});
-            }
+            if (q.ended) ps.request_id = 0;
+            queue.push_back(std::move(q));
         }
         arrived.notify_all();
     }
@@ -201,7 +212,10 @@ struct consumer::impl {
             subscribe_partition(p, from, [this, p = p](status s) {
                 if (s) return;
                 std::lock_guard lk(mu);
-                queue.push_back(queued{{}, 0, s.err()});
+                queued q;
+                q.partition = p;
+                q.ended = s.err();
+                queue.push_back(std::move(q));
                 arrived.notify_all();
             });
         }
@@ -277,17 +291,28 @@ struct consumer::impl {
             maybe_auto_commit();
             return std::optional<consumer_record>{};
         }
-        queued q = std::move(queue.front());
-        queue.pop_front();
-        if (q.ended) return *q.ended;
-        auto& ps = parts.at(q.record.partition);
+        queued& q = queue.front();
+        if (q.ended) {
+            error e = std::move(*q.ended);
+            queue.pop_front();
+            return e;
+        }
+        consumer_record r;
+        auto& ps = parts.at(q.partition);
         std::optional<es::client::credit_window::grant> g;
         uint64_t sub = ps.subscription_id;
-        if (q.record.kind == record_kind::event) {
-            ps.position = q.record.offset + 1;
-            g = ps.credit.consumed(q.bytes);
+        if (q.gap) {
+            r = std::move(*q.gap);
+            queue.pop_front();
+            ps.position = std::max(ps.position.value_or(0), r.gap_last + 1);
         } else {
-            ps.position = std::max(ps.position.value_or(0), q.record.gap_last + 1);
+            // The record's size on the wire is the measure of byte credit.
+            const size_t bytes =
+                es::client::decode_record(q.records(), q.next_at, topic, q.partition, r);
+            q.next_at += bytes;
+            if (--q.left == 0) queue.pop_front();
+            ps.position = r.offset + 1;
+            g = ps.credit.consumed(bytes);
         }
         const bool commit_due = auto_commit_due();
         lk.unlock();
@@ -298,7 +323,7 @@ struct consumer::impl {
             conn->send(std::move(frame));
         }
         if (commit_due) (void)commit(false);
-        return std::optional<consumer_record>(std::move(q.record));
+        return std::optional<consumer_record>(std::move(r));
     }
 
     void maybe_auto_commit() {

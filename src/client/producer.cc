@@ -234,14 +234,17 @@ struct producer::impl {
     // On the I/O thread: the batch is appended (ack) or written out (acks=0, ack null).
     void complete(const std::shared_ptr<batch>& b, const protocol::batch_ack* ack) {
         finish(b);
+        // One report for the batch, its offset set for each event in turn (the callbacks get
+        // it by reference, for the length of the call).
+        delivery d;
+        d.topic = b->topic;
+        d.partition = b->partition;
+        d.duplicate = ack && ack->duplicate;
+        delivery_result report(std::move(d));
         for (size_t i = 0; i < b->size(); ++i) {
             if (!b->done[i]) continue;
-            delivery d;
-            d.topic = b->topic;
-            d.partition = b->partition;
-            d.offset = ack ? int64_t(ack->base_offset + i) : -1;
-            d.duplicate = ack && ack->duplicate;
-            b->done[i](delivery_result(std::move(d)));
+            report->offset = ack ? int64_t(ack->base_offset + i) : -1;
+            b->done[i](report);
         }
     }
 

@@ -96,10 +96,10 @@ protocol::start_kind to_wire(eventstream::start_position::kind k) {
     return protocol::start_kind::latest;
 }
 
-eventstream::status decode_records(std::string_view records, uint32_t count,
-                                   const std::string& topic, uint32_t partition,
-                                   std::vector<eventstream::consumer_record>& out) {
+eventstream::result<std::optional<uint64_t>> check_records(std::string_view records, uint32_t count,
+                                                           uint32_t partition) {
     size_t at = 0;
+    std::optional<uint64_t> last;
     for (uint32_t i = 0; i < count; ++i) {
         // Named only in an error (building it for every record cost an allocation each).
         auto where = [&] {
@@ -111,21 +111,11 @@ eventstream::status decode_records(std::string_view records, uint32_t count,
         const uint32_t key_bytes = load<uint32_t>(h + 4);
         const uint32_t payload_bytes = load<uint32_t>(h + 8);
         const uint16_t headers_bytes = load<uint16_t>(h + 12);
-        const uint16_t flags = load<uint16_t>(h + 14);
         const size_t need =
             align_up(record_header_bytes + size_t(key_bytes) + payload_bytes + headers_bytes);
         if (record_bytes != need || record_bytes > records.size() - at)
             return bad(where() + ": its sizes do not fit");
-        eventstream::consumer_record r;
-        r.topic = topic;
-        r.partition = partition;
-        r.timestamp_ns = load<int64_t>(h + 16);
-        r.offset = load<uint64_t>(h + 24);
-        const char* p = h + record_header_bytes;
-        if (flags & record_has_key) r.key.emplace(p, key_bytes);
-        p += key_bytes;
-        r.value.assign(p, payload_bytes);
-        p += payload_bytes;
+        const char* p = h + record_header_bytes + key_bytes + payload_bytes;
         const char* end = p + headers_bytes;
         while (p < end) {
             if (end - p < 6) return bad(where() + ": truncated header entry");
@@ -133,16 +123,63 @@ eventstream::status decode_records(std::string_view records, uint32_t count,
             const uint32_t vb = load<uint32_t>(p + 2);
             p += 6;
             if (size_t(end - p) < size_t(nb) + vb) return bad(where() + ": header runs past");
-            eventstream::header hd;
-            hd.name.assign(p, nb);
-            hd.value.assign(p + nb, vb);
-            r.headers.push_back(std::move(hd));
             p += nb + vb;
         }
-        out.push_back(std::move(r));
+        last = load<uint64_t>(h + 24);
         at += record_bytes;
     }
     if (at != records.size()) return bad("EVENTS frame holds bytes after its last record");
+    return last;
+}
+
+size_t decode_record(std::string_view records, size_t at, const std::string& topic,
+                     uint32_t partition, eventstream::consumer_record& r) {
+    const char* h = records.data() + at;
+    const uint32_t record_bytes = load<uint32_t>(h + 0);
+    const uint32_t key_bytes = load<uint32_t>(h + 4);
+    const uint32_t payload_bytes = load<uint32_t>(h + 8);
+    const uint16_t headers_bytes = load<uint16_t>(h + 12);
+    const uint16_t flags = load<uint16_t>(h + 14);
+    r.kind = eventstream::record_kind::event;
+    r.topic = topic;
+    r.partition = partition;
+    r.timestamp_ns = load<int64_t>(h + 16);
+    r.offset = load<uint64_t>(h + 24);
+    const char* p = h + record_header_bytes;
+    if (flags & record_has_key) {
+        r.key.emplace(p, key_bytes);
+    } else {
+        r.key.reset();
+    }
+    p += key_bytes;
+    r.value.assign(p, payload_bytes);
+    p += payload_bytes;
+    r.headers.clear();
+    const char* end = p + headers_bytes;
+    while (p < end) {
+        const uint16_t nb = load<uint16_t>(p);
+        const uint32_t vb = load<uint32_t>(p + 2);
+        p += 6;
+        eventstream::header hd;
+        hd.name.assign(p, nb);
+        hd.value.assign(p + nb, vb);
+        r.headers.push_back(std::move(hd));
+        p += nb + vb;
+    }
+    return record_bytes;
+}
+
+eventstream::status decode_records(std::string_view records, uint32_t count,
+                                   const std::string& topic, uint32_t partition,
+                                   std::vector<eventstream::consumer_record>& out) {
+    auto checked = check_records(records, count, partition);
+    if (!checked) return std::move(checked).err();
+    size_t at = 0;
+    for (uint32_t i = 0; i < count; ++i) {
+        eventstream::consumer_record r;
+        at += decode_record(records, at, topic, partition, r);
+        out.push_back(std::move(r));
+    }
     return {};
 }
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -24,9 +25,20 @@ eventstream::topic_info from_wire(const protocol::topic_detail& d);
 protocol::acks_level to_wire(eventstream::acks a);
 protocol::start_kind to_wire(eventstream::start_position::kind k);
 
-// Decodes the records of an EVENTS frame (the layout of core/record_format.h: a 32-byte header
-// per record, then key, payload, headers region, padding to 8 bytes) and appends them to `out`.
-// Error: protocol_error when a record runs past the end or its parts do not fit.
+// The records of an EVENTS frame have the layout of core/record_format.h: a 32-byte header per
+// record, then key, payload, headers region, padding to 8 bytes.
+//
+// Checks `count` records without decoding them: each record's parts fit it, its header entries
+// fit its headers region, and the records fill `records` exactly. Returns the last record's
+// offset (nullopt when count is 0). Error: protocol_error, naming the record.
+eventstream::result<std::optional<uint64_t>> check_records(std::string_view records, uint32_t count,
+                                                           uint32_t partition);
+// Decodes the record at `at` into `r` (every field of an event) and returns its size, which is
+// where the next record starts. REQUIRES: `records` passed check_records and `at` is a record's
+// start.
+size_t decode_record(std::string_view records, size_t at, const std::string& topic,
+                     uint32_t partition, eventstream::consumer_record& r);
+// Checks, then decodes, all `count` records, appending them to `out`.
 eventstream::status decode_records(std::string_view records, uint32_t count,
                                    const std::string& topic, uint32_t partition,
                                    std::vector<eventstream::consumer_record>& out);

@@ -65,7 +65,9 @@ TEST_F(esctl, produce_raw_with_keys_and_consume_json) {
         const int v = std::stoi(j["value"].get<std::string>());
         const std::string key = j["key"];
         EXPECT_EQ(key, "key" + std::to_string(v % 4));
-        if (last.count(key)) EXPECT_GT(v, last[key]) << "order of " << key;
+        if (last.count(key)) {
+            EXPECT_GT(v, last[key]) << "order of " << key;
+        }
         last[key] = v;
     }
     // -n stops early; raw prints values.
@@ -130,6 +132,20 @@ TEST_F(esctl, bench_measures_and_prints_json) {
     EXPECT_GE(j["produce"]["ack_latency"]["max_us"].get<double>(),
               j["produce"]["ack_latency"]["p50_us"].get<double>());
     EXPECT_EQ(j["consume"]["end_to_end_latency"]["count"], 2000);
+    // Timing every 7th event: 2000 events give 286 timed acks and receipts, and the rates
+    // count the events up to the last one timed.
+    auto sampled = run({"bench", "--topic", "sampled", "--events", "2000", "--size", "64",
+                        "--consumers", "1", "--latency-every", "7", "--json"});
+    ASSERT_EQ(sampled.exit_code, 0) << sampled.err;
+    auto sj = nlohmann::json::parse(sampled.out);
+    EXPECT_EQ(sj["latency_every"], 7);
+    EXPECT_EQ(sj["events_acked"], 2000);
+    EXPECT_EQ(sj["consume"]["events"], 2000);
+    EXPECT_EQ(sj["produce"]["ack_latency"]["count"], 286);
+    EXPECT_EQ(sj["consume"]["end_to_end_latency"]["count"], 286);
+    EXPECT_GT(sj["produce"]["events_per_s"].get<double>(), 0);
+    EXPECT_GT(sj["consume"]["events_per_s"].get<double>(), 0);
+    EXPECT_NE(run({"bench", "--events", "10", "--latency-every", "0"}).exit_code, 0);
     auto text = run({"bench", "--events", "500"});
     ASSERT_EQ(text.exit_code, 0) << text.err;
     EXPECT_NE(text.out.find("p99.9"), std::string::npos) << text.out;

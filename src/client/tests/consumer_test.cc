@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstring>
 #include <mutex>
 #include <thread>
 
@@ -60,7 +61,8 @@ void push_events(fake_server& s, uint64_t request_id, uint64_t sub, uint32_t par
                  uint64_t first_offset, int count) {
     std::string records;
     for (int i = 0; i < count; ++i)
-        records += test::make_record(first_offset + i, "v" + std::to_string(first_offset + i));
+        records += test::make_record(first_offset + i,
+                                     std::string("v").append(std::to_string(first_offset + i)));
     std::string out;
     protocol::encode_events_head(out, request_id, sub, partition, uint32_t(count),
                                  uint32_t(records.size()));
@@ -75,6 +77,13 @@ consumer_options options_for(const fake_server& s) {
     o.connection.idle_ping_ms = 0;
     o.start = eventstream::start_position::earliest();
     return o;
+}
+
+// A consumer of `server` subscribed to topic "t" from the earliest offset; null on an error.
+std::unique_ptr<consumer> subscribed_to_t(const fake_server& server) {
+    auto c = consumer::create(options_for(server));
+    if (!c || !(*c)->subscribe("t")) return nullptr;
+    return std::move(*c);
 }
 
 TEST(consumer, hands_out_events_in_order_and_grants_credit_as_they_are_taken) {
@@ -113,28 +122,89 @@ TEST(consumer, hands_out_events_in_order_and_grants_credit_as_they_are_taken) {
 TEST(consumer, surfaces_gaps) {
     subscription_log log;
     fake_server server(subscribe_server(1, log));
-    auto c = consumer::create(options_for(server));
+    auto c = subscribed_to_t(server);
     ASSERT_TRUE(c);
-    ASSERT_TRUE((*c)->subscribe("t"));
     std::string out;
     protocol::encode(out, log.last_request_id, protocol::gap_push{7, 0, 0, 99});
     server.reply(out);
-    auto r = (*c)->poll(2000);
+    auto r = c->poll(2000);
     ASSERT_TRUE(r && *r);
     EXPECT_EQ((*r)->kind, eventstream::record_kind::gap);
     EXPECT_EQ((*r)->gap_first, 0u);
     EXPECT_EQ((*r)->gap_last, 99u);
-    EXPECT_EQ((*c)->positions().at(0), 100u);
+    EXPECT_EQ(c->positions().at(0), 100u);
+}
+
+TEST(consumer, events_of_several_frames_come_out_in_order_with_gaps_between) {
+    subscription_log log;
+    fake_server server(subscribe_server(1, log));
+    auto c = subscribed_to_t(server);
+    ASSERT_TRUE(c);
+    push_events(server, log.last_request_id, 7, 0, 0, 3);
+    std::string gap;
+    protocol::encode(gap, log.last_request_id, protocol::gap_push{7, 0, 3, 9});
+    server.reply(gap);
+    push_events(server, log.last_request_id, 7, 0, 10, 1);
+    push_events(server, log.last_request_id, 7, 0, 11, 4);
+    std::vector<std::string> got;
+    for (int i = 0; i < 9; ++i) {
+        auto r = c->poll(2000);
+        ASSERT_TRUE(r && *r) << "record " << i;
+        if ((*r)->kind == eventstream::record_kind::gap) {
+            std::string g = "gap ";
+            g += std::to_string((*r)->gap_first);
+            g += '-';
+            g += std::to_string((*r)->gap_last);
+            got.push_back(g);
+        } else {
+            EXPECT_EQ((*r)->value, "v" + std::to_string((*r)->offset));
+            got.push_back(std::to_string((*r)->offset));
+        }
+    }
+    EXPECT_EQ(got,
+              (std::vector<std::string>{"0", "1", "2", "gap 3-9", "10", "11", "12", "13", "14"}));
+    EXPECT_EQ(c->positions().at(0), 15u);
+    auto none = c->poll(50);
+    ASSERT_TRUE(none);
+    EXPECT_FALSE(*none);
+}
+
+TEST(consumer, a_malformed_events_frame_ends_the_subscription_before_any_of_it_is_handed_out) {
+    subscription_log log;
+    fake_server server(subscribe_server(1, log));
+    auto c = subscribed_to_t(server);
+    ASSERT_TRUE(c);
+    push_events(server, log.last_request_id, 7, 0, 0, 2);
+    // Three records of which the last claims more bytes than the frame holds.
+    std::string records = test::make_record(2, "v2") + test::make_record(3, "v3");
+    std::string last = test::make_record(4, "v4");
+    const uint32_t lie = uint32_t(last.size()) + 64;
+    std::memcpy(last.data(), &lie, 4);
+    records += last;
+    std::string out;
+    protocol::encode_events_head(out, log.last_request_id, 7, 0, 3, uint32_t(records.size()));
+    out += records;
+    server.reply(out);
+    for (uint64_t off = 0; off < 2; ++off) {
+        auto r = c->poll(2000);
+        ASSERT_TRUE(r && *r);
+        EXPECT_EQ((*r)->offset, off);
+    }
+    auto r = c->poll(2000);
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.err().code, eventstream::error_code::protocol_error);
+    // Named by the frame's check (the protocol's decoder, which reads the record sizes).
+    EXPECT_NE(r.err().message.find("records[2]"), std::string::npos) << r.err().message;
+    EXPECT_EQ(c->positions().at(0), 2u);
 }
 
 TEST(consumer, resubscribes_after_a_lost_connection_from_the_next_offset) {
     subscription_log log;
     fake_server server(subscribe_server(1, log));
-    auto c = consumer::create(options_for(server));
+    auto c = subscribed_to_t(server);
     ASSERT_TRUE(c);
-    ASSERT_TRUE((*c)->subscribe("t"));
     push_events(server, log.last_request_id, 7, 0, 0, 5);
-    for (int i = 0; i < 5; ++i) ASSERT_TRUE((*c)->poll(2000));
+    for (int i = 0; i < 5; ++i) ASSERT_TRUE(c->poll(2000));
     server.drop_connection();
     // The log is written by the server's handler, after the frame is recorded as received.
     for (int i = 0; i < 500; ++i) {
