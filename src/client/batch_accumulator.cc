@@ -22,11 +22,15 @@ retry_decision decide_retry(const retry_policy& p, const eventstream::error& e, 
     return {true, at};
 }
 
-batch_accumulator::partition_state& batch_accumulator::state_of(std::string_view topic,
+batch_accumulator::topic_ref batch_accumulator::topic(std::string_view name) {
+    auto it = topics_.find(name);
+    if (it == topics_.end()) it = topics_.emplace(std::string(name), topic_partitions{}).first;
+    return topic_ref(&it->first, &it->second);
+}
+
+batch_accumulator::partition_state& batch_accumulator::state_of(topic_ref topic,
                                                                 uint32_t partition) {
-    auto it = topics_.find(topic);
-    if (it == topics_.end()) it = topics_.emplace(std::string(topic), topic_partitions{}).first;
-    auto& parts = it->second;
+    auto& parts = *topic.parts_;
     if (parts.size() <= partition) parts.resize(size_t{partition} + 1);
     return parts[partition];
 }
@@ -50,7 +54,7 @@ void batch_accumulator::seal(partition_state& s) {
 }
 
 template <class Now>
-bool batch_accumulator::add_reading(std::string_view topic, uint32_t partition, pending_event ev,
+bool batch_accumulator::add_reading(topic_ref topic, uint32_t partition, pending_event ev,
                                     Now now) {
     ES_ASSERT(ev.bytes <= limits_.bytes_max);
     auto& s = state_of(topic, partition);
@@ -62,7 +66,7 @@ bool batch_accumulator::add_reading(std::string_view topic, uint32_t partition, 
     }
     if (!s.open) {
         s.open.emplace();
-        s.open->topic = topic;
+        s.open->topic = *topic.name_;
         s.open->partition = partition;
         s.open->opened_ns = now();
         // As much room as the partition's last batch took: a batch then grows without copies
@@ -84,14 +88,13 @@ bool batch_accumulator::add_reading(std::string_view topic, uint32_t partition, 
     return changed;
 }
 
-bool batch_accumulator::add(std::string_view topic, uint32_t partition, pending_event ev,
-                            clock_fn now) {
+bool batch_accumulator::add(topic_ref topic, uint32_t partition, pending_event ev, clock_fn now) {
     return add_reading(topic, partition, std::move(ev), now.read);
 }
 
 bool batch_accumulator::add(std::string_view topic, uint32_t partition, pending_event ev,
                             int64_t now_ns) {
-    return add_reading(topic, partition, std::move(ev), [now_ns] { return now_ns; });
+    return add_reading(this->topic(topic), partition, std::move(ev), [now_ns] { return now_ns; });
 }
 
 std::vector<batch> batch_accumulator::take_ready(int64_t now_ns, bool flush) {
@@ -161,6 +164,11 @@ uint64_t batch_accumulator::seals(std::string_view topic, uint32_t partition) co
     auto it = topics_.find(topic);
     if (it == topics_.end() || it->second.size() <= partition) return 0;
     return it->second[partition].seals;
+}
+
+uint64_t batch_accumulator::seals(topic_ref topic, uint32_t partition) const {
+    const auto& parts = *topic.parts_;
+    return parts.size() <= partition ? 0 : parts[partition].seals;
 }
 
 std::vector<batch> batch_accumulator::drain() {

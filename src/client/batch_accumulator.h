@@ -75,8 +75,25 @@ retry_decision decide_retry(const retry_policy& p, const eventstream::error& e, 
 
 // Not thread-safe: the producer guards it with its mutex.
 class batch_accumulator {
+    struct partition_state;
+    using topic_partitions = std::vector<partition_state>;
+
   public:
     explicit batch_accumulator(batching_limits limits) : limits_(limits) {}
+
+    // A topic's place in the accumulator, found once by name (made at the first use) and valid
+    // as long as the accumulator: the calls below that take one skip the lookup by name.
+    class topic_ref {
+      public:
+        topic_ref() = default;
+
+      private:
+        friend class batch_accumulator;
+        topic_ref(const std::string* name, topic_partitions* parts) : name_(name), parts_(parts) {}
+        const std::string* name_ = nullptr;
+        topic_partitions* parts_ = nullptr;
+    };
+    topic_ref topic(std::string_view name);
 
     // Adds an event to the partition's open batch (encoded into its records; the event itself
     // is dropped), sealing that batch first when the event would not fit, and after when it
@@ -87,7 +104,7 @@ class batch_accumulator {
     struct clock_fn {
         int64_t (*read)() noexcept;
     };
-    bool add(std::string_view topic, uint32_t partition, pending_event ev, clock_fn now);
+    bool add(topic_ref topic, uint32_t partition, pending_event ev, clock_fn now);
     bool add(std::string_view topic, uint32_t partition, pending_event ev, int64_t now_ns);
 
     // The batches to send now, each partition's in order: seals open batches that are older
@@ -111,6 +128,7 @@ class batch_accumulator {
     // Times the partition's open batch was sealed: keyless events move on to the next
     // partition when this changes (round-robin per batch).
     uint64_t seals(std::string_view topic, uint32_t partition) const;
+    uint64_t seals(topic_ref topic, uint32_t partition) const;
     // No event is buffered or in flight.
     bool empty() const noexcept { return events_held_ == 0 && in_flight_total_ == 0; }
     // Hands out every batch not in flight (open and sealed), emptying the queues: for close().
@@ -118,7 +136,7 @@ class batch_accumulator {
 
   private:
     template <class Now>
-    bool add_reading(std::string_view topic, uint32_t partition, pending_event ev, Now now);
+    bool add_reading(topic_ref topic, uint32_t partition, pending_event ev, Now now);
     struct partition_state {
         std::optional<batch> open;
         std::deque<batch> sealed;
@@ -127,18 +145,17 @@ class batch_accumulator {
         uint64_t seals = 0;
         size_t last_records_bytes = 0;  // of the last batch sealed: room a new batch reserves
     };
-    // A topic's partitions by number; looked up by the topic's name without a copy of it.
-    using topic_partitions = std::vector<partition_state>;
-
     // Nothing of the partition waits to be sent and it has room for one more batch out.
     bool sendable(const partition_state& s) const noexcept {
         return s.sealed.empty() && s.in_flight < limits_.max_in_flight;
     }
-    partition_state& state_of(std::string_view topic, uint32_t partition);
+    partition_state& state_of(topic_ref topic, uint32_t partition);
     partition_state* find_state(std::string_view topic, uint32_t partition);  // null: none
     void seal(partition_state& s);
 
     batching_limits limits_;
+    // A topic's partitions by number; looked up by the topic's name without a copy of it. Map
+    // nodes stay where they are, which topic_ref relies on.
     std::map<std::string, topic_partitions, std::less<>> topics_;
     size_t events_held_ = 0;  // in open and sealed batches
     size_t in_flight_total_ = 0;

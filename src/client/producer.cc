@@ -49,8 +49,9 @@ struct producer::impl {
 
     struct topic_state {
         uint32_t partitions = 0;
-        uint32_t sticky = 0;        // partition of keyless events
-        uint64_t sticky_seals = 0;  // its seal count when chosen
+        uint32_t sticky = 0;                               // partition of keyless events
+        uint64_t sticky_seals = 0;                         // its seal count when chosen
+        es::client::batch_accumulator::topic_ref batches;  // the topic in `acc`
     };
 
     std::mutex mu;
@@ -97,6 +98,7 @@ struct producer::impl {
         if (t.partitions == 0) {
             t.partitions = n;
             t.sticky = static_cast<uint32_t>(random_producer_id() % n);
+            t.batches = acc.topic(topic);
         }
         return t.partitions;
     }
@@ -147,14 +149,14 @@ struct producer::impl {
         } else if (e.key) {
             p = es::client::partition_for_key(*e.key, t.partitions);
         } else {
-            if (acc.seals(topic, t.sticky) != t.sticky_seals) {
+            if (acc.seals(t.batches, t.sticky) != t.sticky_seals) {
                 t.sticky = (t.sticky + 1) % t.partitions;
-                t.sticky_seals = acc.seals(topic, t.sticky);
+                t.sticky_seals = acc.seals(t.batches, t.sticky);
             }
             p = t.sticky;
         }
         buffered_bytes += bytes;
-        const bool wake = acc.add(topic, p, pending_event{e, std::move(done), bytes},
+        const bool wake = acc.add(t.batches, p, pending_event{e, std::move(done), bytes},
                                   es::client::batch_accumulator::clock_fn{&es::monotonic_ns});
         lk.unlock();
         // An event joining a batch already open changes nothing the sender waits for.

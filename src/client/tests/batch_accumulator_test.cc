@@ -100,7 +100,8 @@ TEST(batch_accumulator, reads_the_clock_only_to_open_a_batch) {
     batch_accumulator acc(limits(100, 1 << 20, 5 * ms));
     clock_reads = 0;
     for (int i = 0; i < 10; ++i) {
-        acc.add("t", 0, ev(std::to_string(i)), batch_accumulator::clock_fn{&counting_clock});
+        acc.add(acc.topic("t"), 0, ev(std::to_string(i)),
+                batch_accumulator::clock_fn{&counting_clock});
     }
     EXPECT_EQ(clock_reads, 1);
     EXPECT_EQ(acc.next_wake_ns(), 12 * ms);  // opened at 7 ms, lingers 5 ms
