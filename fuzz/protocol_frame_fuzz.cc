@@ -1,11 +1,13 @@
 // Fuzz target: native protocol frames (outside input from every client). The input is a byte
-// stream fed to frame_reader whole and then in split chunks (fuzz_util.h): both must give the
-// same frames and end the same way. Every frame's body goes to the decoder of its type (and,
-// for the types without one, to every decoder); what decodes must encode again and decode
-// again. The input is also tried as one UDP datagram (parse_single_frame).
+// stream fed to frame_reader whole and then in split chunks (fuzz_util.h), by feed() and by
+// receiving into prepare()'s room: all must give the same frames and end the same way. Every
+// frame's body goes to the decoder of its type (and, for the types without one, to every decoder);
+// what decodes must encode again and decode again. The input is also tried as one UDP datagram
+// (parse_single_frame).
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -147,12 +149,23 @@ void decode_all(message_type type, std::string_view body) {
     FUZZ_CHECK(false);  // frame_reader lets only known types through
 }
 
-outcome read_stream(const std::vector<std::string_view>& pieces, bool decode) {
+// How the bytes reach the reader: feed() (a copy), or received into prepare()'s room (as the
+// node and the client read their sockets), a room larger than what comes.
+enum class arrival { feed, receive };
+
+outcome read_stream(const std::vector<std::string_view>& pieces, bool decode,
+                    arrival how = arrival::feed) {
     outcome o;
     frame_reader reader(fuzz_max_frame_bytes);
     size_t fed = 0;
     for (std::string_view piece : pieces) {
-        reader.feed(piece);
+        if (how == arrival::feed) {
+            reader.feed(piece);
+        } else {
+            char* room = reader.prepare(piece.size() + 64);
+            std::memcpy(room, piece.data(), piece.size());
+            reader.commit(piece.size());
+        }
         fed += piece.size();
         for (;;) {
             auto f = reader.next();
@@ -184,12 +197,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
     const outcome whole = read_stream({input}, true);
     const outcome split = read_stream(es::fuzz::split_chunks(input), false);
+    const outcome received = read_stream(es::fuzz::split_chunks(input), false, arrival::receive);
     // A stream that fails fails at the same frame for the same reason, however it arrives; the
     // frames before it are the same.
     FUZZ_CHECK(whole.frames == split.frames);
     FUZZ_CHECK(whole.failed == split.failed);
     FUZZ_CHECK(whole.code == split.code);
     FUZZ_CHECK(whole.message == split.message);
+    FUZZ_CHECK(received.frames == split.frames);
+    FUZZ_CHECK(received.failed == split.failed);
+    FUZZ_CHECK(received.message == split.message);
 
     // The whole input as a datagram: exactly one frame or an error.
     auto single = parse_single_frame(input, max_udp_datagram_bytes);

@@ -5,7 +5,6 @@
 
 #include <boost/asio.hpp>
 
-#include <array>
 #include <atomic>
 #include <charconv>
 #include <chrono>
@@ -112,7 +111,6 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
     bool write_active = false;
 
     protocol::frame_reader reader{protocol::max_frame_bytes_limit};
-    std::array<char, read_chunk_bytes> read_buf{};
 
     // ---- Connecting.
     void start_connect() {
@@ -247,31 +245,34 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
 
     // ---- Reading.
     void start_read(uint64_t gen) {
-        socket.async_read_some(asio::buffer(read_buf), [self = shared_from_this(), gen](
-                                                           boost::system::error_code e, size_t n) {
-            if (gen != self->generation || self->st == state::closed) return;
-            if (e) {
-                self->on_loss(make(error_code::connection_lost,
-                                   e == asio::error::eof ? "the server closed the connection"
-                                                         : "read: " + e.message()));
-                return;
-            }
-            self->last_input_ns = monotonic_ns();
-            self->reader.feed(std::string_view(self->read_buf.data(), n));
-            for (;;) {
-                auto f = self->reader.next();
-                if (!f) {
-                    self->on_loss(make(error_code::protocol_error,
-                                       "bad frame from the server: " + f.err().message));
+        // Received straight into the frame reader: no copy from a read buffer.
+        char* room = reader.prepare(read_chunk_bytes);
+        socket.async_read_some(
+            asio::buffer(room, read_chunk_bytes),
+            [self = shared_from_this(), gen](boost::system::error_code e, size_t n) {
+                if (gen != self->generation || self->st == state::closed) return;
+                if (e) {
+                    self->on_loss(make(error_code::connection_lost,
+                                       e == asio::error::eof ? "the server closed the connection"
+                                                             : "read: " + e.message()));
                     return;
                 }
-                if (!*f) break;
-                owned_frame of{(*f)->header, std::string((*f)->body)};
-                self->on_frame(std::move(of));
-                if (gen != self->generation || self->st == state::closed) return;
-            }
-            self->start_read(gen);
-        });
+                self->last_input_ns = monotonic_ns();
+                self->reader.commit(n);
+                for (;;) {
+                    auto f = self->reader.next();
+                    if (!f) {
+                        self->on_loss(make(error_code::protocol_error,
+                                           "bad frame from the server: " + f.err().message));
+                        return;
+                    }
+                    if (!*f) break;
+                    owned_frame of{(*f)->header, std::string((*f)->body)};
+                    self->on_frame(std::move(of));
+                    if (gen != self->generation || self->st == state::closed) return;
+                }
+                self->start_read(gen);
+            });
     }
 
     void on_frame(owned_frame f) {

@@ -1,6 +1,7 @@
 // frame_reader, parse_single_frame and the frame header check they share.
 #include "protocol/codec.h"
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 
@@ -42,21 +43,39 @@ result<frame_header> decode_frame_header(std::string_view bytes, uint32_t max_fr
 frame_reader::frame_reader(uint32_t max_frame_bytes) : max_frame_bytes_(max_frame_bytes) {}
 
 void frame_reader::feed(std::string_view bytes) {
+    if (bytes.empty()) return;
+    std::memcpy(prepare(bytes.size()), bytes.data(), bytes.size());
+    commit(bytes.size());
+}
+
+char* frame_reader::prepare(size_t n) {
     // Bodies handed out are invalid from here on, so the consumed prefix may go. Moving the
-    // rest only when at least half is consumed keeps the cost linear in the bytes fed.
-    if (consumed_ > 0 && consumed_ * 2 >= buffer_.size()) {
-        buffer_.erase(0, consumed_);
+    // rest only when at least half is consumed keeps the cost linear in the bytes received.
+    if (consumed_ > 0 && consumed_ * 2 >= size_) {
+        std::memmove(buffer_.get(), buffer_.get() + consumed_, size_ - consumed_);
+        size_ -= consumed_;
         consumed_ = 0;
     }
-    buffer_.append(bytes);
+    if (capacity_ - size_ < n) {
+        const size_t grown = std::max({size_ + n, capacity_ * 2, size_t{4096}});
+        auto bigger = std::make_unique_for_overwrite<char[]>(grown);
+        if (size_ > consumed_)
+            std::memcpy(bigger.get() + consumed_, buffer_.get() + consumed_, size_ - consumed_);
+        buffer_ = std::move(bigger);
+        capacity_ = grown;
+    }
+    prepared_ = n;
+    return buffer_.get() + size_;
+}
+
+void frame_reader::commit(size_t k) {
+    ES_ASSERT(k <= prepared_);
+    size_ += k;
+    prepared_ = 0;
 }
 
 result<std::optional<frame>> frame_reader::next() {
-    if (consumed_ == buffer_.size() && consumed_ > 0) {
-        buffer_.clear();
-        consumed_ = 0;
-    }
-    const std::string_view rest = std::string_view(buffer_).substr(consumed_);
+    const std::string_view rest(buffer_.get() + consumed_, size_ - consumed_);
     if (rest.size() < frame_header_bytes) return std::optional<frame>{};
     // The header is checked as soon as it is here, so that an oversized or bad frame is refused
     // before its body is waited for.
@@ -69,7 +88,7 @@ result<std::optional<frame>> frame_reader::next() {
 }
 
 size_t frame_reader::buffered_bytes() const noexcept {
-    return buffer_.size() - consumed_;
+    return size_ - consumed_;
 }
 
 result<frame> parse_single_frame(std::string_view bytes, uint32_t max_frame_bytes) {

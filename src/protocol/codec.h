@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -22,25 +23,36 @@ struct frame {
     std::string_view body;
 };
 
-// Reads frames from a byte stream that arrives in pieces of any size.
+// Reads frames from a byte stream that arrives in pieces of any size. Bytes come in by feed()
+// (a copy) or are received straight into the reader: prepare(n) gives room for up to n bytes,
+// the caller writes (reads a socket) into it, then commit(k) takes the k bytes that came.
 class frame_reader {
   public:
     explicit frame_reader(uint32_t max_frame_bytes = default_max_frame_bytes);
 
     // Appends bytes received.
     void feed(std::string_view bytes);
+    // Room for `n` more bytes at the end of what is held, valid until the next call of
+    // prepare() or feed(); commit() then appends the first `k` of them. Moves or reallocates
+    // what is held, so frames handed out before are invalid. Nothing else moves it: next()
+    // does not, so a receive into the room may be outstanding while frames are taken.
+    char* prepare(size_t n);
+    void commit(size_t k);
     // The next whole frame, or nullopt when more bytes are needed. The frame's body is valid
-    // until the next call of feed() or next(). Errors (the stream is then unusable): a header
-    // whose frame_bytes is below 16 or above the maximum (too_large), flags that are not 0,
-    // an unknown type (invalid_argument).
+    // until the next call of feed() or prepare(). Errors (the stream is then unusable): a
+    // header whose frame_bytes is below 16 or above the maximum (too_large), flags that are
+    // not 0, an unknown type (invalid_argument).
     result<std::optional<frame>> next();
     // Bytes held that do not yet make a whole frame.
     size_t buffered_bytes() const noexcept;
 
   private:
     uint32_t max_frame_bytes_;
-    std::string buffer_;
+    std::unique_ptr<char[]> buffer_;  // [0, size_) held, of capacity_
+    size_t capacity_ = 0;
+    size_t size_ = 0;
     size_t consumed_ = 0;  // bytes of buffer_ already handed out as frames
+    size_t prepared_ = 0;  // room handed out by the last prepare()
 };
 
 // Checks the 16 bytes at the front of `bytes` as a frame header (errors as for frame_reader).

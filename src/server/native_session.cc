@@ -67,7 +67,9 @@ void native_session::maybe_read() {
     // sent: the client feels TCP back-pressure. Once closing, what arrives is read and dropped.
     if (state_ == state::open && !can_take_requests()) return;
     reading_ = true;
-    socket_.async_read_some(asio::buffer(read_buffer_),
+    // Received straight into the frame reader: no copy from a read buffer.
+    char* room = reader_.prepare(k_native_read_bytes);
+    socket_.async_read_some(asio::buffer(room, k_native_read_bytes),
                             [self = shared_from_this()](const boost::system::error_code& ec,
                                                         size_t n) { self->on_read(ec, n); });
 }
@@ -82,10 +84,10 @@ void native_session::on_read(const boost::system::error_code& ec, size_t n) {
         return;
     }
     if (state_ != state::open) {
-        maybe_read();  // flushing or lingering: drain and drop
+        maybe_read();  // flushing or lingering: drain and drop (not committed to the reader)
         return;
     }
-    reader_.feed(std::string_view(read_buffer_.data(), n));
+    reader_.commit(n);
     process_frames();
     maybe_read();
 }

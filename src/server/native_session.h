@@ -12,7 +12,6 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 
-#include <array>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -146,7 +145,6 @@ class native_session : public std::enable_shared_from_this<native_session> {
     bool processing_ = false;
     bool writing_ = false;
     protocol::frame_reader reader_;
-    std::array<char, k_native_read_bytes> read_buffer_;
     std::deque<reply_slot> slots_;
     uint64_t first_seq_ = 0;  // sequence number of slots_.front()
     std::deque<std::string> queued_;

@@ -97,10 +97,13 @@ TEST_F(client_library, round_trip_keeps_keys_values_headers_and_per_key_order) {
         ASSERT_EQ(r.headers.size(), 1u);
         EXPECT_EQ(r.headers[0].value, r.value);
         EXPECT_EQ(r.partition, stable_hash(*r.key) % 3);
-        if (last_of_key.count(*r.key)) EXPECT_GT(v, last_of_key[*r.key]);
+        if (last_of_key.count(*r.key)) {
+            EXPECT_GT(v, last_of_key[*r.key]);
+        }
         last_of_key[*r.key] = v;
-        if (last_offset.count(r.partition))
+        if (last_offset.count(r.partition)) {
             EXPECT_EQ(int64_t(r.offset), last_offset[r.partition] + 1);
+        }
         last_offset[r.partition] = int64_t(r.offset);
         EXPECT_GT(r.timestamp_ns, 0);
     }

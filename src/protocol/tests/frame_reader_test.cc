@@ -48,6 +48,16 @@ std::string sample_stream(std::vector<seen_frame>* want) {
     return s;
 }
 
+// Takes every whole frame the reader holds, appending copies to `got`.
+void take_frames(frame_reader& reader, std::vector<seen_frame>& got) {
+    for (;;) {
+        auto f = reader.next();
+        EXPECT_TRUE(f.has_value());
+        if (!f || !*f) break;
+        got.push_back({(*f)->header.type, (*f)->header.request_id, std::string((*f)->body)});
+    }
+}
+
 // Feeds `stream` in the given chunk sizes and collects every frame.
 std::vector<seen_frame> read_all(const std::string& stream, const std::vector<size_t>& chunks) {
     frame_reader reader;
@@ -56,12 +66,7 @@ std::vector<seen_frame> read_all(const std::string& stream, const std::vector<si
     for (size_t n : chunks) {
         reader.feed(std::string_view(stream).substr(at, n));
         at += n;
-        for (;;) {
-            auto f = reader.next();
-            EXPECT_TRUE(f.has_value());
-            if (!f || !*f) break;
-            got.push_back({(*f)->header.type, (*f)->header.request_id, std::string((*f)->body)});
-        }
+        take_frames(reader, got);
     }
     EXPECT_EQ(at, stream.size());
     EXPECT_EQ(reader.buffered_bytes(), 0u);
@@ -75,6 +80,63 @@ void expect_same(const std::vector<seen_frame>& a, const std::vector<seen_frame>
         EXPECT_EQ(a[i].request_id, b[i].request_id) << i;
         EXPECT_EQ(a[i].body, b[i].body) << i;
     }
+}
+
+// As read_all, with each chunk received into prepare()'s room (larger than what comes, as a
+// socket read into a fixed room returns what has arrived), and the room for the next chunk
+// prepared before the frames of this one are taken, as the node and the client do.
+std::vector<seen_frame> receive_all(const std::string& stream, const std::vector<size_t>& chunks,
+                                    size_t room) {
+    frame_reader reader;
+    std::vector<seen_frame> got;
+    size_t at = 0;
+    for (size_t n : chunks) {
+        EXPECT_LE(n, room);
+        char* into = reader.prepare(room);
+        std::memcpy(into, stream.data() + at, n);
+        reader.commit(n);
+        at += n;
+        take_frames(reader, got);
+    }
+    EXPECT_EQ(at, stream.size());
+    EXPECT_EQ(reader.buffered_bytes(), 0u);
+    return got;
+}
+
+TEST(frame_reader, bytes_received_into_its_room_read_as_fed_ones) {
+    std::vector<seen_frame> want;
+    const std::string stream = sample_stream(&want);
+    std::mt19937 rng(7);
+    for (size_t room : {size_t{1}, size_t{16}, size_t{4096}, size_t{65536}}) {
+        std::vector<size_t> chunks;
+        for (size_t left = stream.size(); left > 0;) {
+            const size_t n = std::min<size_t>(left, 1 + rng() % room);
+            chunks.push_back(n);
+            left -= n;
+        }
+        expect_same(receive_all(stream, chunks, room), want);
+    }
+}
+
+TEST(frame_reader, a_commit_takes_only_what_came) {
+    std::vector<seen_frame> want;
+    const std::string stream = sample_stream(&want);
+    frame_reader reader;
+    char* room = reader.prepare(stream.size() + 100);
+    // Garbage past what "arrived" is not taken.
+    std::memset(room, 0x7f, stream.size() + 100);
+    std::memcpy(room, stream.data(), stream.size() - 1);
+    reader.commit(stream.size() - 1);
+    std::vector<seen_frame> got;
+    take_frames(reader, got);
+    EXPECT_EQ(got.size(), want.size() - 1);
+    EXPECT_GT(reader.buffered_bytes(), 0u);
+    room = reader.prepare(10);
+    room[0] = stream.back();
+    reader.commit(1);
+    take_frames(reader, got);
+    expect_same(got, want);
+    EXPECT_EQ(reader.buffered_bytes(), 0u);
 }
 
 TEST(frame_reader, one_byte_at_a_time) {
