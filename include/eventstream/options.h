@@ -38,7 +38,8 @@ struct producer_options {
     // batch_bytes_max bytes, or linger_ms after its first event, whichever comes first; but
     // while the partition has max_in_flight_per_partition batches out (or one waiting for a
     // retry), a lingered batch stays open and keeps gathering events until it can go.
-    uint32_t linger_ms = 5;
+    // Fractions of a millisecond count (0.25: 250 us), as in librdkafka.
+    double linger_ms = 5;
     uint32_t batch_events_max = 10000;
     uint32_t batch_bytes_max = 1 << 20;
     // Memory bound: bytes of events accepted by send() and not yet reported.

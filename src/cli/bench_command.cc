@@ -33,7 +33,7 @@ struct bench_args {
     uint64_t events = 100000;
     uint32_t size = 128;
     uint32_t batch = 10000;
-    uint32_t linger_ms = 1;
+    double linger_ms = 1;
     uint32_t in_flight = 1;
     std::string acks = "leader";
     uint32_t producers = 1;
@@ -403,7 +403,10 @@ void add_bench_command(CLI::App& app, const global_options& g, command_run& sele
     cmd->add_option("-s,--size", a->size, "Payload bytes (at least 16: the send time and run id)")
         ->capture_default_str();
     cmd->add_option("--batch", a->batch, "Producer batch cap in events")->capture_default_str();
-    cmd->add_option("--linger-ms", a->linger_ms, "Producer linger in ms")->capture_default_str();
+    cmd->add_option("--linger-ms", a->linger_ms,
+                    "Producer linger in ms (fractions count: 0.25 is 250 us)")
+        ->check(CLI::Range(0.0, 900000.0))
+        ->capture_default_str();
     cmd->add_option("--in-flight", a->in_flight,
                     "Batches of one partition a producer has on the wire at once (more than 1 "
                     "may reorder events when a batch is retried)")

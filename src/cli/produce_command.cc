@@ -21,7 +21,7 @@ struct produce_args {
     std::string format = "raw";
     std::string acks = "leader";
     int64_t partition = -1;
-    uint32_t linger_ms = 5;
+    double linger_ms = 5;
     uint32_t batch = 10000;
     bool idempotent = false;
 };
@@ -115,7 +115,10 @@ void add_produce_command(CLI::App& app, const global_options& g, command_run& se
     cmd->add_option("--acks", a->acks, "0, leader or all")->capture_default_str();
     cmd->add_option("-p,--partition", a->partition,
                     "Publish every event to this partition (default: by key, else round-robin)");
-    cmd->add_option("--linger-ms", a->linger_ms, "Batch linger in ms")->capture_default_str();
+    cmd->add_option("--linger-ms", a->linger_ms,
+                    "Batch linger in ms (fractions count: 0.25 is 250 us)")
+        ->check(CLI::Range(0.0, 900000.0))
+        ->capture_default_str();
     cmd->add_option("--batch", a->batch, "Largest batch in events")->capture_default_str();
     cmd->add_flag("--idempotent", a->idempotent, "Idempotent producer (retries never duplicate)");
     cmd->callback([&g, &selected, a] { selected = [&g, a] { return run_produce(g, *a); }; });

@@ -74,7 +74,7 @@ struct producer::impl {
     explicit impl(const producer_options& o)
         : options(o),
           acc(es::client::batching_limits{o.batch_events_max, o.batch_bytes_max,
-                                          int64_t(o.linger_ms) * 1'000'000,
+                                          static_cast<int64_t>(o.linger_ms * 1e6),
                                           std::max<uint32_t>(o.max_in_flight_per_partition, 1)}) {
         retry.backoff_initial_ns = int64_t(o.retry_backoff_initial_ms) * 1'000'000;
         retry.backoff_max_ns = int64_t(o.retry_backoff_max_ms) * 1'000'000;
@@ -340,6 +340,10 @@ producer::~producer() {
 }
 
 result<std::unique_ptr<producer>> producer::create(const producer_options& options) {
+    // Written to be false for NaN too.
+    if (!(options.linger_ms >= 0 && options.linger_ms <= 900000))
+        return error{error_code::invalid_argument, "linger_ms must be between 0 and 900000, got " +
+                                                       std::to_string(options.linger_ms)};
     if (options.batch_events_max == 0 || options.batch_bytes_max == 0)
         return error{error_code::invalid_argument,
                      "batch_events_max and batch_bytes_max must be > 0"};

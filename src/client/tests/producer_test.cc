@@ -8,6 +8,8 @@
 #include <map>
 
 #include <atomic>
+#include <chrono>
+#include <cmath>
 #include <future>
 
 #include "client/routing.h"
@@ -322,6 +324,37 @@ TEST(producer, a_full_buffer_fails_send_when_not_blocking) {
             "t", keyless(std::string(100, 'x')), [](const auto&) {}, 0u);
     ASSERT_FALSE(last);
     EXPECT_EQ(last.err().code, eventstream::error_code::queue_full);
+}
+
+TEST(producer, a_linger_with_a_fraction_of_a_millisecond_holds_the_batch_that_long) {
+    std::atomic<int> publishes{0};
+    fake_server server(
+        topic_server([&](fake_server& s, uint64_t id, const protocol::publish_request& p) {
+            ++publishes;
+            ack(s, id, p, 0);
+        }));
+    auto o = options_for(server);
+    o.linger_ms = 60.5;
+    auto p = producer::create(o);
+    ASSERT_TRUE(p);
+    const auto start = std::chrono::steady_clock::now();
+    std::vector<std::future<eventstream::delivery_result>> fs;
+    for (int i = 0; i < 3; ++i) fs.push_back((*p)->send_future("t", keyless("x"), 0u));
+    for (auto& f : fs) ASSERT_TRUE(f.get());
+    EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::microseconds(60500));
+    EXPECT_EQ(publishes.load(), 1);
+}
+
+TEST(producer, a_linger_out_of_range_is_refused) {
+    fake_server server(
+        topic_server([](fake_server&, uint64_t, const protocol::publish_request&) {}));
+    for (double bad : {-1.0, 900001.0, std::nan("")}) {
+        auto o = options_for(server);
+        o.linger_ms = bad;
+        auto p = producer::create(o);
+        ASSERT_FALSE(p) << bad;
+        EXPECT_EQ(p.err().code, eventstream::error_code::invalid_argument);
+    }
 }
 
 TEST(producer, an_event_larger_than_a_batch_is_refused) {
