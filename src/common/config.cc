@@ -194,6 +194,11 @@ std::vector<config_field> make_fields() {
         "cluster: bytes of Raft log a partition keeps between snapshots (fewer batches when "
         "they are large)",
         1ull << 20, 1ull << 40));
+    f.push_back(int_field<uint64_t, &node_config::raft_segment_bytes>(
+        "raft_segment_bytes",
+        "cluster: size of the Raft log's segment files, preallocated three per partition replica "
+        "(a multiple of 1 MiB)",
+        1ull << 20, 1ull << 30));
     f.push_back(int_field<uint32_t, &node_config::fsync_interval_ms>(
         "fsync_interval_ms", "with fsync=interval: longest time a write waits for its fsync (ms)",
         1, 60'000));
@@ -361,6 +366,10 @@ status validate(const node_config& c) {
         if (!ids.insert(p.node_id).second) {
             return field_error("peers", "node id " + std::to_string(p.node_id) + " listed twice");
         }
+    }
+    if (c.raft_segment_bytes % (1u << 20) != 0) {
+        return field_error("raft_segment_bytes",
+                           std::to_string(c.raft_segment_bytes) + " is not a multiple of 1 MiB");
     }
     if (!c.peers.empty() && c.raft_heartbeat_ms * 2 > c.raft_election_timeout_ms) {
         return field_error("raft_heartbeat_ms",

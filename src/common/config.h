@@ -47,6 +47,11 @@ struct node_config {
     uint32_t raft_snapshot_threshold = 16384;
     uint32_t raft_snapshot_trailing = 2048;
     uint64_t raft_log_bytes = 256ull << 20;
+    // Size of the Raft log's segment files, which libraft preallocates: three per group (the
+    // open one and two ready), so an idle partition replica takes three times this on disk. A
+    // segment must hold several batches: one write carries only entries of one segment, and
+    // every segment costs a preallocation and a close.
+    uint64_t raft_segment_bytes = 8ull << 20;
     // "text" or "json" log lines on stderr; level as in spdlog.
     std::string log_format = "text";
     std::string log_level = "info";

@@ -22,6 +22,8 @@ namespace es::replication {
 namespace {
 
 constexpr uint64_t controller_group = 0;
+// Segment size of the controller group's Raft log (partition groups: raft_segment_bytes).
+constexpr size_t k_controller_segment_bytes = 2u << 20;
 
 // A partition's group id: the topic id above 12 bits of partition (max_partitions is 4096).
 // Topic ids start at 1, so no partition group is group 0.
@@ -126,6 +128,8 @@ class cluster_impl final : public cluster {
         go.voters = options_.nodes;
         go.election_timeout_ms = options_.election_timeout_ms;
         go.heartbeat_timeout_ms = options_.heartbeat_timeout_ms;
+        // The controller's commands are small: its segments need not be large.
+        go.segment_bytes = k_controller_segment_bytes;
         go.on_change = [this](const group_view& v) {
             control_.post([this, v] { on_controller_change(v); });
         };
@@ -586,6 +590,7 @@ class cluster_impl final : public cluster {
             // installs the snapshot, fetching the events it lacks first (catch_up).
             go.snapshot_threshold = options_.snapshot_threshold;
             go.snapshot_trailing = options_.snapshot_trailing;
+            go.segment_bytes = options_.raft_segment_bytes;
             std::weak_ptr<core::topic> weak = t;
             go.on_change = [this, weak, p, gid](const group_view& v) {
                 control_.post([this, weak, p, gid, v] {

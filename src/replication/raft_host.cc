@@ -28,9 +28,6 @@ constexpr size_t k_command_bytes_max = 16u << 20;
 // How often the loop refreshes view() between libraft callbacks (libraft 0.15 has no
 // state-change callback).
 constexpr uint64_t k_view_refresh_ms = 50;
-// Size of raft_uv's preallocated open segments. A node hosts a group per partition, and the
-// 8 MiB default would make every idle group cost tens of MiB of disk.
-constexpr size_t k_segment_bytes = 2u << 20;
 // Delay before raft_uv reconnects to a peer it lost (its default is 1000 ms); short so that a
 // restarted node is back in the group quickly.
 constexpr unsigned k_connect_retry_ms = 200;
@@ -189,7 +186,7 @@ class group_impl final : public raft_group, public std::enable_shared_from_this<
             return;
         }
         io_open_ = true;
-        raft_uv_set_segment_size(&io_, k_segment_bytes);
+        raft_uv_set_segment_size(&io_, options_.segment_bytes);
         raft_uv_set_connect_retry_delay(&io_, k_connect_retry_ms);
         rv = raft_init(&raft_, &io_, &fsm_, context_.node_id, context_.node_address.c_str());
         if (rv != 0) {

@@ -72,6 +72,13 @@ struct group_options {
     // was catching up from a snapshot stalled in our tests (16 / 8 worked).
     uint32_t snapshot_threshold = 8192;
     uint32_t snapshot_trailing = 2048;
+    // Size of raft_uv's segment files, preallocated three at a time (the open one and two
+    // ready). One log write carries entries of one segment only, so a segment must hold
+    // several of the group's largest entries: with 1 MiB batches in 2 MiB segments every
+    // batch took a write, a preallocation and a close of its own, one after another (a 3-node
+    // cluster at 1 KiB events: 35 000 events/s, against 54 000 with 8 MiB). A multiple of
+    // 1 MiB.
+    size_t segment_bytes = 8u << 20;
     // Called on the loop thread whenever this member's role or known leader changes (after
     // the change is visible through view()). May be empty.
     std::function<void(const group_view&)> on_change;

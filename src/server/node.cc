@@ -212,6 +212,7 @@ status node::impl::start_steps() {
         co.snapshot_threshold = config.raft_snapshot_threshold;
         co.snapshot_trailing = config.raft_snapshot_trailing;
         co.raft_log_bytes = config.raft_log_bytes;
+        co.raft_segment_bytes = config.raft_segment_bytes;
         cluster = replication::cluster::create(std::move(co), *store, *store_service);
     }
     core::durable_backend* backend =

@@ -319,6 +319,15 @@ TEST_F(config_test, ports_must_differ_unless_zero) {
     EXPECT_TRUE(load());
 }
 
+TEST_F(config_test, raft_segments_are_whole_mebibytes) {
+    flags_["raft_segment_bytes"] = "3000000";
+    EXPECT_EQ(load_error(), "raft_segment_bytes: 3000000 is not a multiple of 1 MiB");
+    flags_["raft_segment_bytes"] = "16777216";
+    auto c = load();
+    ASSERT_TRUE(c);
+    EXPECT_EQ(c->raft_segment_bytes, 16u << 20);
+}
+
 TEST_F(config_test, unknown_flag_name_is_refused) {
     flags_["no_such_field"] = "1";
     EXPECT_EQ(load_error(), "unknown option --no-such-field");
