@@ -206,6 +206,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     FUZZ_CHECK(whole.message == split.message);
     FUZZ_CHECK(received.frames == split.frames);
     FUZZ_CHECK(received.failed == split.failed);
+    FUZZ_CHECK(received.code == split.code);
     FUZZ_CHECK(received.message == split.message);
 
     // The whole input as a datagram: exactly one frame or an error.

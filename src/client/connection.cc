@@ -309,7 +309,8 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
             push(std::move(f));
             return;
         }
-        // The handler only posts to this thread, so `pending` stays as it is during the call.
+        // A push handler must not change `pending` (every connection call it may make posts to
+        // this thread), so `en` stays valid during the call.
         en.on_push(std::move(f));
     }
 
@@ -338,7 +339,8 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
     }
 
     void flush_writes() {
-        if (out.empty() || st == state::closed) return;
+        // One write at a time: `writing` and `writing_buffers` belong to the one in progress.
+        if (write_active || out.empty() || st == state::closed) return;
         write_active = true;
         writing.swap(out);
         out.clear();
@@ -363,7 +365,8 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
                                   if (fn) fn(s);
                               if (gen != self->generation) {
                                   // Lost meanwhile: what is queued belongs to a new connection.
-                                  if (self->st == state::ready) self->flush_writes();
+                                  if (self->st == state::ready || self->st == state::handshaking)
+                                      self->flush_writes();
                                   return;
                               }
                               if (e) {

@@ -257,7 +257,14 @@ struct producer::impl {
         {
             std::lock_guard lk(mu);
             if (d.retry && !closed) {
-                acc.retry(std::move(*b), d.at_ns);
+                // The batch goes back with a copy of its records: the ones sent may still be
+                // queued for writing (a request that timed out), viewed from `*b`, which the
+                // connection keeps alive until they are written (request_with_tail).
+                std::string copy = b->records;
+                batch again = std::move(*b);
+                std::swap(again.records, copy);  // `copy` now holds the bytes sent
+                b->records = std::move(copy);
+                acc.retry(std::move(again), d.at_ns);
                 wake_sender.notify_one();
                 return;
             }

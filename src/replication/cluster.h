@@ -47,7 +47,8 @@ struct cluster_options {
     uint32_t snapshot_threshold = 16384;
     uint32_t snapshot_trailing = 2048;
     uint64_t raft_log_bytes = 256ull << 20;
-    // Size of every group's Raft log segment files (group_options::segment_bytes).
+    // Size of the partition groups' Raft log segment files (group_options::segment_bytes); the
+    // controller group's are 2 MiB.
     uint64_t raft_segment_bytes = 8ull << 20;
     // Where clients reach this node; registered with the controller, so that a "not leader"
     // answer can name the leader's ports.
