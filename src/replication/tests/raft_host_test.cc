@@ -223,20 +223,23 @@ class raft_host_test : public ::testing::Test {
         return last;
     }
 
-    bool all_equal(uint64_t group_id, size_t commands) {
-        return eventually([&] {
-            std::vector<std::string> first;
-            bool have = false;
-            for (node& n : nodes_) {
-                if (!n.host) continue;
-                std::vector<std::string> c = n.machines[group_id]->commands();
-                if (c.size() != commands) return false;
-                if (have && c != first) return false;
-                first = c;
-                have = true;
-            }
-            return have;
-        });
+    bool all_equal(uint64_t group_id, size_t commands,
+                   std::chrono::milliseconds within = k_deadline) {
+        return eventually(
+            [&] {
+                std::vector<std::string> first;
+                bool have = false;
+                for (node& n : nodes_) {
+                    if (!n.host) continue;
+                    std::vector<std::string> c = n.machines[group_id]->commands();
+                    if (c.size() != commands) return false;
+                    if (have && c != first) return false;
+                    first = c;
+                    have = true;
+                }
+                return have;
+            },
+            within);
     }
 
     std::string debug(uint64_t group_id) {
@@ -393,7 +396,11 @@ TEST_F(raft_host_test, lagging_follower_gets_a_snapshot_then_later_commands) {
 
     restart(lagging);
     open(lagging, 0);
-    ASSERT_TRUE(all_equal(0, 61)) << debug(0);
+    // Longer than libraft's install-snapshot timeout (30 s), after which a leader whose snapshot
+    // install did not complete sends it again. Seen once in CI, under ASan with another test
+    // running: the follower stayed at its first install for the 20 s wait (not reproduced in
+    // 34 runs since, alone or under CPU and disk load; the cause is not confirmed).
+    ASSERT_TRUE(all_equal(0, 61, 45s)) << debug(0);
     // The leader's log no longer reaches back to what the follower had, so the follower got a
     // snapshot (holding far more than its own single command), then the entries after it.
     std::vector<size_t> restored = lagging.machines[0]->restored_sizes();
