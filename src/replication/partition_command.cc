@@ -2,6 +2,7 @@
 #include "replication/partition_command.h"
 
 #include "core/record_format.h"
+#include "core/topic.h"
 #include "storage/record_check.h"
 
 namespace es::replication {
@@ -115,6 +116,85 @@ result<partition_command> decode_partition_command(std::span<const std::byte> by
     }
     return make_error(errc::invalid_argument,
                       "partition command of unknown kind " + std::to_string(kind));
+}
+
+}  // namespace es::replication
+
+namespace es::replication {
+namespace {
+
+// Snapshot, version 2:
+//   [u8 version][u64 topic id][u32 partition][u64 end offset][producer table]
+//   [u32 group count] per group: [u16 name bytes][name][u64 offset]
+// Version 1 ends after the producer table.
+constexpr uint8_t snapshot_version = 2;
+constexpr uint8_t snapshot_version_without_groups = 1;
+constexpr size_t snapshot_head_bytes = 1 + 8 + 4 + 8;
+constexpr size_t snapshot_group_min_bytes = 2 + 8;
+
+error bad_snapshot(const std::string& what) {
+    return make_error(errc::invalid_argument, "partition snapshot: " + what);
+}
+
+}  // namespace
+
+std::vector<std::byte> encode_partition_snapshot(const partition_snapshot& s) {
+    std::vector<std::byte> out;
+    core::append_le<uint8_t>(out, snapshot_version);
+    core::append_le<uint64_t>(out, s.topic_id);
+    core::append_le<uint32_t>(out, s.partition);
+    core::append_le<uint64_t>(out, s.end_offset);
+    s.producers.encode(out);
+    core::append_le<uint32_t>(out, static_cast<uint32_t>(s.group_offsets.size()));
+    for (const auto& [group, offset] : s.group_offsets) {
+        core::append_le<uint16_t>(out, static_cast<uint16_t>(group.size()));
+        const auto* g = reinterpret_cast<const std::byte*>(group.data());
+        out.insert(out.end(), g, g + group.size());
+        core::append_le<uint64_t>(out, offset);
+    }
+    return out;
+}
+
+result<partition_snapshot> decode_partition_snapshot(std::span<const std::byte> bytes) {
+    if (bytes.size() < snapshot_head_bytes) return bad_snapshot("truncated head");
+    const auto version = core::load_le<uint8_t>(bytes.data());
+    if (version != snapshot_version && version != snapshot_version_without_groups) {
+        return bad_snapshot("unknown version " + std::to_string(version));
+    }
+    partition_snapshot s;
+    s.topic_id = core::load_le<uint64_t>(bytes.data() + 1);
+    s.partition = core::load_le<uint32_t>(bytes.data() + 9);
+    s.end_offset = core::load_le<uint64_t>(bytes.data() + 13);
+    std::span<const std::byte> rest = bytes.subspan(snapshot_head_bytes);
+    if (!core::producer_table::decode(rest, s.producers)) return bad_snapshot("bad producer state");
+    if (version == snapshot_version_without_groups) {
+        if (!rest.empty()) return bad_snapshot("bytes after the producer state");
+        return s;
+    }
+    if (rest.size() < 4) return bad_snapshot("truncated group count");
+    const auto groups = core::load_le<uint32_t>(rest.data());
+    rest = rest.subspan(4);
+    if (groups > rest.size() / snapshot_group_min_bytes) {
+        return bad_snapshot(std::to_string(groups) + " groups cannot fit in " +
+                            std::to_string(rest.size()) + " bytes");
+    }
+    s.group_offsets.reserve(groups);
+    for (uint32_t i = 0; i < groups; ++i) {
+        if (rest.size() < 2) return bad_snapshot("truncated group " + std::to_string(i));
+        const auto len = core::load_le<uint16_t>(rest.data());
+        if (rest.size() < 2 + size_t{len} + 8) {
+            return bad_snapshot("truncated group " + std::to_string(i));
+        }
+        std::string group(reinterpret_cast<const char*>(rest.data() + 2), len);
+        if (auto valid = core::validate_group_name(group); !valid) {
+            return bad_snapshot("group " + std::to_string(i) + ": " + valid.err().message);
+        }
+        const auto offset = core::load_le<uint64_t>(rest.data() + 2 + len);
+        s.group_offsets.emplace_back(std::move(group), offset);
+        rest = rest.subspan(2 + size_t{len} + 8);
+    }
+    if (!rest.empty()) return bad_snapshot("bytes after the group offsets");
+    return s;
 }
 
 }  // namespace es::replication

@@ -8,14 +8,6 @@
 #include "storage/log_store.h"
 
 namespace es::replication {
-namespace {
-
-// Snapshot: [u8 version][u64 topic id][u32 partition][u64 end offset][producer table]
-constexpr uint8_t snapshot_version = 1;
-constexpr size_t snapshot_head_bytes = 1 + 8 + 4 + 8;
-
-}  // namespace
-
 partition_machine::partition_machine(storage::log_store& store, uint64_t topic_id,
                                      uint32_t partition, catch_up_fn catch_up,
                                      snapshot_sizing sizing)
@@ -102,48 +94,50 @@ result<std::vector<std::byte>> partition_machine::snapshot() {
     ES_TRY(store_.sync());
     auto b = store_.bounds(topic_id_, partition_);
     if (!b) return std::move(b).err();
-    std::vector<std::byte> out;
-    core::append_le<uint8_t>(out, snapshot_version);
-    core::append_le<uint64_t>(out, topic_id_);
-    core::append_le<uint32_t>(out, partition_);
-    core::append_le<uint64_t>(out, b->end_offset);
-    std::lock_guard lock(mutex_);
-    producers_.encode(out);
-    return out;
+    auto offsets = store_.committed_offsets(topic_id_, partition_);
+    if (!offsets) return std::move(offsets).err();
+    partition_snapshot s;
+    s.topic_id = topic_id_;
+    s.partition = partition_;
+    s.end_offset = b->end_offset;
+    s.group_offsets = std::move(*offsets);
+    {
+        std::lock_guard lock(mutex_);
+        s.producers = producers_;
+    }
+    return encode_partition_snapshot(s);
 }
 
 status partition_machine::restore(std::span<const std::byte> snapshot) {
-    if (snapshot.size() < snapshot_head_bytes ||
-        core::load_le<uint8_t>(snapshot.data()) != snapshot_version) {
-        return make_error(errc::invalid_argument, "partition snapshot: unknown format");
-    }
-    std::span<const std::byte> rest = snapshot.subspan(snapshot_head_bytes);
-    core::producer_table producers;
-    if (!core::producer_table::decode(rest, producers) || !rest.empty()) {
-        return make_error(errc::invalid_argument, "partition snapshot: bad producer state");
-    }
-    const auto topic = core::load_le<uint64_t>(snapshot.data() + 1);
-    const auto partition = core::load_le<uint32_t>(snapshot.data() + 9);
-    const auto end = core::load_le<uint64_t>(snapshot.data() + 13);
-    if (topic != topic_id_ || partition != partition_) {
+    auto s = decode_partition_snapshot(snapshot);
+    if (!s) return std::move(s).err();
+    if (s->topic_id != topic_id_ || s->partition != partition_) {
         return make_error(errc::invalid_argument, "partition snapshot of another partition");
     }
     {
         std::lock_guard lock(mutex_);
-        producers_ = std::move(producers);
+        producers_ = std::move(s->producers);
     }
     auto b = store_.bounds(topic_id_, partition_);
     if (!b) return std::move(b).err();
-    if (b->end_offset >= end) return {};
-    // The snapshot covers events this replica never got: fetch them before libraft goes on,
-    // so that this replica never claims what it does not hold.
-    if (!catch_up_) {
-        return make_error(errc::unavailable,
-                          "partition snapshot ends at offset " + std::to_string(end) +
-                              " but this replica holds only up to " +
-                              std::to_string(b->end_offset) + " and cannot fetch the rest");
+    if (b->end_offset < s->end_offset) {
+        // The snapshot covers events this replica never got: fetch them before libraft goes
+        // on, so that this replica never claims what it does not hold.
+        if (!catch_up_) {
+            return make_error(errc::unavailable,
+                              "partition snapshot ends at offset " + std::to_string(s->end_offset) +
+                                  " but this replica holds only "
+                                  "up to " +
+                                  std::to_string(b->end_offset) + " and cannot fetch the rest");
+        }
+        ES_TRY(catch_up_(topic_id_, partition_, b->end_offset, s->end_offset));
     }
-    ES_TRY(catch_up_(topic_id_, partition_, b->end_offset, end));
+    // The groups' offsets as of the snapshot: the commits before it are not in the log this
+    // replica will apply. (Not synced: lost at a crash, they are restored from the snapshot
+    // again, which libraft loads at every start.)
+    for (const auto& [group, offset] : s->group_offsets) {
+        ES_TRY(store_.commit_offset(topic_id_, group, partition_, offset, false));
+    }
     return {};
 }
 

@@ -8,9 +8,10 @@
 // has had appended), so that a new leader continues it and a retry after a failover is still
 // recognised.
 //
-// Snapshots carry no events: where the log ends, and the producer state. A replica that
-// installs a snapshot whose end lies beyond its own store must first get the missing events
-// (see catch_up_fn).
+// Snapshots carry no events: where the log ends, the producer state and the consumer groups'
+// committed offsets (partition_snapshot). A replica that installs a snapshot whose end lies
+// beyond its own store must first get the missing events (see catch_up_fn); it then takes the
+// snapshot's group offsets, whose commits were in the log entries the snapshot replaced.
 #pragma once
 
 #include <cstddef>

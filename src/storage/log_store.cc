@@ -481,4 +481,35 @@ result<std::optional<uint64_t>> log_store::committed_offset(uint64_t topic_id,
     return std::optional<uint64_t>(*offset);
 }
 
+result<std::vector<std::pair<std::string, uint64_t>>> log_store::committed_offsets(
+    uint64_t topic_id, uint32_t partition) const {
+    const impl& m = *impl_;
+    auto found = m.find_locked(topic_id, partition);
+    if (!found) return std::move(found).err();
+    const std::shared_ptr<topic_state> t = std::move(*found);
+    const std::string prefix = format::partition_key(key_kind::group_offset, partition);
+    const std::string upper = format::partition_key(key_kind::group_offset, partition + 1);
+    const rocksdb::Slice upper_slice(upper);
+    rocksdb::ReadOptions ro = read_options();
+    ro.iterate_upper_bound = &upper_slice;
+    std::unique_ptr<rocksdb::Iterator> it(m.db->NewIterator(ro, t->cf.get()));
+    std::vector<std::pair<std::string, uint64_t>> out;
+    for (it->Seek(prefix); it->Valid(); it->Next()) {
+        const auto offset =
+            format::decode_u64_value(std::string_view(it->value().data(), it->value().size()));
+        const std::string_view key(it->key().data(), it->key().size());
+        if (!offset || key.size() <= prefix.size()) {
+            return make_error(errc::io_error, "the store at " + m.path +
+                                                  " is corrupt: a group offset on " +
+                                                  t->where(partition) + " is malformed");
+        }
+        out.emplace_back(std::string(key.substr(prefix.size())), *offset);
+    }
+    if (!it->status().ok()) {
+        return from_rocksdb(it->status(), "listing the group offsets of " + t->where(partition) +
+                                              " in the store at " + m.path);
+    }
+    return out;
+}
+
 }  // namespace es::storage

@@ -142,6 +142,9 @@ class log_store {
     // The committed offset, or nullopt when the group never committed for the partition.
     result<std::optional<uint64_t>> committed_offset(uint64_t topic_id, std::string_view group,
                                                      uint32_t partition) const;
+    // Every group's committed offset for the partition, by group name.
+    result<std::vector<std::pair<std::string, uint64_t>>> committed_offsets(
+        uint64_t topic_id, uint32_t partition) const;
 
   private:
     struct impl;

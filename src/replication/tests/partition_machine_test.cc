@@ -39,6 +39,16 @@ class partition_machine_test : public ::testing::Test {
         return b ? b->end_offset : 0;
     }
 
+    // Another replica's store, in `dir`, with the topic and no events.
+    static std::unique_ptr<storage::log_store> replica_store(const temp_dir& dir) {
+        auto s = open_store(dir.store());
+        EXPECT_TRUE(s);
+        if (s) {
+            EXPECT_TRUE(s->put_topic(durable_topic(topic, "orders")));
+        }
+        return s;
+    }
+
     temp_dir dir_;
     std::unique_ptr<storage::log_store> store_;
 };
@@ -71,7 +81,9 @@ TEST(partition_command, every_truncation_and_bad_field_is_refused) {
     for (size_t n = 0; n < good.size(); ++n) {
         auto c = decode_partition_command(std::span(good).first(n));
         EXPECT_FALSE(c) << "a command cut to " << n << " bytes decoded";
-        if (!c) EXPECT_EQ(c.err().code, errc::invalid_argument);
+        if (!c) {
+            EXPECT_EQ(c.err().code, errc::invalid_argument);
+        }
     }
     auto wrong_version = good;
     wrong_version[0] = std::byte{9};
@@ -168,9 +180,8 @@ TEST_F(partition_machine_test, snapshot_beyond_the_store_needs_a_catch_up) {
 
     // A replica whose store holds only the first 2 events.
     temp_dir other_dir;
-    auto other_store = open_store(other_dir.store());
+    auto other_store = replica_store(other_dir);
     ASSERT_TRUE(other_store);
-    ASSERT_TRUE(other_store->put_topic(durable_topic(topic, "orders")));
     const auto first = simple_run(0, 2);
     const auto b = first.to(topic, 0);
     ASSERT_TRUE(other_store->append({&b, 1}, false));
@@ -206,6 +217,85 @@ TEST_F(partition_machine_test, snapshot_beyond_the_store_needs_a_catch_up) {
     auto damaged = *snap;
     damaged.resize(damaged.size() - 1);
     EXPECT_FALSE(leader.restore(damaged));
+}
+
+TEST_F(partition_machine_test, group_offsets_travel_in_the_snapshot) {
+    partition_machine leader(*store_, topic, 1);
+    ASSERT_TRUE(leader.apply(1, batch(0, 4)));
+    ASSERT_TRUE(leader.apply(2, encode_commit_command("billing", 3)));
+    ASSERT_TRUE(leader.apply(3, encode_commit_command("audit", 1)));
+    ASSERT_TRUE(leader.apply(4, encode_commit_command("billing", 4)));
+    // Another partition's commit stays out of this partition's snapshot.
+    partition_machine p0(*store_, topic, 0);
+    ASSERT_TRUE(p0.apply(1, encode_commit_command("elsewhere", 9)));
+    auto snap = leader.snapshot();
+    ASSERT_TRUE(snap) << snap.err().message;
+
+    // A replica that never saw the commits (libraft dropped those entries for the snapshot)
+    // installs it: it fetches the events and takes the offsets.
+    temp_dir other_dir;
+    auto other_store = replica_store(other_dir);
+    ASSERT_TRUE(other_store);
+    ASSERT_TRUE(other_store->commit_offset(topic, "billing", 1, 1, false));  // an older commit
+    partition_machine replica(*other_store, topic, 1,
+                              [&](uint64_t t, uint32_t p, uint64_t from, uint64_t to) -> status {
+                                  const auto rest = simple_run(from, to - from);
+                                  const auto b = rest.to(t, p);
+                                  return other_store->append({&b, 1}, false);
+                              });
+    ASSERT_TRUE(replica.restore(*snap));
+    auto offsets = other_store->committed_offsets(topic, 1);
+    ASSERT_TRUE(offsets) << offsets.err().message;
+    EXPECT_EQ(*offsets,
+              (std::vector<std::pair<std::string, uint64_t>>{{"audit", 1}, {"billing", 4}}));
+    auto none = other_store->committed_offset(topic, "elsewhere", 1);
+    ASSERT_TRUE(none);
+    EXPECT_FALSE(none->has_value());
+}
+
+TEST(partition_snapshot, round_trip_and_version_1) {
+    partition_snapshot s;
+    s.topic_id = 7;
+    s.partition = 3;
+    s.end_offset = 1000;
+    s.producers.appended(42, 0, 5, 995, 995);
+    s.group_offsets = {{"a", 1}, {std::string(255, 'g'), 999}};
+    const auto bytes = encode_partition_snapshot(s);
+    auto back = decode_partition_snapshot(bytes);
+    ASSERT_TRUE(back) << back.err().message;
+    EXPECT_EQ(back->topic_id, 7u);
+    EXPECT_EQ(back->partition, 3u);
+    EXPECT_EQ(back->end_offset, 1000u);
+    EXPECT_TRUE(back->producers == s.producers);
+    EXPECT_EQ(back->group_offsets, s.group_offsets);
+
+    // Version 1 (before group offsets): the head and the producer table only.
+    std::vector<std::byte> v1(bytes.begin(), bytes.begin() + 21);
+    v1[0] = std::byte{1};
+    s.producers.encode(v1);
+    auto old = decode_partition_snapshot(v1);
+    ASSERT_TRUE(old) << old.err().message;
+    EXPECT_EQ(old->end_offset, 1000u);
+    EXPECT_TRUE(old->producers == s.producers);
+    EXPECT_TRUE(old->group_offsets.empty());
+
+    // Every truncation is refused, as are a group count that cannot fit, a bad group name,
+    // bytes left over and an unknown version.
+    for (size_t n = 0; n < bytes.size(); ++n) {
+        EXPECT_FALSE(decode_partition_snapshot(std::span(bytes).first(n))) << n;
+    }
+    auto extra = bytes;
+    extra.push_back(std::byte{0});
+    EXPECT_FALSE(decode_partition_snapshot(extra));
+    auto version = bytes;
+    version[0] = std::byte{3};
+    EXPECT_FALSE(decode_partition_snapshot(version));
+    partition_snapshot empty_name = s;
+    empty_name.group_offsets = {{"", 1}};
+    EXPECT_FALSE(decode_partition_snapshot(encode_partition_snapshot(empty_name)));
+    auto many = encode_partition_snapshot(partition_snapshot{});
+    many[many.size() - 4] = std::byte{0xff};  // the group count's low byte: 255 groups, no bytes
+    EXPECT_FALSE(decode_partition_snapshot(many));
 }
 
 TEST_F(partition_machine_test, large_batches_make_snapshots_come_sooner) {
