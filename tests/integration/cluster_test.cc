@@ -2,7 +2,8 @@
 // acks=all to the partition's leader, kill -9 of that leader, a new leader that takes
 // publishes, and after the killed node's restart every acknowledged event present exactly once
 // and in order on every replica. Also: an idempotent producer's state and a consumer group's
-// committed offset survive the failover (both live in the partition's replicated state).
+// committed offset survive the failover (both live in the partition's replicated state), and
+// a replica down past the log's compaction catches up through a snapshot, group offset too.
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -377,6 +378,16 @@ TEST_F(cluster_test, a_replica_down_past_compaction_catches_up_through_a_snapsho
     down.process->stop(SIGKILL, 10s);
     down.process = nullptr;
 
+    // A group commit goes through the log before the batches that push it out of the log.
+    auto c = native(*first);
+    ASSERT_TRUE(c);
+    std::string out;
+    protocol::encode(out, 700, protocol::commit_offset_request{topic_name, "billing", 0, 7});
+    auto committed = call_skipping_pushes(*c, out);
+    ASSERT_TRUE(committed) << committed.err().message;
+    ASSERT_EQ(committed->header.type, protocol::message_type::ok)
+        << protocol::decode_error(committed->body)->message;
+
     uint64_t seq = 0;
     const auto acked = publish(*first, seq, 400, 4);  // 100 batches, one Raft entry each
     ASSERT_EQ(acked.size(), 400u);
@@ -399,6 +410,22 @@ TEST_F(cluster_test, a_replica_down_past_compaction_catches_up_through_a_snapsho
     size_t found = 0;
     for (int64_t s : mine) found += s >= 0;
     EXPECT_EQ(found, acked.size());
+
+    // The snapshot carried the group's offset too: the commit's log entry was gone.
+    auto cd = native(down);
+    ASSERT_TRUE(cd);
+    std::optional<uint64_t> offset;
+    for (int i = 0; i < 100 && offset != 7u; ++i) {
+        out.clear();
+        protocol::encode(out, 701, protocol::fetch_offset_request{topic_name, "billing", 0});
+        auto fetched = call_skipping_pushes(*cd, out);
+        ASSERT_TRUE(fetched) << fetched.err().message;
+        ASSERT_EQ(fetched->header.type, protocol::message_type::offset)
+            << protocol::decode_error(fetched->body)->message;
+        offset = protocol::decode_offset(fetched->body)->offset;
+        if (offset != 7u) std::this_thread::sleep_for(100ms);
+    }
+    EXPECT_EQ(offset, 7u) << "node " << down.id << " lacks the group offset";
 }
 
 }  // namespace
