@@ -9,6 +9,7 @@
 #include <mutex>
 #include <random>
 #include <thread>
+#include <utility>
 
 #include "client/batch_accumulator.h"
 #include "client/connection.h"
@@ -260,10 +261,8 @@ struct producer::impl {
                 // The batch goes back with a copy of its records: the ones sent may still be
                 // queued for writing (a request that timed out), viewed from `*b`, which the
                 // connection keeps alive until they are written (request_with_tail).
-                std::string copy = b->records;
                 batch again = std::move(*b);
-                std::swap(again.records, copy);  // `copy` now holds the bytes sent
-                b->records = std::move(copy);
+                b->records = std::exchange(again.records, std::string(again.records));
                 acc.retry(std::move(again), d.at_ns);
                 wake_sender.notify_one();
                 return;

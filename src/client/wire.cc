@@ -25,6 +25,24 @@ constexpr size_t align_up(size_t n) noexcept {
     return (n + record_alignment - 1) & ~(record_alignment - 1);
 }
 
+// A record's 32-byte header (core/record_format.h).
+struct record_head {
+    uint32_t record_bytes = 0;
+    uint32_t key_bytes = 0;
+    uint32_t payload_bytes = 0;
+    uint16_t headers_bytes = 0;
+    uint16_t flags = 0;
+    int64_t timestamp_ns = 0;
+    uint64_t offset = 0;
+};
+
+// REQUIRES: record_header_bytes readable at `h`.
+record_head read_head(const char* h) noexcept {
+    return record_head{load<uint32_t>(h + 0),  load<uint32_t>(h + 4),  load<uint32_t>(h + 8),
+                       load<uint16_t>(h + 12), load<uint16_t>(h + 14), load<int64_t>(h + 16),
+                       load<uint64_t>(h + 24)};
+}
+
 eventstream::error bad(std::string m) {
     return eventstream::error{eventstream::error_code::protocol_error, std::move(m)};
 }
@@ -107,16 +125,13 @@ eventstream::result<std::optional<uint64_t>> check_records(std::string_view reco
         };
         if (records.size() - at < record_header_bytes) return bad(where() + ": truncated header");
         const char* h = records.data() + at;
-        const uint32_t record_bytes = load<uint32_t>(h + 0);
-        const uint32_t key_bytes = load<uint32_t>(h + 4);
-        const uint32_t payload_bytes = load<uint32_t>(h + 8);
-        const uint16_t headers_bytes = load<uint16_t>(h + 12);
+        const record_head r = read_head(h);
         const size_t need =
-            align_up(record_header_bytes + size_t(key_bytes) + payload_bytes + headers_bytes);
-        if (record_bytes != need || record_bytes > records.size() - at)
+            align_up(record_header_bytes + size_t(r.key_bytes) + r.payload_bytes + r.headers_bytes);
+        if (r.record_bytes != need || r.record_bytes > records.size() - at)
             return bad(where() + ": its sizes do not fit");
-        const char* p = h + record_header_bytes + key_bytes + payload_bytes;
-        const char* end = p + headers_bytes;
+        const char* p = h + record_header_bytes + r.key_bytes + r.payload_bytes;
+        const char* end = p + r.headers_bytes;
         while (p < end) {
             if (end - p < 6) return bad(where() + ": truncated header entry");
             const uint16_t nb = load<uint16_t>(p);
@@ -125,8 +140,8 @@ eventstream::result<std::optional<uint64_t>> check_records(std::string_view reco
             if (size_t(end - p) < size_t(nb) + vb) return bad(where() + ": header runs past");
             p += nb + vb;
         }
-        last = load<uint64_t>(h + 24);
-        at += record_bytes;
+        last = r.offset;
+        at += r.record_bytes;
     }
     if (at != records.size()) return bad("EVENTS frame holds bytes after its last record");
     return last;
@@ -135,27 +150,23 @@ eventstream::result<std::optional<uint64_t>> check_records(std::string_view reco
 size_t decode_record(std::string_view records, size_t at, const std::string& topic,
                      uint32_t partition, eventstream::consumer_record& r) {
     const char* h = records.data() + at;
-    const uint32_t record_bytes = load<uint32_t>(h + 0);
-    const uint32_t key_bytes = load<uint32_t>(h + 4);
-    const uint32_t payload_bytes = load<uint32_t>(h + 8);
-    const uint16_t headers_bytes = load<uint16_t>(h + 12);
-    const uint16_t flags = load<uint16_t>(h + 14);
+    const record_head head = read_head(h);
     r.kind = eventstream::record_kind::event;
     r.topic = topic;
     r.partition = partition;
-    r.timestamp_ns = load<int64_t>(h + 16);
-    r.offset = load<uint64_t>(h + 24);
+    r.timestamp_ns = head.timestamp_ns;
+    r.offset = head.offset;
     const char* p = h + record_header_bytes;
-    if (flags & record_has_key) {
-        r.key.emplace(p, key_bytes);
+    if (head.flags & record_has_key) {
+        r.key.emplace(p, head.key_bytes);
     } else {
         r.key.reset();
     }
-    p += key_bytes;
-    r.value.assign(p, payload_bytes);
-    p += payload_bytes;
+    p += head.key_bytes;
+    r.value.assign(p, head.payload_bytes);
+    p += head.payload_bytes;
     r.headers.clear();
-    const char* end = p + headers_bytes;
+    const char* end = p + head.headers_bytes;
     while (p < end) {
         const uint16_t nb = load<uint16_t>(p);
         const uint32_t vb = load<uint32_t>(p + 2);
@@ -166,21 +177,7 @@ size_t decode_record(std::string_view records, size_t at, const std::string& top
         r.headers.push_back(std::move(hd));
         p += nb + vb;
     }
-    return record_bytes;
-}
-
-eventstream::status decode_records(std::string_view records, uint32_t count,
-                                   const std::string& topic, uint32_t partition,
-                                   std::vector<eventstream::consumer_record>& out) {
-    auto checked = check_records(records, count, partition);
-    if (!checked) return std::move(checked).err();
-    size_t at = 0;
-    for (uint32_t i = 0; i < count; ++i) {
-        eventstream::consumer_record r;
-        at += decode_record(records, at, topic, partition, r);
-        out.push_back(std::move(r));
-    }
-    return {};
+    return head.record_bytes;
 }
 
 size_t event_wire_bytes(const eventstream::event_view& e) noexcept {

@@ -38,10 +38,6 @@ eventstream::result<std::optional<uint64_t>> check_records(std::string_view reco
 // start.
 size_t decode_record(std::string_view records, size_t at, const std::string& topic,
                      uint32_t partition, eventstream::consumer_record& r);
-// Checks, then decodes, all `count` records, appending them to `out`.
-eventstream::status decode_records(std::string_view records, uint32_t count,
-                                   const std::string& topic, uint32_t partition,
-                                   std::vector<eventstream::consumer_record>& out);
 
 // The bytes an event takes in a batch on the wire (record header, parts and padding), the
 // measure of batch_bytes_max and buffer_bytes_max.

@@ -79,12 +79,20 @@ consumer_options options_for(const fake_server& s) {
     return o;
 }
 
-// A consumer of `server` subscribed to topic "t" from the earliest offset; null on an error.
-std::unique_ptr<consumer> subscribed_to_t(const fake_server& server) {
-    auto c = consumer::create(options_for(server));
-    if (!c || !(*c)->subscribe("t")) return nullptr;
-    return std::move(*c);
-}
+// A consumer `c` subscribed from the earliest offset to topic "t" (1 partition) of `server`.
+class subscribed_consumer : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        auto made = consumer::create(options_for(server));
+        ASSERT_TRUE(made) << made.err().to_string();
+        c = std::move(*made);
+        ASSERT_TRUE(c->subscribe("t"));
+    }
+
+    subscription_log log;
+    fake_server server{subscribe_server(1, log)};
+    std::unique_ptr<consumer> c;
+};
 
 TEST(consumer, hands_out_events_in_order_and_grants_credit_as_they_are_taken) {
     subscription_log log;
@@ -119,11 +127,7 @@ TEST(consumer, hands_out_events_in_order_and_grants_credit_as_they_are_taken) {
     }
 }
 
-TEST(consumer, surfaces_gaps) {
-    subscription_log log;
-    fake_server server(subscribe_server(1, log));
-    auto c = subscribed_to_t(server);
-    ASSERT_TRUE(c);
+TEST_F(subscribed_consumer, surfaces_gaps) {
     std::string out;
     protocol::encode(out, log.last_request_id, protocol::gap_push{7, 0, 0, 99});
     server.reply(out);
@@ -135,11 +139,7 @@ TEST(consumer, surfaces_gaps) {
     EXPECT_EQ(c->positions().at(0), 100u);
 }
 
-TEST(consumer, events_of_several_frames_come_out_in_order_with_gaps_between) {
-    subscription_log log;
-    fake_server server(subscribe_server(1, log));
-    auto c = subscribed_to_t(server);
-    ASSERT_TRUE(c);
+TEST_F(subscribed_consumer, events_of_several_frames_come_out_in_order_with_gaps_between) {
     push_events(server, log.last_request_id, 7, 0, 0, 3);
     std::string gap;
     protocol::encode(gap, log.last_request_id, protocol::gap_push{7, 0, 3, 9});
@@ -169,11 +169,8 @@ TEST(consumer, events_of_several_frames_come_out_in_order_with_gaps_between) {
     EXPECT_FALSE(*none);
 }
 
-TEST(consumer, a_malformed_events_frame_ends_the_subscription_before_any_of_it_is_handed_out) {
-    subscription_log log;
-    fake_server server(subscribe_server(1, log));
-    auto c = subscribed_to_t(server);
-    ASSERT_TRUE(c);
+TEST_F(subscribed_consumer,
+       a_malformed_events_frame_ends_the_subscription_before_any_of_it_is_handed_out) {
     push_events(server, log.last_request_id, 7, 0, 0, 2);
     // Three records of which the last claims more bytes than the frame holds.
     std::string records = test::make_record(2, "v2") + test::make_record(3, "v3");
@@ -198,11 +195,7 @@ TEST(consumer, a_malformed_events_frame_ends_the_subscription_before_any_of_it_i
     EXPECT_EQ(c->positions().at(0), 2u);
 }
 
-TEST(consumer, resubscribes_after_a_lost_connection_from_the_next_offset) {
-    subscription_log log;
-    fake_server server(subscribe_server(1, log));
-    auto c = subscribed_to_t(server);
-    ASSERT_TRUE(c);
+TEST_F(subscribed_consumer, resubscribes_after_a_lost_connection_from_the_next_offset) {
     push_events(server, log.last_request_id, 7, 0, 0, 5);
     for (int i = 0; i < 5; ++i) ASSERT_TRUE(c->poll(2000));
     server.drop_connection();

@@ -39,6 +39,22 @@ std::string record_with_header(uint64_t offset) {
     return r;
 }
 
+// Checks, then decodes, all `count` records of an EVENTS frame into `out`, as the consumer does
+// one record at a time.
+eventstream::status decode_records(std::string_view records, uint32_t count,
+                                   const std::string& topic, uint32_t partition,
+                                   std::vector<eventstream::consumer_record>& out) {
+    auto checked = check_records(records, count, partition);
+    if (!checked) return std::move(checked).err();
+    size_t at = 0;
+    for (uint32_t i = 0; i < count; ++i) {
+        eventstream::consumer_record r;
+        at += decode_record(records, at, topic, partition, r);
+        out.push_back(std::move(r));
+    }
+    return {};
+}
+
 TEST(wire, decodes_keys_values_headers_and_offsets) {
     const std::string key = "key";
     const std::string records =
