@@ -196,7 +196,7 @@ std::vector<config_field> make_fields() {
         1ull << 20, 1ull << 40));
     f.push_back(int_field<uint64_t, &node_config::raft_segment_bytes>(
         "raft_segment_bytes",
-        "cluster: size of the Raft log's segment files, preallocated three per partition replica "
+        "cluster: a partition's Raft log begins a new segment file once one holds this much "
         "(a multiple of 1 MiB)",
         1ull << 20, 1ull << 30));
     f.push_back(int_field<uint32_t, &node_config::fsync_interval_ms>(

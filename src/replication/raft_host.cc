@@ -1,8 +1,10 @@
-// raft_host and raft_group on C-Raft with raft_uv: groups on libuv loop threads, one shared
-// cluster listener (see raft_host.h for the contract).
+// raft_host and raft_group on C-Raft: raft_uv's network and timers with our own log storage
+// (raft_log_io), groups on libuv loop threads, one shared cluster listener (see raft_host.h for
+// the contract).
 #include "replication/raft_host.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <future>
@@ -13,6 +15,8 @@
 
 #include "replication/fsm_adapter.h"
 #include "replication/raft_c.h"
+#include "replication/raft_log_io.h"
+#include "replication/raft_log_store.h"
 #include "replication/raft_loop.h"
 #include "replication/raft_transport.h"
 #include "replication/rpc_client.h"
@@ -31,6 +35,8 @@ constexpr uint64_t k_view_refresh_ms = 50;
 // Delay before raft_uv reconnects to a peer it lost (its default is 1000 ms); short so that a
 // restarted node is back in the group quickly.
 constexpr unsigned k_connect_retry_ms = 200;
+// libuv's thread pool size, unless UV_THREADPOOL_SIZE says otherwise (see raft_host::start).
+constexpr const char* k_uv_threadpool_size = "16";
 
 // Runs `f` on `loop` and waits for its result. REQUIRES: not on `loop`'s thread; loop running.
 template <class F>
@@ -57,10 +63,9 @@ role role_of(int state) {
     }
 }
 
-// Where a new group's node stands: true when raft_uv has written nothing in `dir` yet.
+// Where a new group's node stands: true when its Raft log holds nothing yet.
 bool is_new_group_dir(const fs::path& dir) {
-    std::error_code ec;
-    return !fs::exists(dir / "metadata1", ec) && !fs::exists(dir / "metadata2", ec);
+    return raft_log_store::is_new(dir);
 }
 
 class group_impl;
@@ -177,22 +182,38 @@ class group_impl final : public raft_group, public std::enable_shared_from_this<
         transport_ = std::make_unique<group_transport>(context_.registry, context_.loop.get(),
                                                        options_.group_id);
         const std::string dir = context_.dir.string();
-        int rv = raft_uv_init(&io_, context_.loop->loop(), dir.c_str(), transport_->get());
+        auto store = raft_log_store::open(context_.dir, options_.segment_bytes);
+        if (!store) {
+            status failed = make_error(store.err().code, prefix() + store.err().message);
+            release_after_close();
+            started.set_value(std::move(failed));
+            return;
+        }
+        log_io_ = std::make_unique<raft_log_io>(
+            context_.loop->loop(), context_.dir, std::move(store).value(),
+            [machine = machine_] { return machine->make_durable(); });
+        struct raft_io* io = log_io_->io();
+        int rv = raft_uv_init(io, context_.loop->loop(), dir.c_str(), transport_->get());
         if (rv != 0) {
             status failed =
-                make_error(errc::io_error, prefix() + "raft_uv_init " + dir + ": " + io_.errmsg);
+                make_error(errc::io_error, prefix() + "raft_uv_init " + dir + ": " + io->errmsg);
             release_after_close();
             started.set_value(std::move(failed));
             return;
         }
         io_open_ = true;
-        raft_uv_set_segment_size(&io_, options_.segment_bytes);
-        raft_uv_set_connect_retry_delay(&io_, k_connect_retry_ms);
-        rv = raft_init(&raft_, &io_, &fsm_, context_.node_id, context_.node_address.c_str());
+        if (status installed = log_io_->install(); !installed) {
+            status failed = make_error(installed.err().code, prefix() + installed.err().message);
+            release_after_close();
+            started.set_value(std::move(failed));
+            return;
+        }
+        raft_uv_set_connect_retry_delay(io, k_connect_retry_ms);
+        rv = raft_init(&raft_, io, &fsm_, context_.node_id, context_.node_address.c_str());
         if (rv != 0) {
             status failed =
                 make_error(errc::io_error,
-                           prefix() + "raft_init: " + raft_strerror(rv) + " (" + io_.errmsg + ")");
+                           prefix() + "raft_init: " + raft_strerror(rv) + " (" + io->errmsg + ")");
             release_after_close();
             started.set_value(std::move(failed));
             return;
@@ -279,8 +300,9 @@ class group_impl final : public raft_group, public std::enable_shared_from_this<
 
     // What is left once raft_close's callback fired (or raft never started).
     void release_after_close() {
-        if (io_open_) raft_uv_close(&io_);
+        if (io_open_) raft_uv_close(log_io_->io());
         io_open_ = false;
+        log_io_.reset();
         transport_.reset();
         if (fsm_open_) close_raft_fsm(&fsm_);
         fsm_open_ = false;
@@ -458,7 +480,7 @@ class group_impl final : public raft_group, public std::enable_shared_from_this<
 
     // Loop thread only (libraft's structs must stay where they are: they live in this object).
     struct raft raft_ {};
-    struct raft_io io_ {};
+    std::unique_ptr<raft_log_io> log_io_;  // holds the raft_io libraft uses
     struct raft_fsm fsm_ {};
     std::unique_ptr<group_transport> transport_;
     uv_timer_t view_timer_{};
@@ -688,6 +710,10 @@ const char* role_name(role r) noexcept {
 }
 
 result<std::unique_ptr<raft_host>> raft_host::start(const host_options& options) {
+    // Every group's Raft log writes and its snapshots' store flushes (tens to hundreds of ms)
+    // run on libuv's thread pool, which has 4 threads unless told otherwise before its first
+    // use: a few flushes at once must not hold up every group's appends.
+    ::setenv("UV_THREADPOOL_SIZE", k_uv_threadpool_size, 0);
     auto host = std::make_unique<host_impl>(options);
     ES_TRY(host->start());
     return std::unique_ptr<raft_host>(std::move(host));

@@ -45,6 +45,11 @@ class state_machine {
     virtual result<std::vector<std::byte>> snapshot() = 0;
     // Replaces the state with a snapshot's (taken by this or another member).
     virtual status restore(std::span<const std::byte> snapshot) = 0;
+    // Makes every command applied so far survive a crash of the machine. libraft restarts from
+    // the newest snapshot and applies only the entries after it, so a snapshot is stored only
+    // once this has returned success. Called on a thread of libuv's pool while apply() may
+    // run on the loop thread. A machine whose state is all in the snapshot needs nothing.
+    virtual status make_durable() { return {}; }
 };
 
 enum class role { follower, candidate, leader, unavailable };
@@ -72,12 +77,9 @@ struct group_options {
     // was catching up from a snapshot stalled in our tests (16 / 8 worked).
     uint32_t snapshot_threshold = 8192;
     uint32_t snapshot_trailing = 2048;
-    // Size of raft_uv's segment files, preallocated three at a time (the open one and two
-    // ready). One log write carries entries of one segment only, so a segment must hold
-    // several of the group's largest entries: with 1 MiB batches in 2 MiB segments every
-    // batch took a write, a preallocation and a close of its own, one after another (a 3-node
-    // cluster at 1 KiB events: 35 000 events/s, against 54 000 with 8 MiB). A multiple of
-    // 1 MiB.
+    // The group's Raft log begins a new segment file once one holds this much
+    // (raft_log_store). Compaction after a snapshot drops whole segments, so this is also how
+    // much more log than the snapshot's trailing entries a member may keep.
     size_t segment_bytes = 8u << 20;
     // Called on the loop thread whenever this member's role or known leader changes (after
     // the change is visible through view()). May be empty.

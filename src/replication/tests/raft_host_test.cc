@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstring>
 #include <filesystem>
 #include <future>
@@ -95,6 +96,13 @@ std::vector<std::byte> bytes_of(const std::string& s) {
     return {p, p + s.size()};
 }
 
+// "c<i>" (appended, not concatenated: GCC 12 warns falsely on "c" + std::to_string(i)).
+std::string numbered(size_t i) {
+    std::string s = "c";
+    s += std::to_string(i);
+    return s;
+}
+
 struct proposal {
     status outcome;
     uint64_t index = 0;
@@ -148,6 +156,18 @@ class raft_host_test : public ::testing::Test {
             ASSERT_NE(n.port, 0);
             nodes_.push_back(std::move(n));
         }
+    }
+
+    // Starts node 1 alone (one loop thread) in <root>/solo: a group with it as only voter.
+    void start_solo() {
+        node n;
+        n.id = 1;
+        n.dir = root_ + "/solo";
+        auto host = raft_host::start({1, "127.0.0.1:0", n.dir, 1});
+        ASSERT_TRUE(host) << host.err().message;
+        n.host = std::move(host).value();
+        n.port = n.host->port();
+        nodes_.push_back(std::move(n));
     }
 
     // Restarts a stopped node on its old port and directory.
@@ -451,15 +471,89 @@ TEST_F(raft_host_test, bad_preamble_is_closed_and_the_host_keeps_working) {
     ASSERT_TRUE(all_equal(0, 3));
 }
 
+// Proposals made without waiting queue up behind the Raft log's write in progress and go to
+// disk together (raft_log_io); snapshots are taken in between. Closing the group while some are
+// still being written answers every one of them, and the group reopened on its directory holds
+// every acknowledged command, in order.
+TEST_F(raft_host_test,
+       a_group_closed_with_writes_in_flight_answers_all_and_keeps_the_acknowledged) {
+    snapshot_threshold_ = 32;
+    snapshot_trailing_ = 8;
+    start_solo();
+    ASSERT_EQ(nodes_.size(), 1u);
+    node& solo = nodes_[0];
+    open(solo, 7);
+    ASSERT_TRUE(propose_on_leader(7, "first").outcome);
+
+    struct answers {
+        std::mutex mutex;
+        std::condition_variable changed;
+        size_t count = 0;
+        std::vector<int> acknowledged;  // in the order the answers came
+    };
+    auto got = std::make_shared<answers>();
+    auto propose_many = [&](int from, int to) {
+        for (int i = from; i < to; ++i) {
+            solo.groups[7]->propose(bytes_of(numbered(i)), [got, i](status s, uint64_t) {
+                std::lock_guard lock(got->mutex);
+                ++got->count;
+                if (s) got->acknowledged.push_back(i);
+                got->changed.notify_all();
+            });
+        }
+    };
+    auto wait_for_answers = [&](size_t count) {
+        std::unique_lock lock(got->mutex);
+        return got->changed.wait_for(lock, k_deadline, [&] { return got->count == count; });
+    };
+
+    propose_many(0, 400);
+    ASSERT_TRUE(wait_for_answers(400));
+    {
+        std::lock_guard lock(got->mutex);
+        ASSERT_EQ(got->acknowledged.size(), 400u);
+        for (int i = 0; i < 400; ++i) ASSERT_EQ(got->acknowledged[i], i);
+    }
+    // A snapshot is taken while the commands are applied, and stored after them.
+    const fs::path dir = fs::path(solo.dir) / "g7";
+    auto count_files = [&](const std::string& prefix) {
+        size_t n = 0;
+        for (const auto& f : fs::directory_iterator(dir)) {
+            const std::string name = f.path().filename().string();
+            n += name.starts_with(prefix) && !name.ends_with(".tmp");
+        }
+        return n;
+    };
+    ASSERT_TRUE(eventually([&] { return count_files("raft-snapshot-") >= 1; }));
+    EXPECT_GE(count_files("raft-log-"), 1u);
+
+    propose_many(400, 800);
+    status closed = solo.host->close_group(7, false);
+    ASSERT_TRUE(closed) << closed.err().message;
+    ASSERT_TRUE(wait_for_answers(800));
+    std::vector<int> acknowledged;
+    {
+        std::lock_guard lock(got->mutex);
+        acknowledged = got->acknowledged;
+    }
+    ASSERT_GE(acknowledged.size(), 400u);
+    for (size_t i = 0; i < acknowledged.size(); ++i) ASSERT_EQ(acknowledged[i], int(i));
+
+    open(solo, 7);
+    auto& machine = *solo.machines[7];
+    ASSERT_TRUE(eventually([&] { return machine.commands().size() >= 1 + acknowledged.size(); }))
+        << machine.commands().size() << " commands after the reopen";
+    // Replayed in order: "first", then c0, c1, ... at least up to the last acknowledged one.
+    const std::vector<std::string> commands = machine.commands();
+    ASSERT_EQ(commands[0], "first");
+    for (size_t i = 1; i < commands.size(); ++i) {
+        ASSERT_EQ(commands[i], numbered(i - 1)) << "command " << i;
+    }
+}
+
 TEST_F(raft_host_test, single_node_group_close_with_erase_removes_its_directory) {
-    node n;
-    n.id = 1;
-    n.dir = root_ + "/solo";
-    auto host = raft_host::start({1, "127.0.0.1:0", n.dir, 1});
-    ASSERT_TRUE(host) << host.err().message;
-    n.host = std::move(host).value();
-    n.port = n.host->port();
-    nodes_.push_back(std::move(n));
+    start_solo();
+    ASSERT_EQ(nodes_.size(), 1u);
     node& solo = nodes_[0];
     open(solo, 5);
 
@@ -469,7 +563,8 @@ TEST_F(raft_host_test, single_node_group_close_with_erase_removes_its_directory)
 
     ASSERT_TRUE(propose_on_leader(5, "alone").outcome);
     const fs::path dir = fs::path(solo.dir) / "g5";
-    EXPECT_TRUE(fs::exists(dir / "metadata1") || fs::exists(dir / "metadata2"));
+    EXPECT_TRUE(fs::exists(dir / "raft-vote"));
+    EXPECT_TRUE(fs::exists(dir / "raft-log-00000000000000000001"));
 
     status closed = solo.host->close_group(5, true);
     ASSERT_TRUE(closed) << closed.err().message;
