@@ -44,7 +44,7 @@ status partition_machine::apply(uint64_t /*index*/, std::span<const std::byte> c
     auto c = decode_partition_command(command);
     if (!c) return std::move(c).err();
     if (c->type == partition_command::kind::commit_offset) {
-        // The Raft log is the durable copy; the store's WAL is synced before any snapshot.
+        // The Raft log is the durable copy; the store is flushed before any snapshot.
         return store_.commit_offset(topic_id_, c->group, partition_, c->offset, false);
     }
     ES_TRY(check_not_taken(*c));
@@ -91,7 +91,8 @@ core::producer_table partition_machine::producers() const {
 }
 
 result<std::vector<std::byte>> partition_machine::snapshot() {
-    ES_TRY(store_.sync());
+    // What the snapshot covers reaches the disk in make_durable(), which libraft's storage
+    // (raft_log_io) calls before it stores the snapshot.
     auto b = store_.bounds(topic_id_, partition_);
     if (!b) return std::move(b).err();
     auto offsets = store_.committed_offsets(topic_id_, partition_);
@@ -106,6 +107,10 @@ result<std::vector<std::byte>> partition_machine::snapshot() {
         s.producers = producers_;
     }
     return encode_partition_snapshot(s);
+}
+
+status partition_machine::make_durable() {
+    return store_.flush(topic_id_);
 }
 
 status partition_machine::restore(std::span<const std::byte> snapshot) {
@@ -131,6 +136,9 @@ status partition_machine::restore(std::span<const std::byte> snapshot) {
                                   std::to_string(b->end_offset) + " and cannot fetch the rest");
         }
         ES_TRY(catch_up_(topic_id_, partition_, b->end_offset, s->end_offset));
+        // The events fetched skip the store's WAL in a cluster, and no Raft log holds them
+        // here: to disk before libraft counts them as this replica's.
+        ES_TRY(store_.flush(topic_id_));
     }
     // The groups' offsets as of the snapshot: the commits before it are not in the log this
     // replica will apply. (Not synced: lost at a crash, they are restored from the snapshot

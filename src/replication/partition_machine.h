@@ -60,10 +60,12 @@ class partition_machine final : public state_machine {
                       catch_up_fn catch_up = {}, snapshot_sizing sizing = {});
 
     status apply(uint64_t index, std::span<const std::byte> command) override;
-    // Syncs the store's WAL first: libraft may drop the log entries the snapshot covers, so
-    // what they wrote must be on disk.
+    // The snapshot of what is applied so far. What those entries wrote reaches the disk in
+    // make_durable(), before libraft stores the snapshot and drops the entries.
     result<std::vector<std::byte>> snapshot() override;
     status restore(std::span<const std::byte> snapshot) override;
+    // Flushes the topic's writes in the store (they skip its WAL in a cluster).
+    status make_durable() override;
 
     uint64_t topic_id() const noexcept { return topic_id_; }
     uint32_t partition() const noexcept { return partition_; }

@@ -173,8 +173,12 @@ status node::impl::start_steps() {
 
     // The store: a directory that is not ours, or a corrupt one, stops the start here with the
     // store's message; nothing in it is changed.
+    const bool clustered = !config.peers.empty();
     storage::store_options so;
     so.path = (std::filesystem::path(config.data_dir) / "store").string();
+    // In a cluster the Raft logs are the durable copy of every topic's writes (the partition
+    // groups flush the store before each snapshot).
+    so.topic_wal = !clustered;
     auto opened = storage::log_store::open(so);
     if (!opened) {
         return make_error(opened.err().code,
@@ -184,7 +188,6 @@ status node::impl::start_steps() {
     store_service =
         std::make_unique<storage::store_service>(*store, store_options_of(config), &metrics);
     store_service->start();
-    const bool clustered = !config.peers.empty();
     uint16_t cluster_port = config.cluster_port;  // in a cluster: the one the peers know
     if (clustered) {
         replication::cluster_options co;

@@ -199,7 +199,7 @@ status log_store::append(std::span<const append_batch> batches, bool sync) {
             format::batch_key(key_kind::index, p.batch->partition, p.entry.base_offset),
             format::encode_index_value({p.entry.count, p.entry.bytes, p.entry.max_timestamp_ns})));
     }
-    const rocksdb::Status s = m.db->Write(write_options(sync), &wb);
+    const rocksdb::Status s = m.db->Write(m.topic_write_options(sync), &wb);
     if (!s.ok()) {
         const planned& first = plan.front();
         return from_rocksdb(s, "appending " + std::to_string(plan.size()) + " batches (first " +
@@ -220,6 +220,30 @@ status log_store::append(std::span<const append_batch> batches, bool sync) {
 status log_store::sync() {
     const rocksdb::Status s = impl_->db->SyncWAL();
     if (!s.ok()) return from_rocksdb(s, "syncing the WAL of the store at " + impl_->path);
+    return {};
+}
+
+status log_store::flush(uint64_t topic_id) {
+    const impl& m = *impl_;
+    std::shared_ptr<topic_state> t;
+    {
+        std::shared_lock lock(m.state_mutex);
+        auto found = m.find(topic_id);
+        if (!found) return std::move(found).err();
+        t = std::move(*found);
+    }
+    rocksdb::FlushOptions options;
+    options.wait = true;
+    // A flush must not wait for a write stall to clear: the stall may be what it ends.
+    options.allow_write_stall = true;
+    const rocksdb::Status s = m.db->Flush(options, t->cf.get());
+    if (!s.ok()) {
+        if (t->dropped) {
+            return make_error(errc::not_found, "topic '" + t->meta.config.name + "' was deleted");
+        }
+        return from_rocksdb(
+            s, "flushing topic '" + t->meta.config.name + "' in the store at " + m.path);
+    }
     return {};
 }
 
@@ -422,7 +446,7 @@ result<partition_bounds> log_store::apply_retention(uint64_t topic_id, uint32_t 
     added(wb.Put(cf, format::partition_key(key_kind::meta, partition),
                  format::encode_meta_value({new_start, ps.end_offset})));
     // Not synced: lost at a crash, it only brings deleted events back until the next pass.
-    const rocksdb::Status s = m.db->Write(write_options(false), &wb);
+    const rocksdb::Status s = m.db->Write(m.topic_write_options(false), &wb);
     if (!s.ok()) {
         std::unique_lock lock(m.state_mutex);
         ps.batches.insert(ps.batches.begin(), removed.begin(), removed.end());
@@ -444,8 +468,8 @@ status log_store::commit_offset(uint64_t topic_id, std::string_view group, uint3
     if (!found) return std::move(found).err();
     const std::shared_ptr<topic_state> t = std::move(*found);
     const rocksdb::Status s =
-        m.db->Put(write_options(sync), t->cf.get(), format::group_offset_key(partition, group),
-                  format::encode_u64_value(offset));
+        m.db->Put(m.topic_write_options(sync), t->cf.get(),
+                  format::group_offset_key(partition, group), format::encode_u64_value(offset));
     if (!s.ok()) {
         if (t->dropped) {
             return make_error(errc::not_found, "topic '" + t->meta.config.name + "' was deleted");

@@ -36,6 +36,12 @@ struct store_options {
     size_t blob_min_bytes = 256;
     // Size of one blob file; retention frees space a blob file at a time (bytes).
     size_t blob_file_bytes = 64ull << 20;
+    // Whether the topics' writes (events, retention, group offsets) go through RocksDB's WAL.
+    // Off in a cluster, where a partition's Raft log is the durable copy and libraft replays
+    // it after a restart (appends are idempotent by offset): such writes are lost at a crash
+    // until flush(), and what survives of a topic is always a prefix of its writes, since
+    // none of them is logged. The topics' metadata always goes through the WAL, synced.
+    bool topic_wal = true;
 };
 
 // A durable topic as persisted: its configuration and the id its column family is named by.
@@ -107,6 +113,10 @@ class log_store {
     status append(std::span<const append_batch> batches, bool sync);
     // Syncs the WAL to disk (for the interval fsync policy).
     status sync();
+    // Writes the topic's memtables to disk and waits until they are there: with topic_wal
+    // off, its writes so far then survive a crash. Errors: not_found, io_error. Any thread;
+    // blocks for the flush (up to hundreds of milliseconds).
+    status flush(uint64_t topic_id);
 
     // REQUIRES for the calls below: the topic exists and partition < its partition count
     // (else not_found).

@@ -161,6 +161,7 @@ struct log_store::impl {
 
     // Constant after open.
     std::string path;
+    bool topic_wal = true;  // store_options::topic_wal
     std::shared_ptr<rocksdb::Cache> block_cache;
     rocksdb::ColumnFamilyOptions topic_options;
     std::unique_ptr<rocksdb::DB> db;
@@ -172,6 +173,13 @@ struct log_store::impl {
     // Guarded by state_mutex.
     std::map<uint64_t, std::shared_ptr<log_store_detail::topic_state>> topics;
     uint64_t next_topic_id = 1;
+
+    // Options for a write to a topic's column family (see store_options::topic_wal).
+    rocksdb::WriteOptions topic_write_options(bool sync) const {
+        rocksdb::WriteOptions wo = log_store_detail::write_options(sync && topic_wal);
+        wo.disableWAL = !topic_wal;
+        return wo;
+    }
 
     // The live topic with this id. REQUIRES: state_mutex held.
     result<std::shared_ptr<log_store_detail::topic_state>> find(uint64_t topic_id) const {

@@ -177,6 +177,7 @@ result<std::unique_ptr<log_store>> log_store::open(const store_options& options)
 
     auto im = std::make_unique<impl>();
     im->path = path;
+    im->topic_wal = options.topic_wal;
     im->block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
     rocksdb::BlockBasedTableOptions table;
     table.block_cache = im->block_cache;

@@ -3,6 +3,9 @@
 #include "storage/log_store.h"
 
 #include <gtest/gtest.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <fstream>
@@ -71,6 +74,54 @@ class log_store_test : public ::testing::Test {
     temp_dir dir_;
     std::unique_ptr<log_store> store_;
 };
+
+// Runs store_crash_writer on `path` (see there: 20 batches, a flush after the tenth, a group
+// offset, then death without closing the store). Returns its exit status.
+int write_then_die(const std::string& path, bool topic_wal) {
+    const std::string wal = topic_wal ? "1" : "0";
+    char* const argv[] = {const_cast<char*>(ES_STORE_CRASH_WRITER), const_cast<char*>(path.c_str()),
+                          const_cast<char*>(wal.c_str()), nullptr};
+    pid_t child = 0;
+    if (::posix_spawn(&child, ES_STORE_CRASH_WRITER, nullptr, nullptr, argv, environ) != 0) {
+        return -1;
+    }
+    int status = 0;
+    ::waitpid(child, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+TEST(log_store_crash, without_the_topic_wal_what_was_flushed_survives_and_nothing_after) {
+    temp_dir dir;
+    ASSERT_EQ(write_then_die(dir.store(), false), 0);
+    auto store = log_store::open(store_options{.path = dir.store(), .topic_wal = false});
+    ASSERT_TRUE(store) << store.err().message;
+    // The topic's metadata went through the WAL; its events up to the flush are on disk, the
+    // ten batches after it were in the memtable only, and so was the group offset.
+    auto b = (*store)->bounds(orders, 0);
+    ASSERT_TRUE(b) << b.err().message;
+    EXPECT_EQ(b->start_offset, 0u);
+    EXPECT_EQ(b->end_offset, 50u);
+    auto offset = (*store)->committed_offset(orders, "billing", 0);
+    ASSERT_TRUE(offset);
+    EXPECT_FALSE(offset->has_value());
+    // The log goes on from there (a Raft replay writes the lost batches again).
+    const auto run = simple_run(50, 5);
+    const append_batch again = run.to(orders, 0);
+    ASSERT_TRUE((*store)->append({&again, 1}, false));
+}
+
+TEST(log_store_crash, with_the_topic_wal_every_write_survives) {
+    temp_dir dir;
+    ASSERT_EQ(write_then_die(dir.store(), true), 0);
+    auto store = log_store::open(store_options{.path = dir.store()});
+    ASSERT_TRUE(store) << store.err().message;
+    auto b = (*store)->bounds(orders, 0);
+    ASSERT_TRUE(b) << b.err().message;
+    EXPECT_EQ(b->end_offset, 100u);
+    auto offset = (*store)->committed_offset(orders, "billing", 0);
+    ASSERT_TRUE(offset && offset->has_value());
+    EXPECT_EQ(**offset, 100u);
+}
 
 TEST(log_store_open, creates_a_missing_directory_and_reopens_it) {
     temp_dir dir;
