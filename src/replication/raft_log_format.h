@@ -3,11 +3,16 @@
 //
 // A group's directory holds:
 //
-//   raft-vote              the current term and the vote in it (32 bytes):
+//   raft-vote-1, raft-vote-2  the current term and the vote in it, in two files written in
+//                          turn (40 bytes each):
 //                            0  u32 magic "ESRV"      4  u32 version (1)
-//                            8  u64 term             16  u64 voted-for node id (0: none)
-//                           24  u32 CRC-32C of bytes 0..23      28  u32 zero
-//                          replaced whole: written to raft-vote.tmp, synced, renamed.
+//                            8  u64 sequence: one more at every write; odd ones go to
+//                                   raft-vote-1, even ones to raft-vote-2
+//                           16  u64 term             24  u64 voted-for node id (0: none)
+//                           32  u32 CRC-32C of bytes 0..31      36  u32 zero
+//                          overwritten in place and fdatasynced: one sync per update, as
+//                          raft_uv's metadata1/metadata2. The valid copy with the higher
+//                          sequence is the vote; a torn write leaves the other one whole.
 //   raft-log-<I>           a segment: the entries from index I (I in 20 decimal digits, so that
 //                          names sort by index). A 16-byte header
 //                            0  u32 magic "ESRL"      4  u32 version (1)      8  u64 I
@@ -44,7 +49,7 @@ inline constexpr uint32_t k_segment_magic = 0x4C525345;   // "ESRL"
 inline constexpr uint32_t k_snapshot_magic = 0x53525345;  // "ESRS"
 inline constexpr uint32_t k_version = 1;
 
-inline constexpr size_t k_vote_bytes = 32;
+inline constexpr size_t k_vote_bytes = 40;
 inline constexpr size_t k_segment_header_bytes = 16;
 inline constexpr size_t k_record_header_bytes = 32;
 inline constexpr size_t k_snapshot_header_bytes = 48;
@@ -55,7 +60,7 @@ inline constexpr uint32_t k_entry_bytes_max = 1u << 30;
 // Largest address in a configuration (a node's host:port).
 inline constexpr size_t k_address_bytes_max = 1024;
 
-inline constexpr const char* k_vote_file = "raft-vote";
+inline constexpr const char* k_vote_files[2] = {"raft-vote-2", "raft-vote-1"};  // by sequence % 2
 inline constexpr const char* k_segment_prefix = "raft-log-";
 inline constexpr const char* k_snapshot_prefix = "raft-snapshot-";
 inline constexpr const char* k_tmp_suffix = ".tmp";

@@ -104,9 +104,10 @@ raft_log_io& raft_log_io::self(struct raft_io* io) {
 }
 
 status raft_log_io::install() {
-    auto vote = read_raft_vote(dir_);
-    if (!vote) return vote.err();
-    vote_ = vote.value();
+    auto stored = read_raft_vote(dir_);
+    if (!stored) return stored.err();
+    vote_ = stored.value().vote;
+    vote_sequence_ = stored.value().sequence;
     struct raft_io& io = box_.io;
     uv_close_ = io.close;
     io.close = on_close;
@@ -190,8 +191,9 @@ int raft_log_io::on_load(struct raft_io* io, raft_term* term, raft_id* voted_for
 }
 
 int raft_log_io::store_vote(raft_vote vote) {
-    if (status s = write_raft_vote(dir_, vote); !s) return fail_with(s.err());
+    if (status s = write_raft_vote(dir_, vote, vote_sequence_ + 1); !s) return fail_with(s.err());
     vote_ = vote;
+    ++vote_sequence_;
     return 0;
 }
 

@@ -86,6 +86,7 @@ class raft_log_io {
     const before_snapshot_fn before_snapshot_;
     // Loop thread only.
     raft_vote vote_;
+    uint64_t vote_sequence_ = 0;  // of the last write of vote_
     void (*uv_close_)(struct raft_io*, raft_io_close_cb) = nullptr;
     raft_io_close_cb close_cb_ = nullptr;
     bool closing_ = false;

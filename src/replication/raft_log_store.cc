@@ -171,29 +171,51 @@ bool holds_raft_uv_files(const fs::path& dir) {
 
 // ---- the vote ----
 
-result<raft_vote> read_raft_vote(const fs::path& dir) {
-    const fs::path path = dir / fmt_::k_vote_file;
-    std::error_code ec;
-    if (!fs::exists(path, ec)) return raft_vote{};
-    auto bytes = read_whole(path);
-    if (!bytes) return bytes.err();
-    const std::vector<std::byte>& b = bytes.value();
-    if (b.size() != fmt_::k_vote_bytes || get_u32(b.data()) != fmt_::k_vote_magic ||
-        get_u32(b.data() + 4) != fmt_::k_version ||
-        get_u32(b.data() + 24) != crc32c(b.data(), 24)) {
-        return damaged(path, "not a vote file of version 1, or its checksum does not match");
+result<stored_raft_vote> read_raft_vote(const fs::path& dir) {
+    std::optional<stored_raft_vote> newest;
+    std::optional<error> damage;
+    for (const char* name : fmt_::k_vote_files) {
+        const fs::path path = dir / name;
+        std::error_code ec;
+        if (!fs::exists(path, ec)) continue;
+        auto bytes = read_whole(path);
+        if (!bytes) return bytes.err();
+        const std::vector<std::byte>& b = bytes.value();
+        if (b.size() != fmt_::k_vote_bytes || get_u32(b.data()) != fmt_::k_vote_magic ||
+            get_u32(b.data() + 4) != fmt_::k_version ||
+            get_u32(b.data() + 32) != crc32c(b.data(), 32)) {
+            // A write a crash cut short: the other file holds the vote before it.
+            damage = damaged(path, "not a vote file of version 1, or its checksum does not match");
+            continue;
+        }
+        const stored_raft_vote v{{get_u64(b.data() + 16), get_u64(b.data() + 24)},
+                                 get_u64(b.data() + 8)};
+        if (!newest || v.sequence > newest->sequence) newest = v;
     }
-    return raft_vote{get_u64(b.data() + 8), get_u64(b.data() + 16)};
+    if (newest) return *newest;
+    if (damage) return *damage;
+    return stored_raft_vote{};
 }
 
-status write_raft_vote(const fs::path& dir, raft_vote vote) {
+status write_raft_vote(const fs::path& dir, raft_vote vote, uint64_t sequence) {
     std::array<std::byte, fmt_::k_vote_bytes> b{};
     put_u32(b.data(), fmt_::k_vote_magic);
     put_u32(b.data() + 4, fmt_::k_version);
-    put_u64(b.data() + 8, vote.term);
-    put_u64(b.data() + 16, vote.voted_for);
-    put_u32(b.data() + 24, crc32c(b.data(), 24));
-    return replace_file(dir, dir / fmt_::k_vote_file, b);
+    put_u64(b.data() + 8, sequence);
+    put_u64(b.data() + 16, vote.term);
+    put_u64(b.data() + 24, vote.voted_for);
+    put_u32(b.data() + 32, crc32c(b.data(), 32));
+    const fs::path path = dir / fmt_::k_vote_files[sequence % 2];
+    std::error_code ec;
+    const bool created = !fs::exists(path, ec);
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) return os_error("cannot open", path);
+    std::vector<struct iovec> iov{{b.data(), b.size()}};
+    status s = write_all(fd, iov, 0, path);
+    if (s) s = sync_fd(fd, path, true);
+    if (::close(fd) != 0 && s) s = os_error("cannot close", path);
+    if (s && created) s = sync_directory(dir);
+    return s;
 }
 
 // ---- the log ----
@@ -222,10 +244,9 @@ bool raft_log_store::is_new(const fs::path& dir) {
     std::error_code ec;
     // A bootstrap writes the vote of term 1 first, then the configuration: a vote of term 1
     // with no vote cast and no log is a bootstrap a crash cut short, to be done again.
-    if (fs::exists(dir / fmt_::k_vote_file, ec)) {
-        auto vote = read_raft_vote(dir);
-        if (!vote || vote.value().term > 1 || vote.value().voted_for != 0) return false;
-    }
+    auto stored = read_raft_vote(dir);
+    if (!stored) return false;
+    if (stored.value().vote.term > 1 || stored.value().vote.voted_for != 0) return false;
     return indexes_in(dir, fmt_::k_segment_prefix, ec).empty() &&
            indexes_in(dir, fmt_::k_snapshot_prefix, ec).empty();
 }
@@ -253,9 +274,8 @@ status raft_log_store::load() {
     std::error_code ec;
     for (fs::directory_iterator it(dir_, ec), end; !ec && it != end; it.increment(ec)) {
         const std::string name = it->path().filename().string();
-        if (name.ends_with(fmt_::k_tmp_suffix) &&
-            (name.starts_with(fmt_::k_segment_prefix) ||
-             name.starts_with(fmt_::k_snapshot_prefix) || name.starts_with(fmt_::k_vote_file))) {
+        if (name.ends_with(fmt_::k_tmp_suffix) && (name.starts_with(fmt_::k_segment_prefix) ||
+                                                   name.starts_with(fmt_::k_snapshot_prefix))) {
             fs::remove(it->path(), ec);
         }
     }

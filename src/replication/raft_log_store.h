@@ -25,11 +25,19 @@ struct raft_vote {
     uint64_t voted_for = 0;
 };
 
-// The vote stored in `dir`; {0, 0} when there is none yet. Thread-safe.
-[[nodiscard]] result<raft_vote> read_raft_vote(const std::filesystem::path& dir);
-// Replaces the vote stored in `dir`, durably (written, synced, renamed, directory synced) before
-// it returns. REQUIRES: one writer per directory at a time.
-[[nodiscard]] status write_raft_vote(const std::filesystem::path& dir, raft_vote vote);
+// The vote as stored, with the sequence number of its write.
+struct stored_raft_vote {
+    raft_vote vote;
+    uint64_t sequence = 0;  // 0: nothing stored yet
+};
+
+// The vote stored in `dir`: of its two files, the valid one written last. {} when there is
+// none yet. Error when neither file is valid. Thread-safe.
+[[nodiscard]] result<stored_raft_vote> read_raft_vote(const std::filesystem::path& dir);
+// Stores `vote` as write number `sequence` (one more than the last), durably before it returns,
+// overwriting the older of the two files. REQUIRES: one writer per directory at a time.
+[[nodiscard]] status write_raft_vote(const std::filesystem::path& dir, raft_vote vote,
+                                     uint64_t sequence);
 
 // One member of a Raft configuration, as a snapshot stores it.
 struct snapshot_server {

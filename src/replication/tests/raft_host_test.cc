@@ -563,7 +563,7 @@ TEST_F(raft_host_test, single_node_group_close_with_erase_removes_its_directory)
 
     ASSERT_TRUE(propose_on_leader(5, "alone").outcome);
     const fs::path dir = fs::path(solo.dir) / "g5";
-    EXPECT_TRUE(fs::exists(dir / "raft-vote"));
+    EXPECT_TRUE(fs::exists(dir / "raft-vote-1"));
     EXPECT_TRUE(fs::exists(dir / "raft-log-00000000000000000001"));
 
     status closed = solo.host->close_group(5, true);

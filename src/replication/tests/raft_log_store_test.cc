@@ -331,26 +331,53 @@ TEST(raft_log_store, entries_that_do_not_follow_on_from_the_snapshot_are_refused
         << store.err().message;
 }
 
-TEST(raft_log_store, the_vote_round_trips_and_a_damaged_vote_is_refused) {
+// Flips one byte of a file.
+void damage(const std::string& path, std::streamoff at) {
+    std::fstream f(path, std::ios::binary | std::ios::in | std::ios::out);
+    f.seekg(at);
+    const char c = static_cast<char>(f.get());
+    f.seekp(at);
+    f.put(static_cast<char>(c ^ 0x55));
+}
+
+TEST(raft_log_store, the_vote_alternates_between_two_files_and_outlives_a_torn_write) {
     testing::temp_dir dir;
     auto none = read_raft_vote(dir.path());
     ASSERT_TRUE(none);
-    EXPECT_EQ(none.value().term, 0u);
-    ASSERT_TRUE(write_raft_vote(dir.path(), {7, 3}));
-    ASSERT_TRUE(write_raft_vote(dir.path(), {8, 0}));
+    EXPECT_EQ(none.value().vote.term, 0u);
+    EXPECT_EQ(none.value().sequence, 0u);
+    ASSERT_TRUE(write_raft_vote(dir.path(), {7, 3}, 1));
+    ASSERT_TRUE(write_raft_vote(dir.path(), {8, 0}, 2));
+    ASSERT_TRUE(write_raft_vote(dir.path(), {8, 2}, 3));
+    EXPECT_TRUE(fs::exists(dir / "raft-vote-1"));
+    EXPECT_TRUE(fs::exists(dir / "raft-vote-2"));
     auto vote = read_raft_vote(dir.path());
     ASSERT_TRUE(vote);
-    EXPECT_EQ(vote.value().term, 8u);
-    EXPECT_EQ(vote.value().voted_for, 0u);
+    EXPECT_EQ(vote.value().vote.term, 8u);
+    EXPECT_EQ(vote.value().vote.voted_for, 2u);
+    EXPECT_EQ(vote.value().sequence, 3u);
     EXPECT_FALSE(raft_log_store::is_new(dir.path()));
-    {
-        std::fstream f(dir / "raft-vote", std::ios::binary | std::ios::in | std::ios::out);
-        f.seekp(9);
-        f.put('\x55');
-    }
+    // The last write torn (raft-vote-1 holds write 3): the one before it stands.
+    damage(dir / "raft-vote-1", 20);
+    vote = read_raft_vote(dir.path());
+    ASSERT_TRUE(vote);
+    EXPECT_EQ(vote.value().vote.term, 8u);
+    EXPECT_EQ(vote.value().vote.voted_for, 0u);
+    EXPECT_EQ(vote.value().sequence, 2u);
+    // Both damaged: refused, with the file named.
+    damage(dir / "raft-vote-2", 20);
     auto damaged = read_raft_vote(dir.path());
     ASSERT_FALSE(damaged);
     EXPECT_NE(damaged.err().message.find("checksum"), std::string::npos);
+    EXPECT_NE(damaged.err().message.find("raft-vote-"), std::string::npos);
+}
+
+TEST(raft_log_store, a_bootstrap_cut_short_after_its_vote_leaves_the_directory_new) {
+    testing::temp_dir dir;
+    ASSERT_TRUE(write_raft_vote(dir.path(), {1, 0}, 1));
+    EXPECT_TRUE(raft_log_store::is_new(dir.path()));
+    ASSERT_TRUE(write_raft_vote(dir.path(), {1, 2}, 2));
+    EXPECT_FALSE(raft_log_store::is_new(dir.path()));
 }
 
 TEST(raft_log_store, a_directory_of_raft_uv_files_is_refused_with_a_way_out) {
