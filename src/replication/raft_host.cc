@@ -4,7 +4,6 @@
 #include "replication/raft_host.h"
 
 #include <algorithm>
-#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <future>
@@ -35,8 +34,6 @@ constexpr uint64_t k_view_refresh_ms = 50;
 // Delay before raft_uv reconnects to a peer it lost (its default is 1000 ms); short so that a
 // restarted node is back in the group quickly.
 constexpr unsigned k_connect_retry_ms = 200;
-// libuv's thread pool size, unless UV_THREADPOOL_SIZE says otherwise (see raft_host::start).
-constexpr const char* k_uv_threadpool_size = "16";
 
 // Runs `f` on `loop` and waits for its result. REQUIRES: not on `loop`'s thread; loop running.
 template <class F>
@@ -710,10 +707,6 @@ const char* role_name(role r) noexcept {
 }
 
 result<std::unique_ptr<raft_host>> raft_host::start(const host_options& options) {
-    // Every group's Raft log writes and its snapshots' store flushes (tens to hundreds of ms)
-    // run on libuv's thread pool, which has 4 threads unless told otherwise before its first
-    // use: a few flushes at once must not hold up every group's appends.
-    ::setenv("UV_THREADPOOL_SIZE", k_uv_threadpool_size, 0);
     auto host = std::make_unique<host_impl>(options);
     ES_TRY(host->start());
     return std::unique_ptr<raft_host>(std::move(host));

@@ -8,6 +8,7 @@
 
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <iostream>
 #include <string>
@@ -127,6 +128,12 @@ int run(int argc, char** argv) {
 int main(int argc, char** argv) {
     // A client that goes away must not kill the server: socket writes report EPIPE instead.
     std::signal(SIGPIPE, SIG_IGN);
+    // In a cluster every Raft group's log writes, and the store flushes before its snapshots
+    // (up to hundreds of ms each), run on libuv's thread pool (raft_log_io). libuv reads its
+    // size once, at the pool's first use, and defaults to 4: a few flushes at once would hold
+    // up every group's appends. Set here, before any thread exists (setenv is not thread-safe);
+    // an operator's own UV_THREADPOOL_SIZE wins.
+    ::setenv("UV_THREADPOOL_SIZE", "16", 0);
     try {
         return run(argc, argv);
     } catch (const std::exception& e) {
