@@ -136,10 +136,11 @@ status partition_machine::restore(std::span<const std::byte> snapshot) {
                                   std::to_string(b->end_offset) + " and cannot fetch the rest");
         }
         ES_TRY(catch_up_(topic_id_, partition_, b->end_offset, s->end_offset));
-        // The events fetched skip the store's WAL in a cluster, and no Raft log holds them
-        // here: to disk before libraft counts them as this replica's.
-        ES_TRY(store_.flush(topic_id_));
     }
+    // What the snapshot covers skips the store's WAL in a cluster (fetched just now, or
+    // applied earlier and still in memtables), and the Raft log that held it is gone after an
+    // install: to disk before libraft counts it as this replica's. Installs are rare.
+    ES_TRY(store_.flush(topic_id_));
     // The groups' offsets as of the snapshot: the commits before it are not in the log this
     // replica will apply. (Not synced: lost at a crash, they are restored from the snapshot
     // again, which libraft loads at every start.)

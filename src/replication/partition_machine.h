@@ -39,8 +39,9 @@ namespace es::replication {
 using catch_up_fn = std::function<status(uint64_t topic_id, uint32_t partition, uint64_t from,
                                          uint64_t end_offset)>;
 
-// When the partition's group takes snapshots. A snapshot is costly with libraft 0.15 (appends
-// wait while it is written: tens of ms on a shared disk), so snapshots should be rare; but the
+// When the partition's group takes snapshots. A snapshot is costly (the topic's memtables in
+// the store are flushed before it is stored: up to hundreds of ms), so snapshots should be
+// rare; but the
 // Raft log they let libraft drop holds whole batches, so it must stay bounded in bytes. The
 // machine watches the size of the commands it applies and sets the threshold so that about
 // `log_bytes` of log lie between snapshots, within [16, threshold_max] entries; trailing keeps

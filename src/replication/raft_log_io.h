@@ -1,7 +1,8 @@
 // A libraft raft_io whose network, timer and clock are raft_uv's and whose storage is ours
 // (raft_log_store): the log, snapshot and vote of one group. Appends, truncations and snapshot
 // writes run on libuv's thread pool, one job per group at a time; whatever libraft hands over
-// while a job runs goes into the next job together, with one fdatasync for all of it.
+// while a job runs goes into the next job together, with one fdatasync for all of it. A failed
+// write stops the process (fail-stop); closing drains the queue rather than cancelling it.
 #pragma once
 
 #include <filesystem>

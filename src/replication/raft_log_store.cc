@@ -193,6 +193,10 @@ result<stored_raft_vote> read_raft_vote(const fs::path& dir) {
         if (!newest || v.sequence > newest->sequence) newest = v;
     }
     if (newest) return *newest;
+    // Only raft-vote-1 exists, and it is torn: the very first write, never acknowledged
+    // (raft-vote-2 is created, with a directory sync, by the second). Nothing was stored.
+    std::error_code ec;
+    if (damage && !fs::exists(dir / fmt_::k_vote_files[0], ec)) return stored_raft_vote{};
     if (damage) return *damage;
     return stored_raft_vote{};
 }
@@ -212,6 +216,7 @@ status write_raft_vote(const fs::path& dir, raft_vote vote, uint64_t sequence) {
     if (fd < 0) return os_error("cannot open", path);
     std::vector<struct iovec> iov{{b.data(), b.size()}};
     status s = write_all(fd, iov, 0, path);
+    if (s && ::ftruncate(fd, static_cast<off_t>(b.size())) != 0) s = os_error("cannot size", path);
     if (s) s = sync_fd(fd, path, true);
     if (::close(fd) != 0 && s) s = os_error("cannot close", path);
     if (s && created) s = sync_directory(dir);
@@ -247,8 +252,13 @@ bool raft_log_store::is_new(const fs::path& dir) {
     auto stored = read_raft_vote(dir);
     if (!stored) return false;
     if (stored.value().vote.term > 1 || stored.value().vote.voted_for != 0) return false;
-    return indexes_in(dir, fmt_::k_segment_prefix, ec).empty() &&
-           indexes_in(dir, fmt_::k_snapshot_prefix, ec).empty();
+    // A segment shorter than its header and one record is a bootstrap's entry a crash cut
+    // short (open() removes it): not yet a log.
+    for (uint64_t first : indexes_in(dir, fmt_::k_segment_prefix, ec)) {
+        const auto size = fs::file_size(dir / indexed_name(fmt_::k_segment_prefix, first), ec);
+        if (ec || size >= fmt_::k_segment_header_bytes + fmt_::k_record_header_bytes) return false;
+    }
+    return indexes_in(dir, fmt_::k_snapshot_prefix, ec).empty();
 }
 
 result<std::unique_ptr<raft_log_store>> raft_log_store::open(const fs::path& dir,

@@ -374,8 +374,18 @@ TEST(raft_log_store, the_vote_alternates_between_two_files_and_outlives_a_torn_w
 
 TEST(raft_log_store, a_bootstrap_cut_short_after_its_vote_leaves_the_directory_new) {
     testing::temp_dir dir;
+    // The first vote write torn (a power loss before its sync): nothing was stored.
+    { std::ofstream(dir / "raft-vote-1") << "torn"; }
+    auto torn = read_raft_vote(dir.path());
+    ASSERT_TRUE(torn) << torn.err().message;
+    EXPECT_EQ(torn.value().sequence, 0u);
+    EXPECT_TRUE(raft_log_store::is_new(dir.path()));
     ASSERT_TRUE(write_raft_vote(dir.path(), {1, 0}, 1));
     EXPECT_TRUE(raft_log_store::is_new(dir.path()));
+    // The configuration entry's segment begun but not whole: still a bootstrap to do again.
+    { std::ofstream(dir / "raft-log-00000000000000000001") << "ESRL"; }
+    EXPECT_TRUE(raft_log_store::is_new(dir.path()));
+    fs::remove(dir / "raft-log-00000000000000000001");
     ASSERT_TRUE(write_raft_vote(dir.path(), {1, 2}, 2));
     EXPECT_FALSE(raft_log_store::is_new(dir.path()));
 }
