@@ -15,6 +15,7 @@
 #include <system_error>
 
 #include "common/crc32c.h"
+#include "core/record_format.h"
 #include "replication/raft_log_format.h"
 
 namespace es::replication {
@@ -23,30 +24,6 @@ namespace fs = std::filesystem;
 namespace fmt_ = raft_log_format;
 
 namespace {
-
-void put_u16(std::byte* p, uint16_t v) {
-    for (int i = 0; i < 2; ++i) p[i] = std::byte(v >> (8 * i));
-}
-void put_u32(std::byte* p, uint32_t v) {
-    for (int i = 0; i < 4; ++i) p[i] = std::byte(v >> (8 * i));
-}
-void put_u64(std::byte* p, uint64_t v) {
-    for (int i = 0; i < 8; ++i) p[i] = std::byte(v >> (8 * i));
-}
-uint16_t get_u16(const std::byte* p) {
-    return static_cast<uint16_t>(std::to_integer<uint16_t>(p[0]) |
-                                 (std::to_integer<uint16_t>(p[1]) << 8));
-}
-uint32_t get_u32(const std::byte* p) {
-    uint32_t v = 0;
-    for (int i = 0; i < 4; ++i) v |= std::to_integer<uint32_t>(p[i]) << (8 * i);
-    return v;
-}
-uint64_t get_u64(const std::byte* p) {
-    uint64_t v = 0;
-    for (int i = 0; i < 8; ++i) v |= std::to_integer<uint64_t>(p[i]) << (8 * i);
-    return v;
-}
 
 error os_error(const std::string& what, const fs::path& path, int err = errno) {
     return make_error(errc::io_error,
@@ -181,15 +158,17 @@ result<stored_raft_vote> read_raft_vote(const fs::path& dir) {
         auto bytes = read_whole(path);
         if (!bytes) return bytes.err();
         const std::vector<std::byte>& b = bytes.value();
-        if (b.size() != fmt_::k_vote_bytes || get_u32(b.data()) != fmt_::k_vote_magic ||
-            get_u32(b.data() + 4) != fmt_::k_version ||
-            get_u32(b.data() + 32) != crc32c(b.data(), 32)) {
+        if (b.size() != fmt_::k_vote_bytes ||
+            core::load_le<uint32_t>(b.data()) != fmt_::k_vote_magic ||
+            core::load_le<uint32_t>(b.data() + 4) != fmt_::k_version ||
+            core::load_le<uint32_t>(b.data() + 32) != crc32c(b.data(), 32)) {
             // A write a crash cut short: the other file holds the vote before it.
             damage = damaged(path, "not a vote file of version 1, or its checksum does not match");
             continue;
         }
-        const stored_raft_vote v{{get_u64(b.data() + 16), get_u64(b.data() + 24)},
-                                 get_u64(b.data() + 8)};
+        const stored_raft_vote v{
+            {core::load_le<uint64_t>(b.data() + 16), core::load_le<uint64_t>(b.data() + 24)},
+            core::load_le<uint64_t>(b.data() + 8)};
         if (!newest || v.sequence > newest->sequence) newest = v;
     }
     if (newest) return *newest;
@@ -203,12 +182,12 @@ result<stored_raft_vote> read_raft_vote(const fs::path& dir) {
 
 status write_raft_vote(const fs::path& dir, raft_vote vote, uint64_t sequence) {
     std::array<std::byte, fmt_::k_vote_bytes> b{};
-    put_u32(b.data(), fmt_::k_vote_magic);
-    put_u32(b.data() + 4, fmt_::k_version);
-    put_u64(b.data() + 8, sequence);
-    put_u64(b.data() + 16, vote.term);
-    put_u64(b.data() + 24, vote.voted_for);
-    put_u32(b.data() + 32, crc32c(b.data(), 32));
+    core::store_le<uint32_t>(b.data(), fmt_::k_vote_magic);
+    core::store_le<uint32_t>(b.data() + 4, fmt_::k_version);
+    core::store_le<uint64_t>(b.data() + 8, sequence);
+    core::store_le<uint64_t>(b.data() + 16, vote.term);
+    core::store_le<uint64_t>(b.data() + 24, vote.voted_for);
+    core::store_le<uint32_t>(b.data() + 32, crc32c(b.data(), 32));
     const fs::path path = dir / fmt_::k_vote_files[sequence % 2];
     std::error_code ec;
     const bool created = !fs::exists(path, ec);
@@ -309,35 +288,35 @@ status raft_log_store::load_snapshot() {
     if (!bytes) return bytes.err();
     const std::vector<std::byte>& b = bytes.value();
     const size_t fixed = fmt_::k_snapshot_header_bytes + fmt_::k_snapshot_trailer_bytes;
-    if (b.size() < fixed || get_u32(b.data()) != fmt_::k_snapshot_magic ||
-        get_u32(b.data() + 4) != fmt_::k_version) {
+    if (b.size() < fixed || core::load_le<uint32_t>(b.data()) != fmt_::k_snapshot_magic ||
+        core::load_le<uint32_t>(b.data() + 4) != fmt_::k_version) {
         return damaged(path, "not a snapshot of version 1");
     }
-    const uint64_t conf_bytes = get_u32(b.data() + 32);
-    const uint64_t data_bytes = get_u64(b.data() + 40);
+    const uint64_t conf_bytes = core::load_le<uint32_t>(b.data() + 32);
+    const uint64_t data_bytes = core::load_le<uint64_t>(b.data() + 40);
     if (conf_bytes > b.size() - fixed || data_bytes != b.size() - fixed - conf_bytes) {
         return damaged(path, "its sizes do not add up to the file's");
     }
     const size_t body = b.size() - fmt_::k_snapshot_trailer_bytes;
-    if (get_u32(b.data() + body) != crc32c(b.data(), body)) {
+    if (core::load_le<uint32_t>(b.data() + body) != crc32c(b.data(), body)) {
         return damaged(path, "its checksum does not match");
     }
     raft_snapshot_record s;
-    s.index = get_u64(b.data() + 8);
-    s.term = get_u64(b.data() + 16);
-    s.configuration_index = get_u64(b.data() + 24);
+    s.index = core::load_le<uint64_t>(b.data() + 8);
+    s.term = core::load_le<uint64_t>(b.data() + 16);
+    s.configuration_index = core::load_le<uint64_t>(b.data() + 24);
     if (s.index != found.back()) return damaged(path, "its index is not the one in its name");
     const std::byte* p = b.data() + fmt_::k_snapshot_header_bytes;
     const std::byte* conf_end = p + conf_bytes;
     if (conf_end - p < 4) return damaged(path, "its configuration is cut short");
-    const uint32_t servers = get_u32(p);
+    const uint32_t servers = core::load_le<uint32_t>(p);
     p += 4;
     for (uint32_t i = 0; i < servers; ++i) {
         if (conf_end - p < 11) return damaged(path, "its configuration is cut short");
         snapshot_server server;
-        server.id = get_u64(p);
+        server.id = core::load_le<uint64_t>(p);
         server.role = std::to_integer<uint8_t>(p[8]);
-        const uint16_t address_bytes = get_u16(p + 9);
+        const uint16_t address_bytes = core::load_le<uint16_t>(p + 9);
         p += 11;
         if (conf_end - p < address_bytes) return damaged(path, "its configuration is cut short");
         server.address.assign(reinterpret_cast<const char*>(p), address_bytes);
@@ -370,9 +349,9 @@ status raft_log_store::load_segments() {
         if (!bytes) return bytes.err();
         const std::vector<std::byte>& b = bytes.value();
         const bool head_ok = b.size() >= fmt_::k_segment_header_bytes &&
-                             get_u32(b.data()) == fmt_::k_segment_magic &&
-                             get_u32(b.data() + 4) == fmt_::k_version &&
-                             get_u64(b.data() + 8) == seg.first;
+                             core::load_le<uint32_t>(b.data()) == fmt_::k_segment_magic &&
+                             core::load_le<uint32_t>(b.data() + 4) == fmt_::k_version &&
+                             core::load_le<uint64_t>(b.data() + 8) == seg.first;
         uint64_t at = fmt_::k_segment_header_bytes;
         bool torn = !head_ok;
         while (head_ok && at < b.size()) {
@@ -382,16 +361,18 @@ status raft_log_store::load_segments() {
                 break;
             }
             const std::byte* h = b.data() + at;
-            const uint64_t size = get_u32(h + 4);
-            if (size > b.size() - at - fmt_::k_record_header_bytes || get_u64(h + 8) != index ||
-                get_u32(h) != crc32c(h + fmt_::k_record_header_bytes, size,
-                                     crc32c(h + 4, fmt_::k_record_header_bytes - 4))) {
+            const uint64_t size = core::load_le<uint32_t>(h + 4);
+            if (size > b.size() - at - fmt_::k_record_header_bytes ||
+                core::load_le<uint64_t>(h + 8) != index ||
+                core::load_le<uint32_t>(h) !=
+                    crc32c(h + fmt_::k_record_header_bytes, size,
+                           crc32c(h + 4, fmt_::k_record_header_bytes - 4))) {
                 torn = true;
                 break;
             }
             // Terms never go down along a log: a lower one is the end of what a truncation
             // replaced, left by a crash.
-            const uint64_t term = get_u64(h + 16);
+            const uint64_t term = core::load_le<uint64_t>(h + 16);
             if (term < last_term) {
                 torn = true;
                 break;
@@ -484,15 +465,17 @@ status raft_log_store::for_each_entry(
         if (b.size() < seg.end) return damaged(seg.path, "it is shorter than when it was opened");
         for (size_t i = 0; i < seg.offsets.size(); ++i) {
             const std::byte* h = b.data() + seg.offsets[i];
-            const uint64_t size = get_u32(h + 4);
+            const uint64_t size = core::load_le<uint32_t>(h + 4);
             if (size > b.size() - seg.offsets[i] - fmt_::k_record_header_bytes) {
                 return damaged(seg.path, "a record changed after the log was opened");
             }
             const std::byte* data = h + fmt_::k_record_header_bytes;
-            if (get_u32(h) != crc32c(data, size, crc32c(h + 4, fmt_::k_record_header_bytes - 4))) {
+            if (core::load_le<uint32_t>(h) !=
+                crc32c(data, size, crc32c(h + 4, fmt_::k_record_header_bytes - 4))) {
                 return damaged(seg.path, "a record changed after the log was opened");
             }
-            fn(seg.first + i, get_u64(h + 16), std::to_integer<uint8_t>(h[24]), {data, size});
+            fn(seg.first + i, core::load_le<uint64_t>(h + 16), std::to_integer<uint8_t>(h[24]),
+               {data, size});
         }
     }
     return {};
@@ -520,9 +503,9 @@ status raft_log_store::begin_segment(uint64_t first) {
     fd_ = fd;
     dir_dirty_ = true;
     fd_dirty_ = true;
-    put_u32(seg.file_head.data(), fmt_::k_segment_magic);
-    put_u32(seg.file_head.data() + 4, fmt_::k_version);
-    put_u64(seg.file_head.data() + 8, first);
+    core::store_le<uint32_t>(seg.file_head.data(), fmt_::k_segment_magic);
+    core::store_le<uint32_t>(seg.file_head.data() + 4, fmt_::k_version);
+    core::store_le<uint64_t>(seg.file_head.data() + 8, first);
     seg.end = 0;
     segments_.push_back(std::move(seg));
     // Points into the segment where it now stays (`pending` is written before another
@@ -585,12 +568,13 @@ status raft_log_store::append(std::span<const raft_log_entry> entries) {
             const raft_log_entry& e = entries[i];
             auto& h = seg.heads.emplace_back();
             h.fill(std::byte{0});
-            put_u32(h.data() + 4, static_cast<uint32_t>(e.data.size()));
-            put_u64(h.data() + 8, next_index_);
-            put_u64(h.data() + 16, e.term);
+            core::store_le<uint32_t>(h.data() + 4, static_cast<uint32_t>(e.data.size()));
+            core::store_le<uint64_t>(h.data() + 8, next_index_);
+            core::store_le<uint64_t>(h.data() + 16, e.term);
             h[24] = std::byte{e.type};
-            put_u32(h.data(), crc32c(e.data.data(), e.data.size(),
-                                     crc32c(h.data() + 4, fmt_::k_record_header_bytes - 4)));
+            core::store_le<uint32_t>(h.data(),
+                                     crc32c(e.data.data(), e.data.size(),
+                                            crc32c(h.data() + 4, fmt_::k_record_header_bytes - 4)));
             seg.offsets.push_back(projected);
             seg.pending.push_back({h.data(), h.size()});
             if (!e.data.empty()) {
@@ -676,30 +660,25 @@ status raft_log_store::put_snapshot(raft_snapshot_record snapshot, uint64_t trai
     // the snapshot; the append path synced them already, this covers a truncate since.
     ES_TRY(sync());
     std::vector<std::byte> b(fmt_::k_snapshot_header_bytes);
-    put_u32(b.data(), fmt_::k_snapshot_magic);
-    put_u32(b.data() + 4, fmt_::k_version);
-    put_u64(b.data() + 8, snapshot.index);
-    put_u64(b.data() + 16, snapshot.term);
-    put_u64(b.data() + 24, snapshot.configuration_index);
-    std::array<std::byte, 11> server_head{};
-    std::array<std::byte, 4> count{};
-    put_u32(count.data(), static_cast<uint32_t>(snapshot.configuration.size()));
-    b.insert(b.end(), count.begin(), count.end());
+    core::store_le<uint32_t>(b.data(), fmt_::k_snapshot_magic);
+    core::store_le<uint32_t>(b.data() + 4, fmt_::k_version);
+    core::store_le<uint64_t>(b.data() + 8, snapshot.index);
+    core::store_le<uint64_t>(b.data() + 16, snapshot.term);
+    core::store_le<uint64_t>(b.data() + 24, snapshot.configuration_index);
+    core::append_le<uint32_t>(b, static_cast<uint32_t>(snapshot.configuration.size()));
     for (const snapshot_server& server : snapshot.configuration) {
         ES_ASSERT(server.address.size() <= fmt_::k_address_bytes_max);
-        put_u64(server_head.data(), server.id);
-        server_head[8] = std::byte{server.role};
-        put_u16(server_head.data() + 9, static_cast<uint16_t>(server.address.size()));
-        b.insert(b.end(), server_head.begin(), server_head.end());
+        core::append_le<uint64_t>(b, server.id);
+        b.push_back(std::byte{server.role});
+        core::append_le<uint16_t>(b, static_cast<uint16_t>(server.address.size()));
         const auto* a = reinterpret_cast<const std::byte*>(server.address.data());
         b.insert(b.end(), a, a + server.address.size());
     }
-    put_u32(b.data() + 32, static_cast<uint32_t>(b.size() - fmt_::k_snapshot_header_bytes));
-    put_u64(b.data() + 40, snapshot.data.size());
+    core::store_le<uint32_t>(b.data() + 32,
+                             static_cast<uint32_t>(b.size() - fmt_::k_snapshot_header_bytes));
+    core::store_le<uint64_t>(b.data() + 40, snapshot.data.size());
     b.insert(b.end(), snapshot.data.begin(), snapshot.data.end());
-    std::array<std::byte, 4> crc{};
-    put_u32(crc.data(), crc32c(b.data(), b.size()));
-    b.insert(b.end(), crc.begin(), crc.end());
+    core::append_le<uint32_t>(b, crc32c(b.data(), b.size()));
     const fs::path path = dir_ / indexed_name(fmt_::k_snapshot_prefix, snapshot.index);
     if (status s = replace_file(dir_, path, b); !s) return fail(s.err());
 
