@@ -10,6 +10,7 @@
 #include <filesystem>
 
 #include "storage/log_store_impl.h"
+#include "storage/rocksdb_crc32c.h"
 #include "storage/topic_meta.h"
 
 namespace es::storage {
@@ -174,6 +175,19 @@ result<std::unique_ptr<log_store>> log_store::open(const store_options& options)
                               "cannot create the store directory " + path + ": " + ec.message());
         }
     }
+
+    // Once per process: whether RocksDB's checksums run on the CPU's instruction.
+    static const bool crc_logged = [] {
+        if (rocksdb_crc32c_accelerated()) {
+            spdlog::info("store: RocksDB checksums use the CPU's CRC-32C instruction");
+        } else {
+            spdlog::warn(
+                "store: RocksDB checksums use its own table code (slower): this librocksdb "
+                "does not call the CRC-32C function we replace, or the CPU lacks SSE4.2");
+        }
+        return true;
+    }();
+    (void)crc_logged;
 
     auto im = std::make_unique<impl>();
     im->path = path;

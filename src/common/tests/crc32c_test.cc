@@ -30,10 +30,12 @@ TEST(crc32c, check_values) {
 
 TEST(crc32c, continues_across_pieces_and_agrees_with_the_table_at_every_length_and_alignment) {
     std::mt19937 rng(7);
-    std::vector<unsigned char> bytes(4096 + 16);
+    std::vector<unsigned char> bytes(9000 + 16);
     for (auto& b : bytes) b = static_cast<unsigned char>(rng());
     for (size_t align = 0; align < 8; ++align) {
-        for (size_t n : {0u, 1u, 7u, 8u, 9u, 15u, 16u, 63u, 64u, 1000u, 4096u}) {
+        // Around every multiple of the three-stream block (768 bytes) too.
+        for (size_t n : {0u, 1u, 7u, 8u, 9u, 15u, 16u, 63u, 64u, 767u, 768u, 769u, 1000u, 1536u,
+                         1543u, 4096u, 9000u}) {
             const unsigned char* p = bytes.data() + align;
             const uint32_t whole = crc32c(p, n);
             EXPECT_EQ(whole, crc32c_portable(p, n)) << "length " << n << " at +" << align;

@@ -3,12 +3,15 @@
 // record checks accept what the encoder writes and nothing damaged.
 #include "storage/store_format.h"
 
+#include <dlfcn.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <vector>
 
+#include "common/crc32c.h"
 #include "storage/record_check.h"
+#include "storage/rocksdb_crc32c.h"
 #include "storage/tests/store_fixture.h"
 #include "storage/topic_meta.h"
 
@@ -157,3 +160,20 @@ TEST(record_check, accepts_encoded_records_and_refuses_damage) {
 
 }  // namespace
 }  // namespace es::storage
+
+// RocksDB's checksums run on our CRC-32C (rocksdb_crc32c.cc): the function librocksdb binds to
+// is ours, and through that same binding it gives the standard CRC-32C values.
+TEST(rocksdb_crc32c, rocksdb_binds_to_ours_and_it_gives_the_standard_values) {
+    if (!es::crc32c_uses_instruction()) GTEST_SKIP() << "this CPU has no SSE4.2";
+    EXPECT_TRUE(es::storage::rocksdb_crc32c_accelerated());
+    using extend_fn = uint32_t (*)(uint32_t, const char*, size_t);
+    auto extend =
+        reinterpret_cast<extend_fn>(dlsym(RTLD_DEFAULT, "_ZN7rocksdb6crc32c6ExtendEjPKcm"));
+    ASSERT_NE(extend, nullptr);
+    // RFC 3720's check value and an extension in two pieces.
+    const std::string digits = "123456789";
+    EXPECT_EQ(extend(0, digits.data(), digits.size()), 0xE3069283u);
+    EXPECT_EQ(extend(extend(0, digits.data(), 4), digits.data() + 4, 5), 0xE3069283u);
+    const std::string zeros(32, '\0');
+    EXPECT_EQ(extend(0, zeros.data(), zeros.size()), 0x8A9136AAu);
+}
