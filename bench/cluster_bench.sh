@@ -20,7 +20,7 @@
 # Cluster handling, the failover driver and the summary are in bench/cluster_tool.py.
 # Prints each pair and the ratio ours/JetStream; the last line is one JSON object.
 #   ES_CLUSTER_BENCH_SECONDS         seconds per throughput figure (3)
-#   ES_CLUSTER_BENCH_FAILOVER_ROUNDS kills per election timeout (20)
+#   ES_CLUSTER_BENCH_FAILOVER_ROUNDS kills per election timeout (20; 0 skips the failover part)
 #   ES_CLUSTER_BENCH_ELECTION_MS     election timeouts to measure failover at ("500 1000"; 500 is the default)
 #   ES_CLUSTER_BENCH_JS_PENDING      JetStream publishes in flight at most (1024)
 #   ES_CLUSTER_BENCH_IN_FLIGHT       our producer's batches in flight per partition (8)
@@ -156,6 +156,7 @@ $tool down "$rf3"
 stop_singles
 
 # --- Failover, on a fresh cluster per election timeout ---
+[ "$rounds" -gt 0 ] || elections=""
 for e in $elections; do
     dir=$BENCH_WORK/failover-$e
     clusters+=("$dir")

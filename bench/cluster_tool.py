@@ -24,6 +24,7 @@ import argparse
 import http.client
 import json
 import os
+import random
 import re
 import signal
 import socket
@@ -35,16 +36,31 @@ import time
 
 
 def free_ports(n):
-    """n loopback TCP ports, free a moment ago (all held at once, so they differ)."""
-    socks = []
-    for _ in range(n):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        socks.append(s)
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
+    """n distinct loopback TCP ports, free a moment ago, chosen at random below the kernel's
+    ephemeral range: a port inside it could be taken, before a node listens on it, as the local
+    port of an outgoing connection (a node dialling a peer that is not up yet)."""
+    low = 32768
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            lo = int(f.read().split()[0])
+            if lo > 12000:
+                low = lo
+    except (OSError, ValueError, IndexError):
+        pass
+    ports = []
+    for _ in range(10000):
+        if len(ports) == n:
+            return ports
+        port = random.randrange(10000, low)
+        if port in ports:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        ports.append(port)
+    sys.exit("cluster_tool: no free TCP ports below the ephemeral range")
 
 
 def load(d):
@@ -321,6 +337,7 @@ def cmd_failover(a):
                 break
         leader = pub.by_id(leader_id)
         t_kill = time.monotonic()
+        wall_kill = time.time()
         os.kill(leader["pid"], signal.SIGKILL)
         deadline = t_kill + 60
         first = None
@@ -335,8 +352,10 @@ def cmd_failover(a):
                      f"{leader_id} (errors {pub.errors})")
         ms = (first[0] - t_kill) * 1000
         rounds.append({"killed": leader_id, "new_leader": first[1], "ms": round(ms, 1)})
-        print(f"failover round {r + 1:2}: killed node {leader_id}, node {first[1]} acked "
-              f"after {ms:7.1f} ms", file=sys.stderr, flush=True)
+        # The kill's wall-clock time (UTC, as the nodes' logs have it), to read the logs by.
+        at = time.strftime("%H:%M:%S", time.gmtime(wall_kill)) + f".{int(wall_kill * 1000) % 1000:03}"
+        print(f"failover round {r + 1:2}: killed node {leader_id} at {at}, node {first[1]} "
+              f"acked after {ms:7.1f} ms", file=sys.stderr, flush=True)
         wait_dead(leader["pid"])
         proc = start_node(leader)
         save(a.dir, c)

@@ -47,19 +47,6 @@ auto run_on(raft_loop& loop, F f) -> decltype(f()) {
     return done.get();
 }
 
-role role_of(int state) {
-    switch (state) {
-        case RAFT_FOLLOWER:
-            return role::follower;
-        case RAFT_CANDIDATE:
-            return role::candidate;
-        case RAFT_LEADER:
-            return role::leader;
-        default:
-            return role::unavailable;
-    }
-}
-
 // Where a new group's node stands: true when its Raft log holds nothing yet.
 bool is_new_group_dir(const fs::path& dir) {
     return raft_log_store::is_new(dir);
@@ -216,6 +203,7 @@ class group_impl final : public raft_group, public std::enable_shared_from_this<
             return;
         }
         raft_.data = this;
+        log_io_->watch(&raft_);
         bind_raft_fsm(&fsm_, &raft_);
         raft_set_election_timeout(&raft_, options_.election_timeout_ms);
         raft_set_heartbeat_timeout(&raft_, options_.heartbeat_timeout_ms);
@@ -691,6 +679,19 @@ class host_impl final : public raft_host {
 };
 
 }  // namespace
+
+role role_of(int state) noexcept {
+    switch (state) {
+        case RAFT_FOLLOWER:
+            return role::follower;
+        case RAFT_CANDIDATE:
+            return role::candidate;
+        case RAFT_LEADER:
+            return role::leader;
+        default:
+            return role::unavailable;
+    }
+}
 
 const char* role_name(role r) noexcept {
     switch (r) {

@@ -54,6 +54,8 @@ class state_machine {
 
 enum class role { follower, candidate, leader, unavailable };
 const char* role_name(role r) noexcept;
+// The role of libraft's state (RAFT_FOLLOWER, ...).
+role role_of(int raft_state) noexcept;
 
 struct group_view {
     role self = role::unavailable;

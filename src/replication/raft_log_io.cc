@@ -8,6 +8,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include "replication/election_timing.h"
+#include "replication/raft_host.h"
+
 namespace es::replication {
 
 struct raft_log_io::op {
@@ -111,6 +114,10 @@ status raft_log_io::install() {
     struct raft_io& io = box_.io;
     uv_close_ = io.close;
     io.close = on_close;
+    uv_start_ = io.start;
+    io.start = on_start;
+    uv_send_ = io.send;
+    io.send = on_send;
     io.load = on_load;
     io.bootstrap = on_bootstrap;
     io.recover = on_recover;
@@ -126,6 +133,107 @@ status raft_log_io::install() {
 int raft_log_io::fail_with(const error& e) {
     std::snprintf(box_.io.errmsg, sizeof(box_.io.errmsg), "%s", e.message.c_str());
     return RAFT_IOERR;
+}
+
+// ---- ticks and incoming messages: raft_uv makes them, the election-timing rules see them
+// before libraft does (election_timing.h) ----
+
+int raft_log_io::on_start(struct raft_io* io, unsigned msecs, raft_io_tick_cb tick,
+                          raft_io_recv_cb recv) {
+    raft_log_io& me = self(io);
+    me.raft_tick_ = tick;
+    me.raft_recv_ = recv;
+    me.heartbeat_ms_ = msecs;
+    me.last_tick_ = io->time(io);
+    return me.uv_start_(io, tick_ms(msecs), on_tick, on_recv);
+}
+
+void raft_log_io::on_tick(struct raft_io* io) {
+    raft_log_io& me = self(io);
+    const raft_time now = io->time(io);
+    if (me.raft_ != nullptr && !pass_tick_on(*me.raft_, now, me.last_tick_, me.heartbeat_ms_)) {
+        return;
+    }
+    me.last_tick_ = now;
+    me.raft_tick_(io);
+    me.note_state();
+}
+
+void raft_log_io::note_state() {
+    if (raft_ == nullptr || raft_->state == seen_state_) return;
+    spdlog::debug("raft {}: {} -> {} (term {})", dir_.filename().string(),
+                  role_name(role_of(seen_state_)), role_name(role_of(raft_->state)),
+                  raft_->current_term);
+    seen_state_ = raft_->state;
+}
+
+void raft_log_io::on_recv(struct raft_io* io, struct raft_message* message) {
+    raft_log_io& me = self(io);
+    if (message->type == RAFT_IO_REQUEST_VOTE && me.raft_ != nullptr) {
+        const raft_time now = io->time(io);
+        const bool marked = apply_leader_contact_rule(*me.raft_, now, message->request_vote);
+        spdlog::debug(
+            "raft {}: {} request from node {} for term {} ({}, term {}, leader {}, "
+            "{} ms since contact{})",
+            me.dir_.filename().string(), message->request_vote.pre_vote ? "pre-vote" : "vote",
+            message->server_id, message->request_vote.term, role_name(role_of(me.raft_->state)),
+            me.raft_->current_term,
+            me.raft_->state == RAFT_FOLLOWER ? me.raft_->follower_state.current_leader.id : 0,
+            now - me.raft_->election_timer_start, marked ? "; the leader may be set aside" : "");
+    }
+    me.raft_recv_(io, message);
+    me.note_state();
+}
+
+// ---- outgoing messages: one that raft_uv failed to write goes out again, once ----
+//
+// raft_uv writes each message to a peer on one outgoing connection and learns that the peer is
+// gone only when a write fails; that message is lost, and raft_uv connects anew. A peer that
+// restarted is reached again only through such a failure, so the first message to it after a
+// restart would be lost: in an election a vote request or its answer, after one the new
+// leader's first AppendEntries; either costs a heartbeat or a whole election timeout more. (The
+// peer's process resets its incoming connections when it dies, raft_transport.cc, so the first
+// write after a restart does fail rather than vanish.) The message is sent again on the new
+// connection; Raft takes a duplicate as it takes the first. libraft learns the outcome of the
+// second try: if that fails too (raft_uv drops what waits for a peer it cannot reach), its
+// replication falls back to probing the follower as for any failed send.
+
+struct raft_log_io::send_op {
+    raft_log_io* owner = nullptr;
+    struct raft_io_send req {};  // raft_uv's
+    struct raft_message message {};
+    struct raft_io_send* raft_req = nullptr;  // libraft's
+    raft_io_send_cb raft_cb = nullptr;
+    bool again = false;  // sent a second time
+};
+
+int raft_log_io::on_send(struct raft_io* io, struct raft_io_send* req,
+                         const struct raft_message* message, raft_io_send_cb cb) {
+    raft_log_io& me = self(io);
+    auto op = std::make_unique<send_op>();
+    op->owner = &me;
+    op->req.data = op.get();
+    op->message = *message;
+    op->raft_req = req;
+    op->raft_cb = cb;
+    const int rv = me.uv_send_(io, &op->req, &op->message, on_sent);
+    if (rv == 0) op.release();
+    return rv;
+}
+
+void raft_log_io::on_sent(struct raft_io_send* req, int status) {
+    std::unique_ptr<send_op> op(static_cast<send_op*>(req->data));
+    raft_log_io& me = *op->owner;
+    if (status == RAFT_IOERR && !op->again && !me.closing_) {
+        op->again = true;
+        spdlog::debug("raft {}: message to node {} not written; sending it again",
+                      me.dir_.filename().string(), op->message.server_id);
+        if (me.uv_send_(&me.box_.io, &op->req, &op->message, on_sent) == 0) {
+            op.release();
+            return;
+        }
+    }
+    if (op->raft_cb != nullptr) op->raft_cb(op->raft_req, status);  // libraft may pass none
 }
 
 // ---- synchronous calls, on the loop thread with no job running (libraft makes them before

@@ -3,6 +3,8 @@
 // writes run on libuv's thread pool, one job per group at a time; whatever libraft hands over
 // while a job runs goes into the next job together, with one fdatasync for all of it. A failed
 // write stops the process (fail-stop); closing drains the queue rather than cancelling it.
+// Ticks and incoming vote requests pass through the election-timing rules before libraft sees
+// them (election_timing.h); a message that raft_uv failed to write is sent once more.
 #pragma once
 
 #include <filesystem>
@@ -37,6 +39,10 @@ class raft_log_io {
     // raft_init() not yet called. Fails when the stored vote cannot be read.
     [[nodiscard]] status install();
 
+    // The raft instance that uses io(), against whose state ticks and incoming vote requests are
+    // checked (election_timing.h). REQUIRES: raft_init() done, raft_start() not yet called.
+    void watch(struct raft* r) noexcept { raft_ = r; }
+
     // True while work runs on the pool or waits to.
     bool busy() const noexcept { return busy_ || !pending_.empty() || preparing_ != nullptr; }
 
@@ -65,6 +71,15 @@ class raft_log_io {
     static int on_snapshot_get(struct raft_io* io, struct raft_io_snapshot_get* req,
                                raft_io_snapshot_get_cb cb);
     static void on_close(struct raft_io* io, raft_io_close_cb cb);
+    static int on_start(struct raft_io* io, unsigned msecs, raft_io_tick_cb tick,
+                        raft_io_recv_cb recv);
+    struct send_op;
+    static int on_send(struct raft_io* io, struct raft_io_send* req,
+                       const struct raft_message* message, raft_io_send_cb cb);
+    static void on_sent(struct raft_io_send* req, int status);
+    static void on_tick(struct raft_io* io);
+    static void on_recv(struct raft_io* io, struct raft_message* message);
+    void note_state();  // logs a change of the group's Raft state (debug)
 
     int store_vote(raft_vote vote);
     int append_configuration(uint64_t term, const struct raft_configuration* conf);
@@ -89,6 +104,15 @@ class raft_log_io {
     raft_vote vote_;
     uint64_t vote_sequence_ = 0;  // of the last write of vote_
     void (*uv_close_)(struct raft_io*, raft_io_close_cb) = nullptr;
+    int (*uv_start_)(struct raft_io*, unsigned, raft_io_tick_cb, raft_io_recv_cb) = nullptr;
+    int (*uv_send_)(struct raft_io*, struct raft_io_send*, const struct raft_message*,
+                    raft_io_send_cb) = nullptr;
+    raft_io_tick_cb raft_tick_ = nullptr;  // libraft's
+    raft_io_recv_cb raft_recv_ = nullptr;  // libraft's
+    unsigned heartbeat_ms_ = 0;            // the tick period libraft asked for
+    raft_time last_tick_ = 0;              // when a tick last went on to libraft
+    unsigned short seen_state_ = 0;        // the Raft state note_state() last saw
+    struct raft* raft_ = nullptr;
     raft_io_close_cb close_cb_ = nullptr;
     bool closing_ = false;
     bool closed_ = false;  // raft_uv's close was called

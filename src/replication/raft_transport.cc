@@ -2,6 +2,7 @@
 #include "replication/raft_transport.h"
 
 #include <fcntl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <charconv>
@@ -9,11 +10,25 @@
 #include <utility>
 #include <vector>
 
+#include <spdlog/spdlog.h>
+
 namespace es::replication {
 namespace {
 
 void free_raft_handle(uv_handle_t* handle) {
     raft_free(handle);
+}
+
+// An incoming Raft connection is closed with a reset (SO_LINGER with a zero timeout), also when
+// the process dies: the peer's next write on its end then fails, so raft_uv there connects anew
+// and sends the message again (raft_log_io), instead of writing it into a connection whose
+// reader is gone and losing it. Nothing is ever written on an incoming connection after its ack,
+// so the reset discards nothing of ours.
+void reset_on_close(uv_tcp_t* tcp) {
+    uv_os_fd_t fd;
+    if (uv_fileno(reinterpret_cast<uv_handle_t*>(tcp), &fd) != 0) return;
+    const struct linger l { 1, 0 };
+    ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
 }
 
 // A new uv_tcp_t from raft's heap: raft_uv releases the streams it is given with raft_free.
@@ -96,6 +111,7 @@ struct group_transport::connect_attempt {
     group_transport* owner = nullptr;
     struct raft_uv_connect* req = nullptr;
     raft_uv_connect_cb cb = nullptr;
+    raft_id peer = 0;
     uv_getaddrinfo_t resolve{};
     bool resolving = false;
     uv_tcp_t* tcp = nullptr;  // raft_malloc'd; handed to raft_uv on success
@@ -168,6 +184,8 @@ int group_transport::on_connect(struct raft_uv_transport* t, struct raft_uv_conn
     a->owner = self;
     a->req = req;
     a->cb = cb;
+    a->peer = id;
+    spdlog::debug("raft g{}: connecting to node {} at {}", self->group_id_, id, address);
     sockaddr_storage addr;
     if (numeric_address(host, port, addr)) {
         self->connects_.insert(a);
@@ -293,6 +311,8 @@ void group_transport::finish_connect(connect_attempt* a, bool connected) {
         stream = reinterpret_cast<uv_stream_t*>(a->tcp);
         status = 0;
     }
+    spdlog::debug("raft g{}: connection to node {} {}", group_id_, a->peer,
+                  connected ? "up" : "failed");
     raft_uv_connect_cb cb = a->cb;
     struct raft_uv_connect* req = a->req;
     delete a;
@@ -305,6 +325,7 @@ void group_transport::accept_connection(uv_tcp_t* tcp, preamble caller) {
         uv_close(reinterpret_cast<uv_handle_t*>(tcp), free_raft_handle);
         return;
     }
+    reset_on_close(tcp);
     auto* w = new ack_write;
     w->owner = this;
     w->tcp = tcp;

@@ -378,6 +378,10 @@ TEST_F(cluster_test, a_replica_down_past_compaction_catches_up_through_a_snapsho
     node& down = first != &nodes_[0] ? nodes_[0] : nodes_[1];
     down.process->stop(SIGKILL, 10s);
     down.process = nullptr;
+    // Down for longer than raft_uv's reconnect delay on both sides of the batches: messages for
+    // a peer wait in raft_uv until a connect attempt fails, and a node back before that would get
+    // every batch from them instead of needing a snapshot.
+    std::this_thread::sleep_for(1s);
 
     // A group commit goes through the log before the batches that push it out of the log.
     auto c = native(*first);
@@ -392,6 +396,7 @@ TEST_F(cluster_test, a_replica_down_past_compaction_catches_up_through_a_snapsho
     uint64_t seq = 0;
     const auto acked = publish(*first, seq, 400, 4);  // 100 batches, one Raft entry each
     ASSERT_EQ(acked.size(), 400u);
+    std::this_thread::sleep_for(1s);
 
     ASSERT_TRUE(start(down));
     auto lead_info = http_call(first->ports.http, "GET", std::string("/v1/topics/") + topic_name);

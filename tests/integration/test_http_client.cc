@@ -10,7 +10,9 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
+#include <random>
 #include <stdexcept>
 #include <utility>
 
@@ -207,13 +209,32 @@ result<http_reply> http_call(uint16_t port, std::string_view method, std::string
 }
 
 std::vector<uint16_t> free_tcp_ports(int count) {
-    std::vector<int> fds;
-    std::vector<uint16_t> ports;
-    for (int i = 0; i < count; ++i) {
-        fds.push_back(bind_any_port(false));
-        ports.push_back(bound_port(fds.back()));
+    // Below the kernel's ephemeral range: a port from inside it could be taken, before the test
+    // listens on it, as the local port of some process's outgoing connection (a node dialling
+    // a peer that is not up yet, say), which no choosing in advance can rule out.
+    unsigned low = 32768;
+    if (FILE* f = std::fopen("/proc/sys/net/ipv4/ip_local_port_range", "r")) {
+        unsigned lo = 0, hi = 0;
+        if (std::fscanf(f, "%u %u", &lo, &hi) == 2 && lo > 12000) low = lo;
+        std::fclose(f);
     }
-    for (int fd : fds) ::close(fd);
+    const unsigned first = 10000;
+    std::mt19937 pick(static_cast<unsigned>(::getpid()) * 2654435761u ^
+                      static_cast<unsigned>(std::random_device{}()));
+    std::vector<uint16_t> ports;
+    for (int tries = 0; tries < 10000 && static_cast<int>(ports.size()) < count; ++tries) {
+        const auto port = static_cast<uint16_t>(first + pick() % (low - first));
+        if (std::find(ports.begin(), ports.end(), port) != ports.end()) continue;
+        const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0) throw std::runtime_error(std::string("socket: ") + std::strerror(errno));
+        sockaddr_in a = loopback(port);
+        const bool free = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0;
+        ::close(fd);
+        if (free) ports.push_back(port);
+    }
+    if (static_cast<int>(ports.size()) < count) {
+        throw std::runtime_error("no free TCP ports below the ephemeral range");
+    }
     return ports;
 }
 

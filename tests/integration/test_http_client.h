@@ -59,8 +59,9 @@ class http_test_client {
 result<http_reply> http_call(uint16_t port, std::string_view method, std::string_view target,
                              std::string_view body = {});
 
-// `count` distinct TCP ports on 127.0.0.1 that were free a moment ago (bound to port 0 together,
-// then released). Another process could take one in between; tests use them at once.
+// `count` distinct TCP ports on 127.0.0.1 that were free a moment ago, chosen at random below
+// the kernel's ephemeral port range (so no outgoing connection takes one as its local port).
+// Another test could still bind one in between; tests use them at once.
 std::vector<uint16_t> free_tcp_ports(int count);
 
 // A socket listening on 127.0.0.1 on a port the OS chose, held until destruction: a port that

@@ -18,6 +18,8 @@
 #include <mutex>
 #include <thread>
 
+#include "replication/raft_preamble.h"
+
 namespace es::replication {
 namespace {
 
@@ -408,11 +410,16 @@ TEST_F(raft_host_test, lagging_follower_gets_a_snapshot_then_later_commands) {
     ASSERT_NE(leader, nullptr);
     node& lagging = leader == &nodes_[2] ? nodes_[1] : nodes_[2];
     stop(lagging);
+    // Down for longer than raft_uv's reconnect delay on both sides of the commands: messages for
+    // a peer wait in raft_uv until a connect attempt fails, and a node back before that would get
+    // every command from them instead of needing a snapshot.
+    std::this_thread::sleep_for(1s);
     for (int i = 0; i < 60; ++i) {
         proposal p = propose_on_leader(0, "c" + std::to_string(i));
         ASSERT_TRUE(p.outcome) << p.outcome.err().message;
     }
     ASSERT_TRUE(all_equal(0, 61));
+    std::this_thread::sleep_for(1s);
 
     restart(lagging);
     open(lagging, 0);
@@ -469,6 +476,40 @@ TEST_F(raft_host_test, bad_preamble_is_closed_and_the_host_keeps_working) {
     for (int i = 0; i < 3; ++i)
         ASSERT_TRUE(propose_on_leader(0, "still-" + std::to_string(i)).outcome);
     ASSERT_TRUE(all_equal(0, 3));
+}
+
+// A node resets its incoming Raft connections when it stops (and, the option being the
+// socket's, when its process dies), so that a peer's next write fails and raft_uv there connects
+// anew and sends again (raft_log_io), instead of writing into a connection nobody reads.
+TEST_F(raft_host_test, a_stopped_node_resets_its_incoming_raft_connections) {
+    start_nodes(3);
+    for (node& n : nodes_) open(n, 0);
+    ASSERT_NE(agreed_leader(0), nullptr);
+
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    ASSERT_GE(fd, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(nodes_[0].port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    timeval timeout{20, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+    ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    // As node 2 dials node 1 for group 0: the group's raft_uv gets the connection.
+    const auto hello =
+        encode_preamble({0, nodes_[1].id, "127.0.0.1:" + std::to_string(nodes_[1].port)});
+    ASSERT_EQ(::send(fd, hello.data(), hello.size(), MSG_NOSIGNAL), ssize_t(hello.size()));
+    std::byte ack{};
+    ASSERT_EQ(::recv(fd, &ack, 1, 0), 1);
+    EXPECT_EQ(ack, k_preamble_ack);
+
+    stop(nodes_[0]);
+    char c;
+    const ssize_t n = ::recv(fd, &c, 1, 0);
+    const int err = errno;
+    EXPECT_EQ(n, -1) << "the connection ended with a close, not a reset";
+    EXPECT_EQ(err, ECONNRESET);
+    ::close(fd);
 }
 
 // Proposals made without waiting queue up behind the Raft log's write in progress and go to
