@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <optional>
+#include <string>
 #include <utility>
 
 #include <spdlog/spdlog.h>
@@ -201,7 +202,11 @@ void raft_log_io::on_recv(struct raft_io* io, struct raft_message* message) {
 struct raft_log_io::send_op {
     raft_log_io* owner = nullptr;
     struct raft_io_send req {};  // raft_uv's
+    // A copy of libraft's message for the second try: what its pointers point at (entries,
+    // snapshot data) libraft keeps until its callback, except the address, which points into
+    // its configuration and so is copied too.
     struct raft_message message {};
+    std::string address;
     struct raft_io_send* raft_req = nullptr;  // libraft's
     raft_io_send_cb raft_cb = nullptr;
     bool again = false;  // sent a second time
@@ -214,6 +219,10 @@ int raft_log_io::on_send(struct raft_io* io, struct raft_io_send* req,
     op->owner = &me;
     op->req.data = op.get();
     op->message = *message;
+    if (message->server_address != nullptr) {
+        op->address = message->server_address;
+        op->message.server_address = op->address.c_str();
+    }
     op->raft_req = req;
     op->raft_cb = cb;
     const int rv = me.uv_send_(io, &op->req, &op->message, on_sent);
