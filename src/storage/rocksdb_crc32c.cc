@@ -11,7 +11,8 @@
 // what came before extended by `size` bytes, so files written either way read either way.
 //
 // If a RocksDB build renamed or changed the function, our definition would simply go unused
-// and RocksDB would keep its own: rocksdb_crc32c_accelerated() tells which, at every open.
+// and RocksDB would keep its own: rocksdb_crc32c_accelerated() tells which, and the node logs
+// it at its first store open.
 #include "storage/rocksdb_crc32c.h"
 
 #include <dlfcn.h>
