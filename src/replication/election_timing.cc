@@ -24,7 +24,10 @@ unsigned tick_ms(unsigned heartbeat_ms) noexcept {
 bool pass_tick_on(const struct raft& r, raft_time now, raft_time last_passed,
                   unsigned heartbeat_ms) noexcept {
     if (r.state != RAFT_LEADER) return true;
-    return now < last_passed || now - last_passed + tick_ms(heartbeat_ms) / 2 >= heartbeat_ms;
+    // Not a tick early: libraft sends a heartbeat to a follower only when a whole heartbeat
+    // timeout has passed since its last send, so a tick passed even a little early would send
+    // nothing, and that follower would wait nearly two heartbeats.
+    return now < last_passed || now - last_passed >= heartbeat_ms;
 }
 
 }  // namespace es::replication

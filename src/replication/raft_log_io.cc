@@ -173,14 +173,21 @@ void raft_log_io::on_recv(struct raft_io* io, struct raft_message* message) {
     if (message->type == RAFT_IO_REQUEST_VOTE && me.raft_ != nullptr) {
         const raft_time now = io->time(io);
         const bool marked = apply_leader_contact_rule(*me.raft_, now, message->request_vote);
-        spdlog::debug(
-            "raft {}: {} request from node {} for term {} ({}, term {}, leader {}, "
-            "{} ms since contact{})",
-            me.dir_.filename().string(), message->request_vote.pre_vote ? "pre-vote" : "vote",
-            message->server_id, message->request_vote.term, role_name(role_of(me.raft_->state)),
-            me.raft_->current_term,
-            me.raft_->state == RAFT_FOLLOWER ? me.raft_->follower_state.current_leader.id : 0,
-            now - me.raft_->election_timer_start, marked ? "; the leader may be set aside" : "");
+        if (spdlog::should_log(spdlog::level::debug)) {
+            // election_timer_start is the last contact with a leader only for a follower.
+            const struct raft& r = *me.raft_;
+            const bool follower = r.state == RAFT_FOLLOWER;
+            const std::string contact =
+                follower && now >= r.election_timer_start
+                    ? fmt::format(", {} ms since contact", now - r.election_timer_start)
+                    : std::string();
+            spdlog::debug(
+                "raft {}: {} request from node {} for term {} ({}, term {}, leader {}{}{})",
+                me.dir_.filename().string(), message->request_vote.pre_vote ? "pre-vote" : "vote",
+                message->server_id, message->request_vote.term, role_name(role_of(r.state)),
+                r.current_term, follower ? r.follower_state.current_leader.id : 0, contact,
+                marked ? "; the leader may be set aside" : "");
+        }
     }
     me.raft_recv_(io, message);
     me.note_state();

@@ -43,7 +43,9 @@ class raft_log_io {
     // checked (election_timing.h). REQUIRES: raft_init() done, raft_start() not yet called.
     void watch(struct raft* r) noexcept { raft_ = r; }
 
-    // True while work runs on the pool or waits to.
+    // True while work runs on the pool or waits to. Messages in flight are not counted: each
+    // send_op owns what it needs and is freed by raft_uv's callback, which raft_uv's close
+    // calls for every send it still holds.
     bool busy() const noexcept { return busy_ || !pending_.empty() || preparing_ != nullptr; }
 
   private:
