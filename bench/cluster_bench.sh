@@ -7,7 +7,10 @@
 #      publishing to the partition's leader) against JetStream R3 on 3 clustered nats-servers
 #      (publishing through the stream leader's server). 128 B and 1 KiB events, one publisher:
 #      acknowledged events/s as fast as each goes (the ack latency then is the depth of the
-#      client's queue: esctl buffers up to 64 MiB, nats_bench --max-pending messages), then ack
+#      client's queue: esctl buffers up to 64 MiB, nats_bench --max-pending messages), in
+#      ES_CLUSTER_BENCH_ROUNDS rounds that take turns in a rotating order, each on a fresh
+#      stream or topic, the median round of each standing for it (the disk still writes back
+#      what one run left while the next runs, so a fixed order favours whoever goes first); then ack
 #      latency p50/p99 with both publishing at one fixed rate, half of the pair's lower maximum,
 #      timed from each event's due time. Ours is `esctl bench --acks all`, JetStream is
 #      bench/nats_bench --mode jspub (asynchronous publish acks).
@@ -20,6 +23,7 @@
 # Cluster handling, the failover driver and the summary are in bench/cluster_tool.py.
 # Prints each pair and the ratio ours/JetStream; the last line is one JSON object.
 #   ES_CLUSTER_BENCH_SECONDS         seconds per throughput figure (3)
+#   ES_CLUSTER_BENCH_ROUNDS          rounds of each as-fast-as-it-goes figure; the median stands (3)
 #   ES_CLUSTER_BENCH_FAILOVER_ROUNDS kills per election timeout (20; 0 skips the failover part)
 #   ES_CLUSTER_BENCH_ELECTION_MS     election timeouts to measure failover at ("500 1000"; 500 is the default)
 #   ES_CLUSTER_BENCH_JS_PENDING      JetStream publishes in flight at most (1024)
@@ -31,6 +35,7 @@ cd "$(dirname "$0")/.."
 source bench/node_lib.sh
 
 seconds=${ES_CLUSTER_BENCH_SECONDS:-3}
+tp_rounds=${ES_CLUSTER_BENCH_ROUNDS:-3}
 rounds=${ES_CLUSTER_BENCH_FAILOVER_ROUNDS:-20}
 elections=${ES_CLUSTER_BENCH_ELECTION_MS:-500 1000}
 # Our producer's batches in flight per partition (JetStream's window is js_pending publishes).
@@ -78,6 +83,15 @@ create_durable() {
         -d "{\"name\":\"$2\",\"partitions\":1,\"storage\":\"durable\"}"
 }
 
+# in_turn ROUND CMD...: runs the CMDs (each one word: a function name) starting with the
+# ROUND-th, so that over the rounds each goes first, second and last in turn.
+in_turn() {
+    local round=$1
+    shift
+    local cmds=("$@") n=$#
+    for ((k = 0; k < n; k++)); do "${cmds[$(((round - 1 + k) % n))]}"; done
+}
+
 # ours KEY NATIVE_PORT TOPIC SIZE [RATE]: esctl bench with acks=all, recorded under KEY.
 ours() {
     local out
@@ -108,18 +122,26 @@ interval_http=$single_http interval_native=$single_native
 start_single rf1-always --fsync always
 always_http=$single_http always_native=$single_native
 sleep 0.5
+# One round of RF 1 at $size: each figure on a fresh stream or topic; KEY@ROUND in the results.
+rf1_js() { jetstream "js_r1_$size@$round" "$js1" js-r1 "R1_${size}_$round" 1 "$size"; }
+rf1_interval() {
+    create_durable "$interval_http" "rf1_${size}_$round"
+    ours "ours_interval_$size@$round" "$interval_native" "rf1_${size}_$round" "$size"
+}
+rf1_always() {
+    create_durable "$always_http" "rf1_${size}_$round"
+    ours "ours_always_$size@$round" "$always_native" "rf1_${size}_$round" "$size"
+}
 for size in 128 1024; do
-    create_durable "$interval_http" "rf1_$size"
-    create_durable "$always_http" "rf1_$size"
-    jetstream "js_r1_$size" "$js1" js-r1 "R1_$size" 1 "$size"
-    ours "ours_interval_$size" "$interval_native" "rf1_$size" "$size"
-    ours "ours_always_$size" "$always_native" "rf1_$size" "$size"
+    for round in $(seq "$tp_rounds"); do
+        in_turn "$round" rf1_js rf1_interval rf1_always
+    done
     rate=$($tool half-rate "$results" "rate_rf1_$size" \
         "js_r1_$size" "ours_interval_$size" "ours_always_$size")
     [ "$rate" -gt 0 ] || continue
     jetstream "js_r1_${size}_rate" "$js1" js-r1 "R1_${size}_rate" 1 "$size" "$rate"
-    ours "ours_interval_${size}_rate" "$interval_native" "rf1_$size" "$size" "$rate"
-    ours "ours_always_${size}_rate" "$always_native" "rf1_$size" "$size" "$rate"
+    ours "ours_interval_${size}_rate" "$interval_native" "rf1_${size}_$tp_rounds" "$size" "$rate"
+    ours "ours_always_${size}_rate" "$always_native" "rf1_${size}_$tp_rounds" "$size" "$rate"
 done
 stop_singles
 
@@ -142,15 +164,21 @@ done
 rf3=$BENCH_WORK/rf3
 clusters+=("$rf3")
 $tool up "$rf3" --nodes 3 -- --fsync "$cluster_fsync"
+rf3_js() { jetstream "js_r3_$size@$round" "$js_urls" "$js_names" "R3_${size}_$round" 3 "$size"; }
+rf3_ours() {
+    $tool create-topic "$rf3" "rf3_${size}_$round" --rf 3
+    leader_native=$($tool leader "$rf3" "rf3_${size}_$round" --print native_port)
+    ours "ours_rf3_$size@$round" "$leader_native" "rf3_${size}_$round" "$size"
+}
 for size in 128 1024; do
-    $tool create-topic "$rf3" "rf3_$size" --rf 3
-    leader_native=$($tool leader "$rf3" "rf3_$size" --print native_port)
-    jetstream "js_r3_$size" "$js_urls" "$js_names" "R3_$size" 3 "$size"
-    ours "ours_rf3_$size" "$leader_native" "rf3_$size" "$size"
+    for round in $(seq "$tp_rounds"); do
+        in_turn "$round" rf3_js rf3_ours
+    done
     rate=$($tool half-rate "$results" "rate_rf3_$size" "js_r3_$size" "ours_rf3_$size")
     [ "$rate" -gt 0 ] || continue
+    # leader_native: the leader of the last round's topic
     jetstream "js_r3_${size}_rate" "$js_urls" "$js_names" "R3_${size}_rate" 3 "$size" "$rate"
-    ours "ours_rf3_${size}_rate" "$leader_native" "rf3_$size" "$size" "$rate"
+    ours "ours_rf3_${size}_rate" "$leader_native" "rf3_${size}_$tp_rounds" "$size" "$rate"
 done
 $tool down "$rf3"
 stop_singles
@@ -167,5 +195,5 @@ for e in $elections; do
     $tool down "$dir"
 done
 
-$tool report "$results" --seconds "$seconds" --cluster-fsync "$cluster_fsync" \
+$tool report "$results" --seconds "$seconds" --rounds "$tp_rounds" --cluster-fsync "$cluster_fsync" \
     --js-pending "$js_pending"

@@ -106,12 +106,14 @@ std::optional<group_registry::entry> group_registry::find(uint64_t group_id) con
 // ---- group_transport ------------------------------------------------------------------------
 
 // One outgoing connection being set up for raft_uv. Lives from connect() until raft_uv's
-// callback has been called.
+// callback has been called and its timer closed (the timer's close callback frees it).
 struct group_transport::connect_attempt {
     group_transport* owner = nullptr;
     struct raft_uv_connect* req = nullptr;
     raft_uv_connect_cb cb = nullptr;
     raft_id peer = 0;
+    uv_timer_t timer{};  // k_connect_timeout_ms; data points here
+    bool timed_out = false;
     uv_getaddrinfo_t resolve{};
     bool resolving = false;
     uv_tcp_t* tcp = nullptr;  // raft_malloc'd; handed to raft_uv on success
@@ -134,8 +136,11 @@ struct group_transport::ack_write {
 };
 
 group_transport::group_transport(std::shared_ptr<group_registry> registry, raft_loop* loop,
-                                 uint64_t group_id)
-    : registry_(std::move(registry)), loop_(loop), group_id_(group_id) {
+                                 uint64_t group_id, uint64_t connect_timeout_ms)
+    : registry_(std::move(registry)),
+      loop_(loop),
+      group_id_(group_id),
+      connect_timeout_ms_(connect_timeout_ms) {
     transport_.impl = this;
     transport_.init = &group_transport::on_init;
     transport_.listen = &group_transport::on_listen;
@@ -189,6 +194,7 @@ int group_transport::on_connect(struct raft_uv_transport* t, struct raft_uv_conn
     sockaddr_storage addr;
     if (numeric_address(host, port, addr)) {
         self->connects_.insert(a);
+        self->start_timer(a);
         self->start_tcp_connect(a, reinterpret_cast<const sockaddr*>(&addr));
         return 0;
     }
@@ -202,7 +208,7 @@ int group_transport::on_connect(struct raft_uv_transport* t, struct raft_uv_conn
         [](uv_getaddrinfo_t* req, int status, addrinfo* res) {
             auto* a = static_cast<connect_attempt*>(req->data);
             a->resolving = false;
-            if (status != 0 || res == nullptr || a->owner->closing_) {
+            if (status != 0 || res == nullptr || a->owner->closing_ || a->timed_out) {
                 if (res != nullptr) uv_freeaddrinfo(res);
                 a->owner->finish_connect(a, false);
                 return;
@@ -218,7 +224,29 @@ int group_transport::on_connect(struct raft_uv_transport* t, struct raft_uv_conn
     }
     a->resolving = true;
     self->connects_.insert(a);
+    self->start_timer(a);
     return 0;
+}
+
+void group_transport::start_timer(connect_attempt* a) {
+    uv_timer_init(loop_->loop(), &a->timer);  // cannot fail for a timer
+    a->timer.data = a;
+    uv_timer_start(
+        &a->timer,
+        [](uv_timer_t* timer) {
+            auto* a = static_cast<connect_attempt*>(timer->data);
+            if (a->failed || a->timed_out) return;
+            a->timed_out = true;
+            spdlog::debug("raft g{}: connection to node {} not set up within {} ms",
+                          a->owner->group_id_, a->peer, a->owner->connect_timeout_ms_);
+            if (a->resolving) {
+                // The resolve callback sees timed_out (or gets UV_EAI_CANCELED) and fails it.
+                uv_cancel(reinterpret_cast<uv_req_t*>(&a->resolve));
+            } else {
+                a->owner->fail_connect(a);
+            }
+        },
+        connect_timeout_ms_, 0);
 }
 
 void group_transport::start_tcp_connect(connect_attempt* a, const struct sockaddr* addr) {
@@ -315,7 +343,10 @@ void group_transport::finish_connect(connect_attempt* a, bool connected) {
                   connected ? "up" : "failed");
     raft_uv_connect_cb cb = a->cb;
     struct raft_uv_connect* req = a->req;
-    delete a;
+    // Closing the timer stops it; its close callback, on a later turn of the loop, frees the
+    // attempt, which no other callback can reach by then.
+    uv_close(reinterpret_cast<uv_handle_t*>(&a->timer),
+             [](uv_handle_t* timer) { delete static_cast<connect_attempt*>(timer->data); });
     cb(req, stream, status);
     maybe_finish_close();
 }

@@ -50,11 +50,20 @@ class group_registry {
     std::unordered_map<uint64_t, entry> entries_;  // guarded by mutex_
 };
 
+// How long an outgoing connection may take from connect() to the peer's ack of the preamble.
+// Past it the attempt fails and raft_uv tries again after its retry delay. Without it a peer
+// whose host drops packets (down, or cut off by a partition) holds the attempt for the kernel's
+// SYN retries, about two minutes, and one that accepts but never answers (a stopped process
+// whose kernel still completes handshakes) holds it for ever; either way the group's messages
+// to that peer wait, and after a partition heals the peer hears nothing until the attempt ends.
+inline constexpr uint64_t k_connect_timeout_ms = 2'000;
+
 // One group's raft_uv_transport. Created and destroyed on its loop thread; every member
 // function runs there.
 class group_transport {
   public:
-    group_transport(std::shared_ptr<group_registry> registry, raft_loop* loop, uint64_t group_id);
+    group_transport(std::shared_ptr<group_registry> registry, raft_loop* loop, uint64_t group_id,
+                    uint64_t connect_timeout_ms = k_connect_timeout_ms);
     ~group_transport();
     group_transport(const group_transport&) = delete;
     group_transport& operator=(const group_transport&) = delete;
@@ -80,6 +89,7 @@ class group_transport {
                           const char* address, raft_uv_connect_cb cb);
     static void on_close(struct raft_uv_transport* t, raft_uv_transport_close_cb cb);
 
+    void start_timer(connect_attempt* a);
     void start_tcp_connect(connect_attempt* a, const struct sockaddr* addr);
     void fail_connect(connect_attempt* a);
     void finish_connect(connect_attempt* a, bool connected);
@@ -89,6 +99,7 @@ class group_transport {
     std::shared_ptr<group_registry> registry_;
     raft_loop* loop_;
     const uint64_t group_id_;
+    const uint64_t connect_timeout_ms_;
 
     // Loop thread only.
     struct raft_uv_transport transport_ {};
