@@ -88,7 +88,7 @@ create_durable() {
 in_turn() {
     local round=$1
     shift
-    local cmds=("$@") n=$#
+    local cmds=("$@") n=$# k
     for ((k = 0; k < n; k++)); do "${cmds[$(((round - 1 + k) % n))]}"; done
 }
 
@@ -139,9 +139,12 @@ for size in 128 1024; do
     rate=$($tool half-rate "$results" "rate_rf1_$size" \
         "js_r1_$size" "ours_interval_$size" "ours_always_$size")
     [ "$rate" -gt 0 ] || continue
+    # Fresh streams and topics for the fixed rate too.
     jetstream "js_r1_${size}_rate" "$js1" js-r1 "R1_${size}_rate" 1 "$size" "$rate"
-    ours "ours_interval_${size}_rate" "$interval_native" "rf1_${size}_$tp_rounds" "$size" "$rate"
-    ours "ours_always_${size}_rate" "$always_native" "rf1_${size}_$tp_rounds" "$size" "$rate"
+    create_durable "$interval_http" "rf1_${size}_rate"
+    ours "ours_interval_${size}_rate" "$interval_native" "rf1_${size}_rate" "$size" "$rate"
+    create_durable "$always_http" "rf1_${size}_rate"
+    ours "ours_always_${size}_rate" "$always_native" "rf1_${size}_rate" "$size" "$rate"
 done
 stop_singles
 
@@ -176,9 +179,10 @@ for size in 128 1024; do
     done
     rate=$($tool half-rate "$results" "rate_rf3_$size" "js_r3_$size" "ours_rf3_$size")
     [ "$rate" -gt 0 ] || continue
-    # leader_native: the leader of the last round's topic
     jetstream "js_r3_${size}_rate" "$js_urls" "$js_names" "R3_${size}_rate" 3 "$size" "$rate"
-    ours "ours_rf3_${size}_rate" "$leader_native" "rf3_${size}_$tp_rounds" "$size" "$rate"
+    $tool create-topic "$rf3" "rf3_${size}_rate" --rf 3
+    leader_native=$($tool leader "$rf3" "rf3_${size}_rate" --print native_port)
+    ours "ours_rf3_${size}_rate" "$leader_native" "rf3_${size}_rate" "$size" "$rate"
 done
 $tool down "$rf3"
 stop_singles

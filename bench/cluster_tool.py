@@ -16,7 +16,8 @@
   record FILE KEY TEXT                            appends {"key", "value"} to FILE: the last
                                                   JSON object line of TEXT, else an error
   half-rate FILE KEY KEY...                       half of the lowest events/s among the KEYs'
-                                                  results, recorded as KEY and printed
+                                                  results (0 if one failed), recorded as KEY
+                                                  and printed
                                                   (a KEY recorded as KEY@1, KEY@2...: its
                                                   median round, here and in report)
   report FILE                                     the summary of FILE's results; its last line
@@ -426,7 +427,7 @@ def figure(d):
 def result_figure(r, key):
     """figure() of results[key]; for a key recorded in rounds (key@1, key@2, ...), the figure of
     its median round by events/s (the lower middle one of an even number), with every round's
-    events/s under "rounds". None when no round gave a figure."""
+    events/s under "rounds". None when the key, or any of its rounds, gave no figure."""
     if key in r:
         return figure(r[key])
     prefix = key + "@"
@@ -451,8 +452,9 @@ def result_error(r, key):
 
 def cmd_half_rate(a):
     r = read_results(a.file)
-    rates = [f["events_per_s"] for f in (result_figure(r, k) for k in a.keys) if f]
-    rate = int(min(rates) / 2) if rates else 0
+    figs = [result_figure(r, k) for k in a.keys]
+    # A side that failed has no maximum to halve: no fixed-rate comparison then (0).
+    rate = int(min(f["events_per_s"] for f in figs) / 2) if all(figs) else 0
     append_result(a.file, a.key, rate)
     print(rate)
 
@@ -469,7 +471,7 @@ def cmd_report(a):
             return f"  {name:<33} FAILED: {result_error(r, key)[:300]}"
         rounds = ""
         if "rounds" in f:
-            rounds = "   rounds " + " ".join(f"{x / 1000:.0f}k" for x in f["rounds"])
+            rounds = "   rounds " + " / ".join(f"{x:,}" for x in f["rounds"])
         return (f"  {name:<33} {f['events_per_s']:>9,} ev/s   ack p50 {f['p50_ms']:8.2f} ms   "
                 f"p99 {f['p99_ms']:8.2f} ms{note}{rounds}")
 

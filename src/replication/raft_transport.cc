@@ -106,7 +106,8 @@ std::optional<group_registry::entry> group_registry::find(uint64_t group_id) con
 // ---- group_transport ------------------------------------------------------------------------
 
 // One outgoing connection being set up for raft_uv. Lives from connect() until raft_uv's
-// callback has been called and its timer closed (the timer's close callback frees it).
+// callback has been called, its timer closed and its name lookup (if any) called back: whichever
+// of the last two comes later frees it.
 struct group_transport::connect_attempt {
     group_transport* owner = nullptr;
     struct raft_uv_connect* req = nullptr;
@@ -114,8 +115,10 @@ struct group_transport::connect_attempt {
     raft_id peer = 0;
     uv_timer_t timer{};  // k_connect_timeout_ms; data points here
     bool timed_out = false;
+    bool finished = false;      // raft_uv's callback was called (finish_connect)
+    bool timer_closed = false;  // the timer's close callback ran
     uv_getaddrinfo_t resolve{};
-    bool resolving = false;
+    bool resolving = false;   // the lookup's callback is still to come
     uv_tcp_t* tcp = nullptr;  // raft_malloc'd; handed to raft_uv on success
     uv_connect_t connect{};
     uv_write_t write{};
@@ -208,7 +211,14 @@ int group_transport::on_connect(struct raft_uv_transport* t, struct raft_uv_conn
         [](uv_getaddrinfo_t* req, int status, addrinfo* res) {
             auto* a = static_cast<connect_attempt*>(req->data);
             a->resolving = false;
-            if (status != 0 || res == nullptr || a->owner->closing_ || a->timed_out) {
+            if (a->finished) {
+                // Given up on while the lookup ran (timeout or close): only the attempt is
+                // left to free, and its owner may be gone.
+                if (res != nullptr) uv_freeaddrinfo(res);
+                if (a->timer_closed) delete a;
+                return;
+            }
+            if (status != 0 || res == nullptr || a->owner->closing_) {
                 if (res != nullptr) uv_freeaddrinfo(res);
                 a->owner->finish_connect(a, false);
                 return;
@@ -240,8 +250,11 @@ void group_transport::start_timer(connect_attempt* a) {
             spdlog::debug("raft g{}: connection to node {} not set up within {} ms",
                           a->owner->group_id_, a->peer, a->owner->connect_timeout_ms_);
             if (a->resolving) {
-                // The resolve callback sees timed_out (or gets UV_EAI_CANCELED) and fails it.
+                // A lookup already running cannot be cancelled (uv_cancel: UV_EBUSY) and may
+                // take the resolver's own timeouts: raft_uv hears now, and the lookup's
+                // callback only frees the attempt.
                 uv_cancel(reinterpret_cast<uv_req_t*>(&a->resolve));
+                a->owner->finish_connect(a, false);
             } else {
                 a->owner->fail_connect(a);
             }
@@ -344,9 +357,13 @@ void group_transport::finish_connect(connect_attempt* a, bool connected) {
     raft_uv_connect_cb cb = a->cb;
     struct raft_uv_connect* req = a->req;
     // Closing the timer stops it; its close callback, on a later turn of the loop, frees the
-    // attempt, which no other callback can reach by then.
-    uv_close(reinterpret_cast<uv_handle_t*>(&a->timer),
-             [](uv_handle_t* timer) { delete static_cast<connect_attempt*>(timer->data); });
+    // attempt unless a lookup is still out (its callback frees it then).
+    a->finished = true;
+    uv_close(reinterpret_cast<uv_handle_t*>(&a->timer), [](uv_handle_t* timer) {
+        auto* a = static_cast<connect_attempt*>(timer->data);
+        a->timer_closed = true;
+        if (!a->resolving) delete a;
+    });
     cb(req, stream, status);
     maybe_finish_close();
 }
@@ -415,9 +432,11 @@ void group_transport::on_close(struct raft_uv_transport* t, raft_uv_transport_cl
     std::vector<connect_attempt*> connects(self->connects_.begin(), self->connects_.end());
     for (connect_attempt* a : connects) {
         if (a->resolving) {
-            // The resolve callback then runs with UV_EAI_CANCELED (or, if the lookup already
-            // runs, with its result) and sees closing_.
+            // As at a timeout: raft_uv hears now (RAFT_CANCELED), and the lookup's callback,
+            // with UV_EAI_CANCELED or, if the lookup already ran, its result, only frees the
+            // attempt.
             uv_cancel(reinterpret_cast<uv_req_t*>(&a->resolve));
+            self->finish_connect(a, false);
         } else {
             self->fail_connect(a);
         }
