@@ -15,6 +15,7 @@
 #include <system_error>
 
 #include "common/crc32c.h"
+#include "common/file_io.h"
 #include "core/record_format.h"
 #include "replication/raft_log_format.h"
 
@@ -24,11 +25,6 @@ namespace fs = std::filesystem;
 namespace fmt_ = raft_log_format;
 
 namespace {
-
-error os_error(const std::string& what, const fs::path& path, int err = errno) {
-    return make_error(errc::io_error,
-                      what + " " + path.string() + ": " + std::generic_category().message(err));
-}
 
 error damaged(const fs::path& path, const std::string& why) {
     return make_error(errc::io_error, "the Raft log file " + path.string() + " is damaged: " + why);
@@ -88,55 +84,6 @@ result<std::vector<std::byte>> read_whole(const fs::path& path) {
     }
     ::close(fd);
     return bytes;
-}
-
-// Writes every iovec at `offset` on, however the kernel splits the writes.
-status write_all(int fd, std::vector<struct iovec>& iov, uint64_t offset, const fs::path& path) {
-    size_t first = 0;
-    while (first < iov.size()) {
-        const int count = static_cast<int>(std::min<size_t>(iov.size() - first, IOV_MAX));
-        const ssize_t n = ::pwritev(fd, iov.data() + first, count, static_cast<off_t>(offset));
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            return os_error("cannot write", path);
-        }
-        offset += static_cast<uint64_t>(n);
-        size_t left = static_cast<size_t>(n);
-        while (first < iov.size() && left >= iov[first].iov_len) left -= iov[first++].iov_len;
-        if (left > 0) {
-            iov[first].iov_base = static_cast<char*>(iov[first].iov_base) + left;
-            iov[first].iov_len -= left;
-        }
-    }
-    return {};
-}
-
-status sync_fd(int fd, const fs::path& path, bool data_only) {
-    const int rc = data_only ? ::fdatasync(fd) : ::fsync(fd);
-    if (rc != 0) return os_error("cannot sync", path);
-    return {};
-}
-
-status sync_directory(const fs::path& dir) {
-    const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) return os_error("cannot open the directory", dir);
-    status s = sync_fd(fd, dir, false);
-    ::close(fd);
-    return s;
-}
-
-// Writes `bytes` to `path`.tmp, syncs it, renames it to `path` and syncs the directory.
-status replace_file(const fs::path& dir, const fs::path& path, std::span<const std::byte> bytes) {
-    const fs::path tmp = path.string() + fmt_::k_tmp_suffix;
-    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) return os_error("cannot create", tmp);
-    std::vector<struct iovec> iov{{const_cast<std::byte*>(bytes.data()), bytes.size()}};
-    status s = write_all(fd, iov, 0, tmp);
-    if (s) s = sync_fd(fd, tmp, false);
-    if (::close(fd) != 0 && s) s = os_error("cannot close", tmp);
-    if (!s) return s;
-    if (::rename(tmp.c_str(), path.c_str()) != 0) return os_error("cannot rename", tmp);
-    return sync_directory(dir);
 }
 
 bool holds_raft_uv_files(const fs::path& dir) {
@@ -680,7 +627,7 @@ status raft_log_store::put_snapshot(raft_snapshot_record snapshot, uint64_t trai
     b.insert(b.end(), snapshot.data.begin(), snapshot.data.end());
     core::append_le<uint32_t>(b, crc32c(b.data(), b.size()));
     const fs::path path = dir_ / indexed_name(fmt_::k_snapshot_prefix, snapshot.index);
-    if (status s = replace_file(dir_, path, b); !s) return fail(s.err());
+    if (status s = replace_file(path, b, fmt_::k_tmp_suffix); !s) return fail(s.err());
 
     if (snapshot_ && snapshot_->index != snapshot.index) {
         const fs::path old = dir_ / indexed_name(fmt_::k_snapshot_prefix, snapshot_->index);

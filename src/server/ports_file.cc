@@ -1,26 +1,18 @@
 // Atomic write and checked read of ports.json.
 #include "server/ports_file.h"
 
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
-#include <cerrno>
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <span>
 #include <sstream>
-#include <system_error>
+
+#include "common/file_io.h"
 
 namespace es::server {
-namespace {
-
-std::string errno_text(int e) {
-    return std::error_code(e, std::generic_category()).message();
-}
-
-}  // namespace
 
 std::string ports_file_path(const std::string& data_dir) {
     return (std::filesystem::path(data_dir) / ports_file_name).string();
@@ -31,36 +23,10 @@ status write_ports_file(const std::string& data_dir, const ports_record& r) {
         {"node_id", r.node_id}, {"bind", r.bind},       {"http", r.http}, {"grpc", r.grpc},
         {"native", r.native},   {"cluster", r.cluster}, {"pid", r.pid}};
     const std::string text = doc.dump() + "\n";
-    const std::string path = ports_file_path(data_dir);
     // One temporary name per process: two writers never share a temporary file.
-    const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-
-    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) return make_error(errc::io_error, "cannot write " + tmp + ": " + errno_text(errno));
-    size_t done = 0;
-    while (done < text.size()) {
-        const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) {
-            const int e = errno;
-            ::close(fd);
-            ::unlink(tmp.c_str());
-            return make_error(errc::io_error, "cannot write " + tmp + ": " + errno_text(e));
-        }
-        done += static_cast<size_t>(n);
-    }
-    if (::fsync(fd) != 0 || ::close(fd) != 0) {
-        const int e = errno;
-        ::unlink(tmp.c_str());
-        return make_error(errc::io_error, "cannot write " + tmp + ": " + errno_text(e));
-    }
-    if (::rename(tmp.c_str(), path.c_str()) != 0) {
-        const int e = errno;
-        ::unlink(tmp.c_str());
-        return make_error(errc::io_error,
-                          "cannot rename " + tmp + " to " + path + ": " + errno_text(e));
-    }
-    return {};
+    const std::string tmp_suffix = ".tmp." + std::to_string(::getpid());
+    return replace_file(ports_file_path(data_dir),
+                        std::as_bytes(std::span<const char>(text.data(), text.size())), tmp_suffix);
 }
 
 result<ports_record> read_ports_file(const std::string& data_dir) {
