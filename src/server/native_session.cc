@@ -103,12 +103,16 @@ void native_session::process_frames() {
         }
         if (!*next) break;
         last_frame_at_ = clock::now();
+        // The bytes left over belong to the next frame, begun no earlier than this one ended.
+        frame_started_at_.reset();
         context_->metrics.frames_received->inc();
         handle(**next);
     }
     if (state_ == state::open) {
-        // Slowloris: a frame begun must be finished within the frame time-out. Bytes held back
-        // because of our own back-pressure do not count.
+        // Slowloris: a frame begun must be finished within the frame time-out, counted from the
+        // end of the frame before it (a busy client's reads often end mid-frame, so the buffer
+        // may never be empty between frames). Bytes held back because of our own back-pressure
+        // do not count.
         if (reader_.buffered_bytes() > 0 && can_take_requests()) {
             if (!frame_started_at_) frame_started_at_ = clock::now();
         } else {

@@ -698,6 +698,34 @@ TEST_F(native_protocol_test, abrupt_disconnects_lose_nothing_accepted) {
     expect_payloads(read_back("abrupt", 60), 60);
 }
 
+TEST_F(native_protocol_test, a_client_whose_writes_always_end_mid_frame_is_not_a_slowloris) {
+    auto c = connect();
+    ASSERT_TRUE(c);
+    // A frame completes every 100 ms, but every write ends halfway through the next frame, so
+    // the server never finds its buffer empty between frames, for 2.5 s: more than the 1 s
+    // frame time-out, which counts from the last frame finished, not from an empty buffer.
+    constexpr int frames = 26;
+    std::string stream;
+    for (int i = 0; i < frames; ++i) encode_ping(stream, 100 + i, ping{"0123456789"});
+    const size_t frame = stream.size() / frames;
+    size_t sent = frame / 2;
+    ASSERT_TRUE(c->send_raw(std::string_view(stream).substr(0, sent)));
+    for (int i = 0; i + 1 < frames; ++i) {
+        std::this_thread::sleep_for(milliseconds(100));
+        ASSERT_TRUE(c->send_raw(std::string_view(stream).substr(sent, frame))) << i;
+        sent += frame;
+    }
+    ASSERT_TRUE(c->send_raw(std::string_view(stream).substr(sent)));
+    for (int i = 0; i < frames; ++i) {
+        auto f = c->read_frame();
+        ASSERT_TRUE(f) << "pong " << i << ": " << f.err().message;
+        EXPECT_EQ(f->header.type, message_type::pong);
+        EXPECT_EQ(f->header.request_id, uint64_t(100 + i));
+    }
+    EXPECT_EQ(metric("eventstream_native_errors_total{kind=\"frame_timeout\"}"), 0);
+    expect_serving();
+}
+
 TEST_F(native_protocol_test, idle_slowloris_and_silent_connections_are_closed) {
     auto idle = connect();
     auto slow = connect();
