@@ -1,6 +1,10 @@
 // The raft_fsm adapter: libraft's C callbacks in front of a state_machine (see fsm_adapter.h).
 #include "replication/fsm_adapter.h"
 
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <new>
 
@@ -27,6 +31,29 @@ fsm_context* context_of(struct raft_fsm* fsm) {
     return static_cast<fsm_context*>(fsm->data);
 }
 
+// A failure of this node's own storage (the disk, RocksDB), as opposed to an answer the machine
+// gives every replica alike (a malformed command, offsets already taken, an unknown topic).
+bool is_local_failure(errc code) noexcept {
+    return code == errc::io_error || code == errc::timed_out;
+}
+
+// Every other replica applied the command. Going on without it would leave this replica short
+// of it for good: libraft counts the entry applied, a later snapshot covers it and the Raft log
+// behind the snapshot is dropped, and this replica may lead later. So the node stops, as etcd
+// does on a failed apply: the entry stays in its Raft log and is applied again when it
+// restarts, or the node keeps stopping, loudly, until its disk is fixed.
+[[noreturn]] void stop_on_local_failure(uint64_t index, const error& e) {
+    spdlog::critical(
+        "raft: applying the committed entry {} failed on this node's storage: {}. Stopping the "
+        "node rather than going on without it; the entry is applied again after a restart",
+        index, e.message);
+    spdlog::default_logger()->flush();
+    std::fprintf(stderr, "fatal: applying Raft entry %llu failed on this node's storage: %s\n",
+                 static_cast<unsigned long long>(index), e.message.c_str());
+    std::fflush(stderr);
+    std::abort();
+}
+
 int fsm_apply(struct raft_fsm* fsm, const struct raft_buffer* buf, void** result) {
     fsm_context* context = context_of(fsm);
     const uint64_t index = context->raft != nullptr ? context->raft->last_applied + 1 : 0;
@@ -39,6 +66,9 @@ int fsm_apply(struct raft_fsm* fsm, const struct raft_buffer* buf, void** result
     if (length > buf->len - k_frame_header_bytes) return RAFT_MALFORMED;
     std::span<const std::byte> command(frame + k_frame_header_bytes, length);
     context->last_status = context->machine->apply(index, command);
+    if (!context->last_status && is_local_failure(context->last_status.err().code)) {
+        stop_on_local_failure(index, context->last_status.err());
+    }
     *result = &context->last_status;
     return 0;
 }

@@ -14,7 +14,9 @@ namespace es::replication {
 // Fills `fsm` (version 1: apply, snapshot, restore) so that libraft drives `machine`.
 //
 // apply: decodes the command frame (encode_command below), calls machine->apply and always returns
-// 0 to libraft, because the command is committed whatever the machine thinks of it; the machine's
+// 0 to libraft, because the command is committed whatever the machine thinks of it, except that
+// a failure of this node's own storage (io_error, timed_out) stops the process (see
+// fsm_adapter.cc: the entry is applied again after a restart); the machine's
 // status travels through apply's `result` pointer as a `const es::status*` that the raft_apply
 // callback reads (libraft 0.15 calls it right after fsm->apply). That status is owned by the
 // adapter and is overwritten by the next apply, so a callback must copy it and never keep the
