@@ -39,6 +39,8 @@ nlohmann::json topic_json(const eventstream::topic_info& t) {
 struct topic_args {
     eventstream::topic_config config;
     std::string storage = "memory";
+    // Parsed as a number here: the config's uint8_t would be read and printed as a character.
+    uint32_t replication_factor = 1;
     bool json = false;
 };
 
@@ -73,8 +75,9 @@ void add_topic_commands(CLI::App& app, const global_options& g, command_run& sel
         ->check(CLI::IsMember({"memory", "durable"}))
         ->capture_default_str();
     create
-        ->add_option("--replication-factor", args->config.replication_factor,
+        ->add_option("--replication-factor", args->replication_factor,
                      "Replicas per partition (1-5)")
+        ->check(CLI::Range(1u, 5u))
         ->capture_default_str();
     create
         ->add_option("--retention-bytes", args->config.retention_bytes, "Bytes kept per partition")
@@ -88,6 +91,7 @@ void add_topic_commands(CLI::App& app, const global_options& g, command_run& sel
         selected = [&g, args] {
             auto a = admin::connect(connection_for(g));
             if (!a) return fail("connect to " + g.server, a.err());
+            args->config.replication_factor = static_cast<uint8_t>(args->replication_factor);
             args->config.storage = args->storage == "durable" ? eventstream::storage_kind::durable
                                                               : eventstream::storage_kind::memory;
             auto t = (*a)->create_topic(args->config);

@@ -46,6 +46,20 @@ TEST_F(esctl, topic_create_list_describe_delete) {
     EXPECT_NE(missing.err.find("not_found"), std::string::npos) << missing.err;
 }
 
+TEST_F(esctl, replication_factor_is_read_as_a_number_and_checked) {
+    // (It was read into a uint8_t, as the character '1', 49, which the node refused.)
+    auto c = run({"topic", "create", "rf", "--replication-factor", "1", "--storage", "durable"});
+    ASSERT_EQ(c.exit_code, 0) << c.err;
+    auto d = run({"topic", "describe", "rf", "--json"});
+    ASSERT_EQ(d.exit_code, 0) << d.err;
+    EXPECT_EQ(nlohmann::json::parse(d.out)["replication_factor"], 1) << d.out;
+    auto bad = run({"topic", "create", "rf6", "--replication-factor", "6"});
+    EXPECT_EQ(bad.exit_code, 2);  // a usage error, before any request
+    EXPECT_NE(bad.err.find("--replication-factor"), std::string::npos) << bad.err;
+    auto help = run({"topic", "create", "--help"});
+    EXPECT_NE(help.out.find("[1 - 5]=1"), std::string::npos) << help.out;
+}
+
 TEST_F(esctl, produce_raw_with_keys_and_consume_json) {
     ASSERT_EQ(run({"topic", "create", "t2", "-p", "2"}).exit_code, 0);
     std::string input;
