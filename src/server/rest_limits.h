@@ -48,5 +48,7 @@ inline constexpr uint32_t k_websocket_events_per_pass = 256;
 // closed when the ping goes unanswered as long again.
 inline constexpr uint32_t k_websocket_handshake_timeout_ms = 10'000;
 inline constexpr uint32_t k_websocket_idle_timeout_ms = 30'000;
+// How long a stopping node waits for a WebSocket client to answer its close frame (1001).
+inline constexpr uint32_t k_shutdown_close_ms = 500;
 
 }  // namespace es::server

@@ -3,12 +3,15 @@
 
 #include <spdlog/spdlog.h>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/bind_handler.hpp>
 #include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/websocket.hpp>
 #include <nlohmann/json.hpp>
 
+#include <atomic>
 #include <chrono>
+#include <memory>
 
 #include "core/event_id.h"
 #include "server/http_router.h"
@@ -508,17 +511,24 @@ void websocket_session::reply_error(const error& e, const json& ref) {
     enqueue(dump_json(reply));
 }
 
-void websocket_session::close_with(uint16_t code, const std::string& reason) {
-    if (closing_) return;
+void websocket_session::close_with(uint16_t code, const std::string& reason,
+                                   std::function<void()> closed) {
+    if (closing_ || !accepted_) {
+        closing_ = true;
+        finish();
+        if (closed) closed();
+        return;
+    }
     closing_ = true;
     finish();
-    if (!accepted_) return;
     // The reason travels in a control frame of at most 125 bytes.
     websocket::close_reason why(static_cast<websocket::close_code>(code), reason.substr(0, 120));
-    ws_.async_close(why, [self = shared_from_this()](beast::error_code) {
-        beast::error_code ignored;
-        beast::get_lowest_layer(self->ws_).socket().close(ignored);
-    });
+    ws_.async_close(why,
+                    [self = shared_from_this(), closed = std::move(closed)](beast::error_code) {
+                        beast::error_code ignored;
+                        beast::get_lowest_layer(self->ws_).socket().close(ignored);
+                        if (closed) closed();
+                    });
 }
 
 void websocket_session::finish() {
@@ -531,14 +541,21 @@ void websocket_session::finish() {
 
 void websocket_session::shut_down(std::function<void()> done) {
     asio::post(ws_.get_executor(), [self = shared_from_this(), done = std::move(done)] {
-        if (!self->accepted_) {
-            self->closing_ = true;
-        } else {
-            self->close_with(static_cast<uint16_t>(websocket::close_code::going_away),
-                             "the node is stopping");
-        }
-        self->finish();
-        done();
+        // The stop waits until the close frame has gone out and the client answered it (async_
+        // close reads the answer), so that the client sees 1001 rather than a reset; a client
+        // that does not answer is waited for k_shutdown_close_ms at most.
+        auto once = std::make_shared<std::atomic<bool>>(false);
+        auto finished = [once, done] {
+            if (!once->exchange(true)) done();
+        };
+        auto timer = std::make_shared<asio::steady_timer>(
+            self->ws_.get_executor(), std::chrono::milliseconds(k_shutdown_close_ms));
+        timer->async_wait([timer, finished](beast::error_code) { finished(); });
+        self->close_with(static_cast<uint16_t>(websocket::close_code::going_away),
+                         "the node is stopping", [timer, finished] {
+                             timer->cancel();
+                             finished();
+                         });
     });
 }
 

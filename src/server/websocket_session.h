@@ -73,8 +73,11 @@ class websocket_session : public std::enable_shared_from_this<websocket_session>
     std::vector<subscription>::iterator find_subscription(const nlohmann::json& message);
     void write_next();
     void reply_error(const error& e, const nlohmann::json& ref);
-    // Closes with `code` (RFC 6455 close code) and `reason`; ends the subscriptions.
-    void close_with(uint16_t code, const std::string& reason);
+    // Ends the subscriptions, sends a close frame with `code` (RFC 6455) and `reason`, then
+    // closes the socket. `closed`, if given, runs once the close handshake has ended (or at
+    // once when there is nothing to close).
+    void close_with(uint16_t code, const std::string& reason,
+                    std::function<void()> closed = nullptr);
     // Ends the subscriptions and leaves the service; idempotent.
     void finish();
     void end_subscription(subscription& s, bool commit_delivered);

@@ -148,12 +148,19 @@ bool server_process::poll_exit() {
 }
 
 bool server_process::running() {
-    return !poll_exit();
+    if (!poll_exit()) return true;
+    end_expected_ = true;
+    return false;
 }
 
 bool server_process::send_signal(int signo) {
+    end_expected_ = true;
     if (poll_exit()) return false;
     return ::kill(pid_, signo) == 0;
+}
+
+bool server_process::ended_unexpectedly() {
+    return poll_exit() && !end_expected_;
 }
 
 std::optional<process_exit> server_process::wait_exit(std::chrono::milliseconds timeout) {
@@ -162,6 +169,7 @@ std::optional<process_exit> server_process::wait_exit(std::chrono::milliseconds 
         if (std::chrono::steady_clock::now() >= deadline) return std::nullopt;
         std::this_thread::sleep_for(poll_interval);
     }
+    end_expected_ = true;
     return exit_;
 }
 
@@ -183,6 +191,7 @@ result<server::ports_record> server_process::wait_ready(std::chrono::millisecond
         auto ports = server::read_ports_file(data_dir_);
         if (ports && ports->pid == pid_) return ports;
         if (poll_exit()) {
+            end_expected_ = true;
             std::ostringstream why;
             why << "server (pid " << pid_ << ") ended with " << *exit_
                 << " before it was ready; its log:\n"
@@ -218,6 +227,14 @@ void server_process_fixture::SetUp() {
 }
 
 void server_process_fixture::TearDown() {
+    // Every test must leave its nodes running unless it stopped them itself.
+    for (const auto& p : processes_) {
+        if (p->ended_unexpectedly()) {
+            ADD_FAILURE() << "node (pid " << p->pid() << ", " << p->data_dir()
+                          << ") ended during the test without being stopped; its log:\n"
+                          << p->log();
+        }
+    }
     // Stop nodes still running (SIGKILL: a test that wanted a clean stop asked for one).
     processes_.clear();
     if (root_.empty()) return;

@@ -86,6 +86,11 @@ class server_process {
     std::string log() const;
     std::string output() const;
 
+    // True when the process has ended although the test neither signalled it nor saw it end
+    // (wait_exit, stop, running, wait_ready): a node that died on its own, which the fixture
+    // reports as a failure after every test.
+    bool ended_unexpectedly();
+
   private:
     server_process(pid_t pid, std::string data_dir, std::string stderr_path,
                    std::string stdout_path);
@@ -97,6 +102,7 @@ class server_process {
     const std::string stderr_path_;
     const std::string stdout_path_;
     std::optional<process_exit> exit_;  // set once reaped
+    bool end_expected_ = false;         // signalled, or its end seen by the test
 };
 
 // A gtest fixture that owns a temporary directory (/tmp/es-it-XXXXXX) holding the data
