@@ -42,6 +42,8 @@ struct bench_args {
     // Events per second over all producers; 0 sends as fast as the producer takes them.
     double rate = 0;
     uint32_t partitions = 1;
+    std::string storage = "memory";  // of a topic bench creates
+    uint32_t replication_factor = 1;
     // Latencies are timed for every this-many-th event (its ack and, with consumers, its
     // receipt); the others read no clock when they are reported or received.
     uint32_t latency_every = 1;
@@ -107,6 +109,9 @@ int run_bench(const global_options& g, const bench_args& a) {
             eventstream::topic_config c;
             c.name = a.topic;
             c.partitions = a.partitions;
+            c.storage = a.storage == "durable" ? eventstream::storage_kind::durable
+                                               : eventstream::storage_kind::memory;
+            c.replication_factor = static_cast<uint8_t>(a.replication_factor);
             auto created = (*admin)->create_topic(c);
             if (!created && created.err().code != eventstream::error_code::already_exists)
                 return fail("create topic " + a.topic, created.err());
@@ -396,6 +401,15 @@ void add_bench_command(CLI::App& app, const global_options& g, command_run& sele
     auto a = std::make_shared<bench_args>();
     auto* cmd = app.add_subcommand("bench", "Measure producer and consumer throughput and latency");
     cmd->add_option("--topic", a->topic, "Topic (created when missing)")->capture_default_str();
+    cmd->add_option("--storage", a->storage,
+                    "Storage of a topic bench creates: memory or durable (a cluster takes "
+                    "durable topics only)")
+        ->check(CLI::IsMember({"memory", "durable"}))
+        ->capture_default_str();
+    cmd->add_option("--replication-factor", a->replication_factor,
+                    "Replicas per partition of a topic bench creates (1-5)")
+        ->check(CLI::Range(1u, 5u))
+        ->capture_default_str();
     cmd->add_option("--partitions", a->partitions, "Partitions of a topic bench creates")
         ->capture_default_str();
     cmd->add_option("-n,--events", a->events, "Events in all, shared by the producers")

@@ -7,7 +7,8 @@
 // queue and uv_async_send. One TCP port per node (7071 by default) carries every group: our
 // own raft_uv_transport puts the group id in the connection handshake (see raft_transport.h).
 //
-// Each group keeps its Raft log and metadata under <dir>/g<group id> (raft_uv's own files).
+// Each group keeps its Raft log, snapshots and vote under <dir>/g<group id> (our own files,
+// raft_log_store.h; raft_uv's, from an older node, are refused).
 // A state machine sees committed commands in log order, on its group's loop thread.
 #pragma once
 

@@ -60,29 +60,30 @@ void websocket_session::start(beast::http::request<beast::http::string_body> req
     http_request parsed;
     parsed.set_target(std::string_view(request.target().data(), request.target().size()));
     auto get = [&parsed](std::string_view name) { return parsed.query_param(name); };
+    // The connection's first credit, with or without a subscription in the query.
+    if (auto c = get("credit")) {
+        uint64_t n = 0;
+        for (const char ch : *c) {
+            if (ch < '0' || ch > '9' || n > k_websocket_credit_max) {
+                n = k_websocket_credit_max + 1;
+                break;
+            }
+            n = n * 10 + static_cast<uint64_t>(ch - '0');
+        }
+        if (n > k_websocket_credit_max) {
+            query_error_ =
+                make_error(errc::invalid_argument,
+                           "credit: must be 0.." + std::to_string(k_websocket_credit_max));
+        } else {
+            credit_ = n;
+        }
+    }
     if (get("topic")) {
         auto spec = subscription_spec_of_query(get);
         if (spec) {
             query_spec_ = std::move(*spec);
         } else {
             query_error_ = std::move(spec).err();
-        }
-        if (auto c = get("credit")) {
-            uint64_t n = 0;
-            for (const char ch : *c) {
-                if (ch < '0' || ch > '9' || n > k_websocket_credit_max) {
-                    n = k_websocket_credit_max + 1;
-                    break;
-                }
-                n = n * 10 + static_cast<uint64_t>(ch - '0');
-            }
-            if (n > k_websocket_credit_max) {
-                query_error_ =
-                    make_error(errc::invalid_argument,
-                               "credit: must be 0.." + std::to_string(k_websocket_credit_max));
-            } else {
-                credit_ = n;
-            }
         }
         if (auto e = get("encoding")) {
             auto form = form_of(*e);

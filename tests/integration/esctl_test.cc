@@ -134,6 +134,18 @@ TEST_F(esctl, consume_from_an_offset_and_as_a_group_resumes) {
     EXPECT_TRUE(none.out.empty()) << none.out;
 }
 
+TEST_F(esctl, bench_creates_its_topic_with_the_storage_asked_for) {
+    auto b = run({"bench", "--topic", "bd", "--storage", "durable", "--acks", "all", "--events",
+                  "500", "--json"});
+    ASSERT_EQ(b.exit_code, 0) << b.err;
+    EXPECT_EQ(nlohmann::json::parse(b.out)["events_acked"], 500);
+    auto d = run({"topic", "describe", "bd", "--json"});
+    ASSERT_EQ(d.exit_code, 0) << d.err;
+    const auto t = nlohmann::json::parse(d.out);
+    EXPECT_EQ(t["storage"], "durable") << d.out;
+    EXPECT_EQ(t["partition_detail"][0]["end_offset"], 500) << d.out;
+}
+
 TEST_F(esctl, bench_measures_and_prints_json) {
     auto b = run({"bench", "--events", "2000", "--size", "64", "--consumers", "1", "--json"});
     ASSERT_EQ(b.exit_code, 0) << b.err;

@@ -66,6 +66,32 @@ TEST_F(server_websocket_test, subscribe_by_query_and_credit_bounds_the_push) {
     expect_up();
 }
 
+TEST_F(server_websocket_test, the_querys_credit_counts_without_a_subscription_in_the_query) {
+    create_topic("q");
+    publish("q", 5);
+    auto ws = open_short("/v1/stream?credit=3");
+    ASSERT_TRUE(ws);
+    ASSERT_TRUE(ws->send_json({{"type", "subscribe"}, {"topic", "q"}, {"start", "earliest"}}));
+    auto m = ws->read_json();
+    ASSERT_TRUE(m) << m.err().message;
+    EXPECT_EQ((*m)["type"], "subscribed");
+    for (int i = 0; i < 3; ++i) {
+        m = ws->read_json();
+        ASSERT_TRUE(m) << m.err().message;
+        EXPECT_EQ((*m)["payload"], i);
+    }
+    m = ws->read_json();
+    ASSERT_FALSE(m);  // the credit of the query, 3, is used up
+    EXPECT_EQ(m.err().code, errc::timed_out);
+    // And a bad credit in the query is refused even without a topic.
+    auto bad = open_short("/v1/stream?credit=x");
+    ASSERT_TRUE(bad);
+    auto code = bad->read_close(1);
+    ASSERT_TRUE(code) << code.err().message;
+    EXPECT_EQ(*code, 1008);
+    expect_up();
+}
+
 TEST_F(server_websocket_test, subscribe_by_message_publish_and_unsubscribe) {
     create_topic("a", 2);
     auto ws = open("/v1/stream");
