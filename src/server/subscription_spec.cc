@@ -81,7 +81,11 @@ result<subscription_spec> subscription_spec_of(
     std::optional<uint64_t> offset;
     std::optional<uint64_t> timestamp_ms;
     bool has_topic = false;
-    for (const auto& [name, value] : body.items()) {
+    for (const auto& item : body.items()) {
+        // Named references, not a structured binding: clang 14 (the fuzz build) cannot capture
+        // a binding in the lambda below.
+        const std::string& name = item.key();
+        const nlohmann::json& value = item.value();
         auto text = [&](std::string& out) -> status {
             if (!value.is_string()) {
                 return bad(name, std::string("must be a string, got ") + value.type_name());
@@ -122,6 +126,7 @@ result<subscription_spec> subscription_spec_of(
         }
     }
     if (!has_topic) return bad("topic", "is required");
+    if (spec.topic.empty()) return bad("topic", "must not be empty");
     ES_TRY(start_of(spec, start, offset, timestamp_ms, fallback));
     return spec;
 }
@@ -131,6 +136,7 @@ result<subscription_spec> subscription_spec_of_query(
     subscription_spec spec;
     auto topic = get("topic");
     if (!topic) return bad("topic", "is required");
+    if (topic->empty()) return bad("topic", "must not be empty");
     spec.topic = *topic;
     spec.group = get("group").value_or("");
     std::optional<uint64_t> offset;

@@ -141,6 +141,15 @@ TEST(event_json_test, subscription_specs) {
     EXPECT_FALSE(subscription_spec_of(json{{"topic", "t"}, {"start", "committed"}}));
     EXPECT_FALSE(subscription_spec_of(json{{"topic", "t"}, {"offset", -1}}));
     EXPECT_FALSE(subscription_spec_of(json{{"topic", "t"}, {"bogus", 1}}));
+    // An empty topic is refused as such, not looked up (found by rest_input_fuzz).
+    auto empty = subscription_spec_of(json{{"topic", ""}});
+    ASSERT_FALSE(empty);
+    EXPECT_EQ(empty.err().message, "topic: must not be empty");
+    EXPECT_FALSE(
+        subscription_spec_of_query([](std::string_view name) -> std::optional<std::string> {
+            if (name == "topic") return "";
+            return std::nullopt;
+        }));
     auto q = subscription_spec_of_query([](std::string_view name) -> std::optional<std::string> {
         if (name == "topic") return "t";
         if (name == "start") return "timestamp";
