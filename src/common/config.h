@@ -80,11 +80,14 @@ struct node_config {
     // Native protocol (docs/protocol.md "Limits"): the largest frame a client may send, and the
     // time-outs that close a connection: no frame for native_idle_timeout_ms, no HELLO within
     // native_handshake_timeout_ms of the connect, a frame begun and not finished within
-    // native_frame_timeout_ms (slowloris). At most native_connections_max connections.
+    // native_frame_timeout_ms (slowloris), a write to the client not finished within
+    // native_write_timeout_ms (a client that stopped reading). At most native_connections_max
+    // connections.
     uint32_t native_max_frame_bytes = 4 << 20;
     uint32_t native_idle_timeout_ms = 120'000;
     uint32_t native_handshake_timeout_ms = 10'000;
     uint32_t native_frame_timeout_ms = 30'000;
+    uint32_t native_write_timeout_ms = 30'000;
     uint32_t native_connections_max = 10'000;
     // Path of the YAML file the rest was read from, if any.
     std::string config_file;

@@ -27,6 +27,8 @@ const char* kind_name(native_error_kind k) {
             return "idle_timeout";
         case native_error_kind::frame_timeout:
             return "frame_timeout";
+        case native_error_kind::write_timeout:
+            return "write_timeout";
         case native_error_kind::connections_max:
             return "connections_max";
         case native_error_kind::count_:

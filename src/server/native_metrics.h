@@ -19,6 +19,7 @@ enum class native_error_kind {
     handshake_timeout,  // no HELLO in time
     idle_timeout,       // no frame for the idle timeout
     frame_timeout,      // a started frame not finished in time (slowloris)
+    write_timeout,      // a client that does not read: a write not finished in time
     connections_max,    // too many connections
     count_
 };

@@ -268,6 +268,7 @@ void native_session::write_next() {
     buffers.reserve(in_write_.size());
     for (const std::string& b : in_write_) buffers.push_back(asio::buffer(b));
     writing_ = true;
+    write_started_at_ = clock::now();
     asio::async_write(socket_, buffers,
                       [self = shared_from_this()](const boost::system::error_code& ec, size_t n) {
                           self->on_write(ec, n);
@@ -379,6 +380,14 @@ void native_session::on_tick(const boost::system::error_code& ec) {
     } else if (frame_started_at_ && passed(*frame_started_at_, o.frame_timeout_ms)) {
         context_->metrics.error(native_error_kind::frame_timeout).inc();
         spdlog::debug("native: session {}: a frame was not finished in time; closing", session_id_);
+        close_now();
+        return;
+    } else if (writing_ && passed(write_started_at_, o.write_timeout_ms)) {
+        context_->metrics.error(native_error_kind::write_timeout).inc();
+        spdlog::debug(
+            "native: session {}: a write did not finish in time (the client does not "
+            "read); closing",
+            session_id_);
         close_now();
         return;
     } else if (slots_.empty() && can_take_requests() && passed(last_frame_at_, o.idle_timeout_ms)) {

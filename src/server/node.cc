@@ -278,6 +278,7 @@ status node::impl::start_steps() {
     native_opts.idle_timeout_ms = config.native_idle_timeout_ms;
     native_opts.handshake_timeout_ms = config.native_handshake_timeout_ms;
     native_opts.frame_timeout_ms = config.native_frame_timeout_ms;
+    native_opts.write_timeout_ms = config.native_write_timeout_ms;
     native_opts.connections_max = config.native_connections_max;
     native_opts.node_id = config.node_id;
     auto native_created =

@@ -65,6 +65,7 @@ class native_protocol_test : public server_process_fixture {
         launch.flags["native_idle_timeout_ms"] = "1500";
         launch.flags["native_handshake_timeout_ms"] = "1000";
         launch.flags["native_frame_timeout_ms"] = "1000";
+        launch.flags["native_write_timeout_ms"] = "1000";
         launch.flags["native_max_frame_bytes"] = "65536";
         node_ = start_ready(launch, &ports_);
         ASSERT_NE(node_, nullptr);
@@ -723,6 +724,51 @@ TEST_F(native_protocol_test, a_client_whose_writes_always_end_mid_frame_is_not_a
         EXPECT_EQ(f->header.request_id, uint64_t(100 + i));
     }
     EXPECT_EQ(metric("eventstream_native_errors_total{kind=\"frame_timeout\"}"), 0);
+    expect_serving();
+}
+
+TEST_F(native_protocol_test, a_subscriber_that_stops_reading_is_disconnected_at_the_write_timeout) {
+    auto pub = connect();
+    auto sub = connect();
+    ASSERT_TRUE(pub && sub);
+    std::string out;
+    topic_settings t;
+    t.name = "unread";
+    t.partitions = 1;
+    t.retention_bytes = 256ull << 20;
+    encode(out, 7, create_topic_request{t});
+    ASSERT_EQ(call(*pub, out).header.type, message_type::topic_info);
+    subscribe_request s;
+    s.topic = "unread";
+    s.start = start_kind::earliest;
+    s.credit_events = 1u << 30;
+    s.credit_bytes = 1ull << 40;
+    subscribe(*sub, s);
+    // 48 MiB of events, far more than the node queues for one connection (8 MiB) and both
+    // sockets' buffers hold: the node's write to `sub`, which never reads again, cannot finish.
+    const std::string payload(1000, 'u');
+    for (int b = 0; b < 800; ++b) {
+        publish_request p;
+        p.topic = "unread";
+        p.acks = acks_level::leader;
+        p.partition = 0;
+        for (int i = 0; i < 60; ++i) p.events.push_back(wire_event{false, 0, {}, payload, 0, 0});
+        out.clear();
+        encode(out, 1000 + b, p);
+        ASSERT_EQ(call(*pub, out).header.type, message_type::publish_ack) << b;
+    }
+    // Closed within the write time-out (1 s here) of its last write starting, not held.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (metric("eventstream_native_errors_total{kind=\"write_timeout\"}") < 1 &&
+           std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(milliseconds(100));
+    }
+    EXPECT_GE(metric("eventstream_native_errors_total{kind=\"write_timeout\"}"), 1);
+    EXPECT_TRUE(sub->wait_closed(milliseconds(5000)));
+    // The publisher, which reads its acks, is not touched.
+    std::string ping_frame;
+    encode_ping(ping_frame, 9, ping{"ok"});
+    EXPECT_EQ(call(*pub, ping_frame).header.type, message_type::pong);
     expect_serving();
 }
 
