@@ -4,7 +4,11 @@
 // subscriptions only on the node that leads its Raft group.
 #pragma once
 
+#include <cstdint>
+#include <string>
 #include <string_view>
+#include <unordered_map>
+#include <vector>
 
 #include "common/result.h"
 #include "core/topic.h"
@@ -12,6 +16,23 @@
 namespace es::core {
 
 struct topic_info;
+
+// Where the partitions are led, as this node knows it: for clients' metadata requests.
+struct cluster_layout {
+    struct node {
+        uint32_t id = 0;
+        std::string host;  // where clients reach it
+        uint16_t native_port = 0;
+    };
+    std::vector<node> nodes;
+    // Topic name -> the leader of each partition; 0 where none is known (an election runs).
+    std::unordered_map<std::string, std::vector<uint32_t>> leaders;
+};
+
+// The leader of each partition of `info`: from `layout` in a cluster (0 where none is known),
+// else `self`, which leads every partition of a single node.
+std::vector<uint32_t> partition_leaders(const topic_info& info, const cluster_layout* layout,
+                                        uint32_t self);
 
 class cluster_hooks {
   public:
@@ -22,6 +43,8 @@ class cluster_hooks {
     virtual result<topic_info> create_topic(const topic_config& config) = 0;
     // Proposes the deletion to the controller and returns once this node has dropped it.
     virtual status delete_topic(std::string_view name) = 0;
+    // The nodes and the partitions' leaders as this node knows them now. Any thread.
+    virtual cluster_layout layout() const = 0;
 };
 
 }  // namespace es::core

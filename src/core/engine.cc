@@ -528,4 +528,18 @@ result<std::optional<uint64_t>> engine::committed_offset_of(const topic& t, std:
     return std::optional<uint64_t>{it->second};
 }
 
+std::vector<uint32_t> partition_leaders(const topic_info& info, const cluster_layout* layout,
+                                        uint32_t self) {
+    const size_t n = info.partitions.size();
+    if (layout == nullptr) return std::vector<uint32_t>(n, self);
+    std::vector<uint32_t> out(n, 0);
+    const auto it = layout->leaders.find(info.config.name);
+    if (it == layout->leaders.end()) return out;
+    for (size_t i = 0; i < n; ++i) {
+        const uint32_t p = info.partitions[i].partition;
+        if (p < it->second.size()) out[i] = it->second[p];
+    }
+    return out;
+}
+
 }  // namespace es::core

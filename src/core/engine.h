@@ -112,6 +112,9 @@ class engine {
     void set_replica_role(const topic_ptr& t, uint32_t partition, bool leader, uint64_t end_offset,
                           const error& refusal, producer_table producers = {});
 
+    // The cluster this node belongs to; null on a single node. Any thread.
+    const cluster_hooks* cluster() const noexcept { return options_.cluster; }
+
     // Data plane, any thread. See dispatcher::publish.
     result<publish_summary> publish(const topic_ptr& t, std::span<const event_in> events,
                                     const publish_options& options = {},

@@ -280,6 +280,25 @@ class cluster_impl final : public cluster {
                    });
     }
 
+    core::cluster_layout layout() const override {
+        core::cluster_layout out;
+        if (!ready_.load(std::memory_order_acquire)) return out;  // not started
+        const controller_state state = controller_->copy();
+        for (const member& m : options_.nodes) {
+            if (const node_entry* e = state.find_node(m.id)) {
+                out.nodes.push_back({static_cast<uint32_t>(m.id), e->host, e->native_port});
+            }
+        }
+        for (const auto& [name, t] : state.topics()) {
+            std::vector<uint32_t>& leaders = out.leaders[name];
+            leaders.reserve(t.partitions.size());
+            for (uint32_t p = 0; p < t.partitions.size(); ++p) {
+                leaders.push_back(static_cast<uint32_t>(leader_of(t, p)));
+            }
+        }
+        return out;
+    }
+
     std::string describe_json() const override {
         if (!ready_.load(std::memory_order_acquire)) return "{}";  // not started
         nlohmann::json doc;
@@ -304,11 +323,7 @@ class cluster_impl final : public cluster {
             nlohmann::json parts = nlohmann::json::array();
             for (uint32_t p = 0; p < t.partitions.size(); ++p) {
                 nlohmann::json pj = {{"partition", p}, {"replicas", t.partitions[p].replicas}};
-                uint64_t leader = t.partitions[p].leader;
-                if (auto g = find_group(partition_group_id(t.id, p))) {
-                    const group_view v = g->view();
-                    leader = v.leader ? v.leader->id : 0;
-                }
+                const uint64_t leader = leader_of(t, p);
                 pj["leader"] = leader == 0 ? nlohmann::json(nullptr) : nlohmann::json(leader);
                 parts.push_back(pj);
             }
@@ -319,6 +334,16 @@ class cluster_impl final : public cluster {
     }
 
   private:
+    // Partition p's leader as this node knows it: its own group's view where it holds a
+    // replica, else the last leader a replica reported to the controller; 0: none known.
+    uint64_t leader_of(const topic_entry& t, uint32_t p) const {
+        if (auto g = find_group(partition_group_id(t.id, p))) {
+            const group_view v = g->view();
+            return v.leader ? v.leader->id : 0;
+        }
+        return t.partitions[p].leader;
+    }
+
     std::shared_ptr<raft_group> find_group(uint64_t id) const {
         std::lock_guard lock(groups_mutex_);
         auto it = groups_.find(id);

@@ -59,7 +59,8 @@ core::topic_config topic_config_of(const v1::TopicConfig& c) {
     return t;
 }
 
-void fill_topic_info(const core::topic_info& info, uint32_t node_id, v1::TopicInfo* out) {
+void fill_topic_info(const core::topic_info& info, const std::vector<uint32_t>& leaders,
+                     v1::TopicInfo* out) {
     v1::TopicConfig* c = out->mutable_config();
     c->set_name(info.config.name);
     c->set_partitions(info.config.partitions);
@@ -70,13 +71,14 @@ void fill_topic_info(const core::topic_info& info, uint32_t node_id, v1::TopicIn
     c->set_retention_ms(info.config.retention_ms);
     c->set_max_event_bytes(info.config.max_event_bytes);
     out->set_id(info.id);
-    for (const core::partition_info& p : info.partitions) {
+    for (size_t i = 0; i < info.partitions.size(); ++i) {
+        const core::partition_info& p = info.partitions[i];
         v1::PartitionInfo* pi = out->add_partitions();
         pi->set_partition(p.partition);
         pi->set_start_offset(p.start_offset);
         pi->set_end_offset(p.end_offset);
         pi->set_stored_bytes(p.stored_bytes);
-        pi->set_leader_node(node_id);
+        pi->set_leader_node(leaders.at(i));
     }
 }
 

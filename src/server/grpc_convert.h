@@ -25,7 +25,8 @@ grpc::Status grpc_status_of(const error& e, grpc::CallbackServerContext* ctx = n
 
 // A TopicConfig with its zeros replaced by the defaults. The engine checks the rest.
 core::topic_config topic_config_of(const eventstream::v1::TopicConfig& c);
-void fill_topic_info(const core::topic_info& info, uint32_t node_id,
+// `leaders`: each partition's leader (core::partition_leaders).
+void fill_topic_info(const core::topic_info& info, const std::vector<uint32_t>& leaders,
                      eventstream::v1::TopicInfo* out);
 void fill_event(std::string_view topic, uint32_t partition, const core::event_view& v,
                 eventstream::v1::Event* out);

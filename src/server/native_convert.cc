@@ -22,7 +22,8 @@ result<core::topic_config> topic_config_of(const protocol::topic_settings& s) {
     return c;
 }
 
-protocol::topic_detail topic_detail_of(const core::topic_info& info, uint32_t node_id) {
+protocol::topic_detail topic_detail_of(const core::topic_info& info,
+                                       const std::vector<uint32_t>& leaders) {
     protocol::topic_detail d;
     d.settings.name = info.config.name;
     d.settings.partitions = info.config.partitions;
@@ -33,9 +34,10 @@ protocol::topic_detail topic_detail_of(const core::topic_info& info, uint32_t no
     d.settings.max_event_bytes = info.config.max_event_bytes;
     d.id = info.id;
     d.partitions.reserve(info.partitions.size());
-    for (const core::partition_info& p : info.partitions) {
+    for (size_t i = 0; i < info.partitions.size(); ++i) {
+        const core::partition_info& p = info.partitions[i];
         d.partitions.push_back(
-            {p.partition, node_id, p.start_offset, p.end_offset, p.stored_bytes});
+            {p.partition, leaders.at(i), p.start_offset, p.end_offset, p.stored_bytes});
     }
     return d;
 }

@@ -16,8 +16,9 @@ namespace es::server {
 // default. Error: invalid_argument (storage, replication factor).
 result<core::topic_config> topic_config_of(const protocol::topic_settings& s);
 
-// TOPIC_INFO for a topic this node leads (every partition's leader is `node_id`).
-protocol::topic_detail topic_detail_of(const core::topic_info& info, uint32_t node_id);
+// TOPIC_INFO, with each partition's leader from `leaders` (core::partition_leaders).
+protocol::topic_detail topic_detail_of(const core::topic_info& info,
+                                       const std::vector<uint32_t>& leaders);
 
 core::start_position start_position_of(const protocol::subscribe_request& s);
 

@@ -81,7 +81,7 @@ void native_session::create_topic(const protocol::frame& f) {
     auto info = context_->engine.create_topic(*config);
     if (!info) return reply_error(f.header.request_id, info.err());
     std::string bytes;
-    protocol::encode(bytes, f.header.request_id, topic_detail_of(*info, context_->options.node_id));
+    protocol::encode(bytes, f.header.request_id, topic_detail_of(*info, leaders_of(*info)));
     reply(std::move(bytes));
 }
 
@@ -97,12 +97,27 @@ void native_session::delete_topic(const protocol::frame& f) {
     end_deleted_subscriptions();
 }
 
+std::optional<core::cluster_layout> native_session::cluster_layout() const {
+    if (const core::cluster_hooks* c = context_->engine.cluster()) return c->layout();
+    return std::nullopt;
+}
+
+std::vector<uint32_t> native_session::leaders_of(const core::topic_info& info) const {
+    return leaders_of(info, cluster_layout());
+}
+
+std::vector<uint32_t> native_session::leaders_of(
+    const core::topic_info& info, const std::optional<core::cluster_layout>& layout) const {
+    return core::partition_leaders(info, layout ? &*layout : nullptr, context_->options.node_id);
+}
+
 void native_session::list_topics(const protocol::frame& f) {
     auto empty = protocol::decode_empty(f.body);
     if (!empty) return protocol_error(f.header.request_id, empty.err());
     protocol::topic_list list;
+    const auto layout = cluster_layout();
     for (const core::topic_info& info : context_->engine.list_topics()) {
-        list.topics.push_back(topic_detail_of(info, context_->options.node_id));
+        list.topics.push_back(topic_detail_of(info, leaders_of(info, layout)));
     }
     std::string bytes;
     protocol::encode(bytes, f.header.request_id, list);
@@ -115,20 +130,24 @@ void native_session::describe_topic(const protocol::frame& f) {
     auto info = context_->engine.describe_topic(m->name);
     if (!info) return reply_error(f.header.request_id, info.err());
     std::string bytes;
-    protocol::encode(bytes, f.header.request_id, topic_detail_of(*info, context_->options.node_id));
+    protocol::encode(bytes, f.header.request_id, topic_detail_of(*info, leaders_of(*info)));
     reply(std::move(bytes));
 }
 
 void native_session::metadata(const protocol::frame& f) {
     auto m = protocol::decode_metadata_request(f.body);
     if (!m) return protocol_error(f.header.request_id, m.err());
-    const uint32_t node = context_->options.node_id;
     protocol::metadata_reply r;
-    r.nodes.push_back({node, context_->host, context_->port});
-    auto add = [&r, node](const core::topic_info& info) {
+    const auto layout = cluster_layout();
+    if (layout) {
+        for (const auto& n : layout->nodes) r.nodes.push_back({n.id, n.host, n.native_port});
+    } else {
+        r.nodes.push_back({context_->options.node_id, context_->host, context_->port});
+    }
+    auto add = [&](const core::topic_info& info) {
         protocol::topic_leaders t;
         t.name = info.config.name;
-        t.leader_by_partition.assign(info.config.partitions, node);
+        t.leader_by_partition = leaders_of(info, layout);
         r.topics.push_back(std::move(t));
     };
     if (m->topics.empty()) {

@@ -221,6 +221,57 @@ class cluster_test : public server_process_fixture {
     std::map<std::string, std::string> extra_flags_;  // for every node started
 };
 
+TEST_F(cluster_test, every_node_names_the_partition_leader_in_metadata) {
+    node* first = bring_up();
+    ASSERT_NE(first, nullptr);
+    // What every node answers to METADATA and DESCRIBE_TOPIC over the native protocol: the
+    // three nodes with their native ports, and the node that leads (it was this node, whoever
+    // was asked, before).
+    for (node& n : nodes_) {
+        auto c = native(n);
+        ASSERT_TRUE(c);
+        // The leader as the node itself learns it: a follower hears of it with the first
+        // heartbeat, so ask until it names one.
+        protocol::metadata_reply reply;
+        const auto deadline = std::chrono::steady_clock::now() + 20s;
+        for (;;) {
+            std::string out;
+            protocol::encode(out, 5, protocol::metadata_request{{topic_name}});
+            ASSERT_TRUE(c->send_raw(out));
+            auto f = c->read_frame();
+            ASSERT_TRUE(f) << f.err().message;
+            ASSERT_EQ(f->header.type, protocol::message_type::metadata_info);
+            auto m = protocol::decode_metadata_reply(f->body);
+            ASSERT_TRUE(m) << m.err().message;
+            reply = *m;
+            ASSERT_EQ(reply.topics.size(), 1u);
+            ASSERT_EQ(reply.topics[0].leader_by_partition.size(), 1u);
+            if (reply.topics[0].leader_by_partition[0] != 0 ||
+                std::chrono::steady_clock::now() > deadline) {
+                break;
+            }
+            std::this_thread::sleep_for(100ms);
+        }
+        EXPECT_EQ(reply.topics[0].leader_by_partition[0], first->id) << "asked node " << n.id;
+        ASSERT_EQ(reply.nodes.size(), 3u) << "asked node " << n.id;
+        for (const protocol::node_address& a : reply.nodes) {
+            ASSERT_GE(a.node_id, 1u);
+            ASSERT_LE(a.node_id, 3u);
+            EXPECT_EQ(a.native_port, nodes_[a.node_id - 1].ports.native) << "node " << a.node_id;
+        }
+        std::string out;
+        protocol::encode_describe_topic(out, 6, protocol::topic_name_request{topic_name});
+        ASSERT_TRUE(c->send_raw(out));
+        auto f = c->read_frame();
+        ASSERT_TRUE(f) << f.err().message;
+        ASSERT_EQ(f->header.type, protocol::message_type::topic_info);
+        auto d = protocol::decode_topic_info(f->body);
+        ASSERT_TRUE(d) << d.err().message;
+        ASSERT_EQ(d->partitions.size(), 1u);
+        EXPECT_EQ(d->partitions[0].leader_node, first->id) << "asked node " << n.id;
+    }
+}
+
 TEST_F(cluster_test, leader_kill_loses_no_acknowledged_event) {
     node* first = bring_up();
     ASSERT_NE(first, nullptr);
