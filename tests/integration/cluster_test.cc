@@ -221,6 +221,53 @@ class cluster_test : public server_process_fixture {
     std::map<std::string, std::string> extra_flags_;  // for every node started
 };
 
+TEST_F(cluster_test, acks_all_waits_for_a_majority) {
+    node* first = bring_up();
+    ASSERT_NE(first, nullptr);
+    auto c = native(*first);
+    ASSERT_TRUE(c);
+    auto ok = publish_as_producer(*c, 0, 1);
+    ASSERT_TRUE(ok) << ok.err().message;
+    ASSERT_EQ(ok->header.type, protocol::message_type::publish_ack);
+    // Both followers gone: the leader alone is no majority, so nothing it appends may be
+    // acknowledged. It answers nothing, or, once it gives up leadership for want of a quorum,
+    // a retryable error; never PUBLISH_ACK.
+    std::vector<node*> followers;
+    for (node& n : nodes_) {
+        if (&n != first) followers.push_back(&n);
+    }
+    for (node* f : followers) f->process->stop(SIGKILL);
+    std::string out;
+    {
+        protocol::publish_request p;
+        p.topic = topic_name;
+        p.acks = protocol::acks_level::all;
+        p.partition = 0;
+        p.events.push_back({false, 0, {}, "alone", 0, 0});
+        protocol::encode(out, 900, p);
+    }
+    ASSERT_TRUE(c->send_raw(out));
+    auto alone = c->read_frame(std::chrono::milliseconds(3000));
+    if (alone) {
+        ASSERT_EQ(alone->header.type, protocol::message_type::error)
+            << "acknowledged without a majority";
+        auto e = protocol::decode_error(alone->body);
+        ASSERT_TRUE(e);
+        EXPECT_TRUE(e->retryable) << e->message;
+    } else {
+        EXPECT_EQ(alone.err().code, errc::timed_out) << alone.err().message;
+    }
+    // One follower back makes a majority again: publishes are acknowledged.
+    ASSERT_TRUE(start(*followers[0]));
+    node* now = leader(30s);
+    ASSERT_NE(now, nullptr) << "no leader after a follower came back";
+    auto c2 = native(*now);
+    ASSERT_TRUE(c2);
+    auto back = publish_as_producer(*c2, 1, 1);
+    ASSERT_TRUE(back) << back.err().message;
+    EXPECT_EQ(back->header.type, protocol::message_type::publish_ack);
+}
+
 TEST_F(cluster_test, every_node_names_the_partition_leader_in_metadata) {
     node* first = bring_up();
     ASSERT_NE(first, nullptr);
