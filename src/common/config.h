@@ -88,6 +88,8 @@ struct node_config {
     uint32_t native_handshake_timeout_ms = 10'000;
     uint32_t native_frame_timeout_ms = 30'000;
     uint32_t native_write_timeout_ms = 30'000;
+    // A WebSocket message begun must arrive whole within this long (slowloris guard).
+    uint32_t websocket_message_timeout_ms = 30'000;
     uint32_t native_connections_max = 10'000;
     // Path of the YAML file the rest was read from, if any.
     std::string config_file;

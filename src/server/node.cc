@@ -257,6 +257,7 @@ status node::impl::start_steps() {
     auto router = std::make_shared<http_router>();
     rest_options rest_opts;
     rest_opts.node_id = config.node_id;
+    rest_opts.websocket_message_timeout_ms = config.websocket_message_timeout_ms;
     rest_opts.bind = http_acceptor->local_endpoint().address().to_string();
     rest_opts.http_port = http_acceptor->local_endpoint().port();
     rest_opts.grpc_port = grpc->port();

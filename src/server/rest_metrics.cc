@@ -25,6 +25,7 @@ rest_metrics::rest_metrics(metrics::registry* registry) : registry_(registry) {
     if (registry_ == nullptr) {
         http_subscriptions_ = std::make_shared<metrics::gauge>();
         websocket_connections_ = std::make_shared<metrics::gauge>();
+        websocket_message_timeouts_ = std::make_shared<metrics::counter>();
         return;
     }
     http_subscriptions_ = or_unexported(
@@ -34,6 +35,11 @@ rest_metrics::rest_metrics(metrics::registry* registry) : registry_(registry) {
         or_unexported(registry_->add_gauge("eventstream_websocket_connections",
                                            "WebSocket connections on /v1/stream open now"),
                       "eventstream_websocket_connections");
+    websocket_message_timeouts_ = or_unexported(
+        registry_->add_counter("eventstream_websocket_message_timeouts_total",
+                               "WebSocket connections closed because a message begun was not "
+                               "finished in time (slowloris)"),
+        "eventstream_websocket_message_timeouts_total");
 }
 
 std::shared_ptr<const topic_edge_metrics> rest_metrics::for_topic(std::string_view topic,

@@ -46,6 +46,7 @@ class rest_metrics {
 
     metrics::gauge& http_subscriptions() { return *http_subscriptions_; }
     metrics::gauge& websocket_connections() { return *websocket_connections_; }
+    metrics::counter& websocket_message_timeouts() { return *websocket_message_timeouts_; }
 
   private:
     std::shared_ptr<const topic_edge_metrics> lookup(std::string_view topic, transport via);
@@ -55,6 +56,7 @@ class rest_metrics {
     std::atomic<uint64_t> generation_{0};
     std::shared_ptr<metrics::gauge> http_subscriptions_;
     std::shared_ptr<metrics::gauge> websocket_connections_;
+    std::shared_ptr<metrics::counter> websocket_message_timeouts_;
 
     std::mutex mutex_;
     std::map<std::pair<std::string, transport>, std::shared_ptr<const topic_edge_metrics>,

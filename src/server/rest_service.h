@@ -43,6 +43,9 @@ struct rest_options {
     // Cluster mode: the cluster's view (nodes, controller, partitions and their leaders) as a
     // JSON object, added to GET /v1/cluster as "cluster". Empty for a single node.
     std::function<std::string()> cluster_json;
+    // A WebSocket message begun must arrive whole within this long (ms; slowloris guard: Beast's
+    // idle timer restarts with every byte).
+    uint32_t websocket_message_timeout_ms = 30'000;
 };
 
 class rest_service : public std::enable_shared_from_this<rest_service> {
@@ -66,6 +69,7 @@ class rest_service : public std::enable_shared_from_this<rest_service> {
 
     // For the pieces in other files.
     core::engine& engine() { return engine_; }
+    const rest_options& options() const noexcept { return options_; }
     rest_metrics& metrics() { return metrics_; }
     asio::io_context& io() { return io_; }
     // false once close() began.

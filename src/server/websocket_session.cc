@@ -39,7 +39,7 @@ result<payload_form> form_of(std::string_view text) {
 
 websocket_session::websocket_session(beast::tcp_stream stream,
                                      std::shared_ptr<rest_service> service)
-    : ws_(std::move(stream)), service_(std::move(service)) {}
+    : ws_(std::move(stream)), service_(std::move(service)), message_timer_(ws_.get_executor()) {}
 
 websocket_session::~websocket_session() = default;
 
@@ -122,7 +122,42 @@ void websocket_session::on_accept(beast::error_code ec) {
 
 void websocket_session::read_next() {
     if (closing_) return;
-    ws_.async_read(in_, beast::bind_front_handler(&websocket_session::on_read, shared_from_this()));
+    // Read in parts, so that a message begun and then trickled a byte at a time is seen: Beast's
+    // idle timer restarts with every byte and would keep such a client for ever.
+    ws_.async_read_some(
+        in_, k_message_bytes_max,
+        beast::bind_front_handler(&websocket_session::on_read_some, shared_from_this()));
+}
+
+void websocket_session::on_read_some(beast::error_code ec, std::size_t bytes) {
+    if (!ec && !closing_ && !ws_.is_message_done()) {
+        if (!in_message_) {
+            in_message_ = true;
+            message_timer_.expires_after(
+                std::chrono::milliseconds(service_->options().websocket_message_timeout_ms));
+            message_timer_.async_wait([self = shared_from_this()](beast::error_code e) {
+                if (e || !self->in_message_ || self->closing_) return;
+                self->service_->metrics().websocket_message_timeouts().inc();
+                self->close_with(static_cast<uint16_t>(websocket::close_code::policy_error),
+                                 "a message was not finished in time");
+                // The client's answer to the close cannot be read behind the half-sent
+                // message: the connection goes a second later, answered or not.
+                self->message_timer_.expires_after(std::chrono::seconds(1));
+                self->message_timer_.async_wait([self](beast::error_code e2) {
+                    if (e2) return;
+                    beast::error_code ignored;
+                    beast::get_lowest_layer(self->ws_).socket().close(ignored);
+                });
+            });
+        }
+        read_next();
+        return;
+    }
+    if (in_message_) {
+        in_message_ = false;
+        message_timer_.cancel();
+    }
+    on_read(ec, bytes);
 }
 
 void websocket_session::on_read(beast::error_code ec, std::size_t) {
@@ -535,6 +570,8 @@ void websocket_session::close_with(uint16_t code, const std::string& reason,
 void websocket_session::finish() {
     if (finished_) return;
     finished_ = true;
+    in_message_ = false;
+    message_timer_.cancel();
     for (auto& s : subscriptions_) end_subscription(s, false);
     subscriptions_.clear();
     service_->remove_session(this);

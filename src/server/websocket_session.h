@@ -9,6 +9,7 @@
 // lets it fill is closed with 1008.
 #pragma once
 
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/message.hpp>
@@ -80,11 +81,16 @@ class websocket_session : public std::enable_shared_from_this<websocket_session>
                     std::function<void()> closed = nullptr);
     // Ends the subscriptions and leaves the service; idempotent.
     void finish();
+    // After each read: the part of a message that came, or a whole one.
+    void on_read_some(boost::beast::error_code ec, std::size_t bytes);
     void end_subscription(subscription& s, bool commit_delivered);
 
     boost::beast::websocket::stream<boost::beast::tcp_stream> ws_;
     const std::shared_ptr<rest_service> service_;
     boost::beast::flat_buffer in_;
+    // Runs while a message has begun and not ended (rest_options::websocket_message_timeout_ms).
+    boost::asio::steady_timer message_timer_;
+    bool in_message_ = false;
 
     // On the strand.
     std::deque<std::string> out_;

@@ -233,6 +233,57 @@ TEST_F(server_websocket_test, handshake_errors_are_http_errors) {
     expect_up();
 }
 
+TEST_F(server_websocket_test, a_message_trickled_a_byte_at_a_time_is_closed_at_its_deadline) {
+    server_launch launch;
+    launch.flags["websocket_message_timeout_ms"] = "1000";
+    server::ports_record ports;
+    server_process* node = start_ready(launch, &ports);
+    ASSERT_NE(node, nullptr);
+    auto c = websocket_test_client::connect(ports.http, "/v1/stream");
+    ASSERT_TRUE(c) << c.err().message;
+    auto& ws = *c;
+    // A masked text frame of 100 bytes, sent a byte every 200 ms: Beast's idle timer would
+    // restart with each byte; the message's own deadline (1 s here) does not.
+    std::string frame("\x81\xe4\x00\x00\x00\x00", 6);  // mask 0: the payload goes as it is
+    frame += std::string(10, ' ');
+    ASSERT_TRUE(ws->send_raw(frame));
+    const auto start = std::chrono::steady_clock::now();
+    for (int i = 0; i < 6; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        ASSERT_TRUE(ws->send_raw(" "));
+    }
+    // Closed with 1008 at the deadline; the node does not wait for an answer it cannot parse
+    // behind the half-sent message, so the client may also find the connection gone first.
+    auto code = ws->read_close();
+    if (code) {
+        EXPECT_EQ(*code, 1008);
+    } else {
+        EXPECT_EQ(code.err().code, errc::io_error) << code.err().message;
+    }
+    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(6));
+    auto m = http_call(ports.http, "GET", "/metrics", "");
+    ASSERT_TRUE(m);
+    EXPECT_NE(m->body.find("eventstream_websocket_message_timeouts_total 1"), std::string::npos);
+    // A whole message sent slowly in parts but within the deadline is fine.
+    auto ok = websocket_test_client::connect(ports.http, "/v1/stream");
+    ASSERT_TRUE(ok) << ok.err().message;
+    const std::string body = R"({"credit": 1})";
+    std::string slow("\x81", 1);
+    slow += static_cast<char>(0x80 | body.size());
+    slow += std::string(4, '\0');
+    ASSERT_TRUE((*ok)->send_raw(slow));
+    for (char ch : body) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        ASSERT_TRUE((*ok)->send_raw(std::string(1, ch)));
+    }
+    // Still open: an unknown type is answered with an error message.
+    ASSERT_TRUE((*ok)->send_json({{"type", "dance"}, {"ref", 1}}));
+    auto reply = (*ok)->read_json();
+    ASSERT_TRUE(reply) << reply.err().message;
+    EXPECT_EQ((*reply)["type"], "error");
+    EXPECT_EQ((*reply)["ref"], 1);
+}
+
 TEST_F(server_websocket_test, many_connections_and_a_stop_with_them_open) {
     create_topic("m");
     std::vector<std::unique_ptr<websocket_test_client>> clients;
