@@ -235,6 +235,11 @@ std::vector<config_field> make_fields() {
         "a write to a native client must finish within this long, or the client (which stopped "
         "reading) is disconnected (ms)",
         100, 600'000));
+    f.push_back(int_field<uint32_t, &node_config::http_io_timeout_ms>(
+        "http_io_timeout_ms",
+        "an HTTP request must arrive whole, and its answer be taken, within this long; also the "
+        "keep-alive idle time (ms; slowloris guard)",
+        100, 600'000));
     f.push_back(int_field<uint32_t, &node_config::websocket_message_timeout_ms>(
         "websocket_message_timeout_ms",
         "a WebSocket message begun must arrive whole within this long (ms; slowloris guard)", 100,

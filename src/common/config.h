@@ -88,6 +88,9 @@ struct node_config {
     uint32_t native_handshake_timeout_ms = 10'000;
     uint32_t native_frame_timeout_ms = 30'000;
     uint32_t native_write_timeout_ms = 30'000;
+    // An HTTP request must arrive whole, and its answer be taken, within this long; also how long
+    // an idle keep-alive connection stays open (slowloris guard).
+    uint32_t http_io_timeout_ms = 30'000;
     // A WebSocket message begun must arrive whole within this long (slowloris guard).
     uint32_t websocket_message_timeout_ms = 30'000;
     uint32_t native_connections_max = 10'000;

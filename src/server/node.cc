@@ -271,8 +271,10 @@ status node::impl::start_steps() {
     add_node_routes(
         *router, [this] { return state.load(std::memory_order_acquire); }, config.node_id, metrics,
         rest.get());
+    http_listener_options http_opts;
+    http_opts.io_timeout_ms = config.http_io_timeout_ms;
     http = std::make_unique<http_listener>(io, std::move(*http_acceptor), std::move(router),
-                                           http_listener_options{}, &metrics);
+                                           http_opts, &metrics);
     http->set_upgrade_handler(rest_service::websocket_path, rest->websocket_upgrade_handler());
     native_options native_opts;
     native_opts.max_frame_bytes = config.native_max_frame_bytes;

@@ -430,6 +430,29 @@ TEST_F(server_rest_test, slow_clients_do_not_stall_the_node) {
     expect_up();
 }
 
+TEST_F(server_rest_test, a_request_trickled_a_byte_at_a_time_is_closed_at_the_io_timeout) {
+    server_launch launch;
+    launch.flags["http_io_timeout_ms"] = "1000";
+    server::ports_record ports;
+    server_process* node = start_ready(launch, &ports);
+    ASSERT_NE(node, nullptr);
+    auto c = http_test_client::connect(ports.http);
+    ASSERT_TRUE(c) << c.err().message;
+    const auto start = std::chrono::steady_clock::now();
+    // A byte every 200 ms: the request's deadline counts from its start, not from the last byte.
+    const std::string request = "POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n";
+    for (size_t i = 0; i < 6 && i < request.size(); ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        (void)c->send_raw(request.substr(i, 1));
+    }
+    EXPECT_TRUE(c->closed_by_server());
+    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(6));
+    // A client that keeps up is served on the same node meanwhile.
+    auto r = http_call(ports.http, "GET", "/health/live");
+    ASSERT_TRUE(r) << r.err().message;
+    EXPECT_EQ(r->status, 200);
+}
+
 }  // namespace
 }  // namespace es::test
 
