@@ -95,6 +95,13 @@ class durable_backend {
     // Stores a group's offset, durable under the fsync policy when it returns.
     virtual status commit_offset(uint64_t topic_id, std::string_view group, uint32_t partition,
                                  uint64_t offset) = 0;
+    // The same, without waiting: `done` runs once the offset is stored (on any thread, perhaps
+    // before this returns). A cluster stores it through the partition's Raft log, which takes
+    // a round trip to the replicas that a network thread must not wait for.
+    virtual void commit_offset_async(uint64_t topic_id, std::string_view group, uint32_t partition,
+                                     uint64_t offset, std::function<void(status)> done) {
+        done(commit_offset(topic_id, group, partition, offset));
+    }
     virtual result<std::optional<uint64_t>> committed_offset(uint64_t topic_id,
                                                              std::string_view group,
                                                              uint32_t partition) = 0;

@@ -490,6 +490,26 @@ result<event_record> engine::read_event(const topic_ptr& t, uint32_t partition, 
 
 status engine::commit_offset(const topic_ptr& t, std::string_view group, uint32_t partition,
                              uint64_t offset) {
+    ES_TRY(check_commit(t, group, partition));
+    if (!t->durable.empty()) {
+        return options_.durable->commit_offset(t->id, group, partition, offset);
+    }
+    std::lock_guard g(groups_mutex_);
+    group_offsets_[std::make_tuple(t->id, std::string(group), partition)] = offset;
+    return {};
+}
+
+void engine::commit_offset_async(const topic_ptr& t, std::string_view group, uint32_t partition,
+                                 uint64_t offset, std::function<void(status)> done) {
+    if (status s = check_commit(t, group, partition); !s) return done(std::move(s));
+    if (!t->durable.empty()) {
+        options_.durable->commit_offset_async(t->id, group, partition, offset, std::move(done));
+        return;
+    }
+    done(commit_offset(t, group, partition, offset));
+}
+
+status engine::check_commit(const topic_ptr& t, std::string_view group, uint32_t partition) const {
     ES_TRY(validate_group_name(group));
     if (partition >= t->partitions.size()) {
         return make_error(errc::not_found, "topic '" + t->config.name + "' has no partition " +
@@ -498,11 +518,6 @@ status engine::commit_offset(const topic_ptr& t, std::string_view group, uint32_
     if (t->deleted.load(std::memory_order_acquire)) {
         return make_error(errc::not_found, "topic '" + t->config.name + "' was deleted");
     }
-    if (!t->durable.empty()) {
-        return options_.durable->commit_offset(t->id, group, partition, offset);
-    }
-    std::lock_guard g(groups_mutex_);
-    group_offsets_[std::make_tuple(t->id, std::string(group), partition)] = offset;
     return {};
 }
 

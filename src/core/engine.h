@@ -147,11 +147,17 @@ class engine {
     // deleted or no such partition), io_error.
     status commit_offset(const topic_ptr& t, std::string_view group, uint32_t partition,
                          uint64_t offset);
+    // The same, without waiting: `done` gets the status on any thread (perhaps before this
+    // returns). For network threads, which must not wait for a cluster's Raft round trip.
+    void commit_offset_async(const topic_ptr& t, std::string_view group, uint32_t partition,
+                             uint64_t offset, std::function<void(status)> done);
     // The committed offset, or nullopt when the group never committed for the partition.
     result<std::optional<uint64_t>> committed_offset(const topic_ptr& t, std::string_view group,
                                                      uint32_t partition);
 
   private:
+    // What commit_offset checks before it stores anything.
+    status check_commit(const topic_ptr& t, std::string_view group, uint32_t partition) const;
     struct subscription_entry {
         topic_ptr topic;
         std::vector<uint32_t> partitions;

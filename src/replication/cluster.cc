@@ -254,6 +254,18 @@ class cluster_impl final : public cluster {
         return f.get();
     }
 
+    void commit_offset_async(uint64_t topic_id, std::string_view group, uint32_t partition,
+                             uint64_t offset, std::function<void(status)> done) override {
+        auto g = find_group(partition_group_id(topic_id, partition));
+        if (!g) {
+            return done(
+                make_error(errc::not_leader, "this node holds no replica of the partition"));
+        }
+        // libraft answers every proposal: committed, or failed when leadership is lost.
+        g->propose(encode_commit_command(group, offset),
+                   [done = std::move(done)](status s, uint64_t) { done(std::move(s)); });
+    }
+
     void write(std::unique_ptr<core::durable_write> w) override {
         auto g = find_group(partition_group_id(w->topic_id, w->partition));
         std::shared_ptr<core::durable_progress> progress = w->progress;

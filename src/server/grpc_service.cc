@@ -682,8 +682,12 @@ grpc::ServerUnaryReactor* grpc_event_service::CommitOffset(grpc::CallbackServerC
         reactor->Finish(grpc_status_of(t.err(), ctx));
         return reactor;
     }
-    auto s = engine_.commit_offset(*t, request->group(), request->partition(), request->offset());
-    reactor->Finish(s ? grpc::Status::OK : grpc_status_of(s.err(), ctx));
+    // Finished when stored (in a cluster: committed by the partition's replicas), without
+    // holding a gRPC thread meanwhile.
+    engine_.commit_offset_async(
+        *t, request->group(), request->partition(), request->offset(), [reactor, ctx](status s) {
+            reactor->Finish(s ? grpc::Status::OK : grpc_status_of(s.err(), ctx));
+        });
     return reactor;
 }
 

@@ -290,11 +290,28 @@ void native_session::commit_offset(const protocol::frame& f) {
     if (!m) return protocol_error(f.header.request_id, m.err());
     auto topic = find_topic(m->topic);
     if (!topic) return reply_error(f.header.request_id, topic.err());
-    auto s = context_->engine.commit_offset(*topic, m->group, m->partition, m->offset);
-    if (!s) return reply_error(f.header.request_id, s.err());
-    std::string bytes;
-    protocol::encode_ok(bytes, f.header.request_id);
-    reply(std::move(bytes));
+    // In a cluster the offset goes through the partition's Raft log: answered when it is
+    // committed, in its place among the other answers, without holding up this connection.
+    const uint64_t seq = open_slot();
+    const uint64_t id = f.header.request_id;
+    std::weak_ptr<native_session> weak = weak_from_this();
+    auto executor = socket_.get_executor();
+    context_->engine.commit_offset_async(
+        *topic, m->group, m->partition, m->offset, [weak, executor, seq, id](status s) {
+            std::string bytes;
+            if (s) {
+                protocol::encode_ok(bytes, id);
+            } else {
+                encode_error(bytes, id, s.err());
+            }
+            asio::post(executor, [weak, seq, refused = !s, bytes = std::move(bytes)]() mutable {
+                auto self = weak.lock();
+                if (!self) return;
+                if (refused) self->context_->metrics.error(native_error_kind::refused).inc();
+                self->fill(seq, std::move(bytes));
+                self->progress();
+            });
+        });
 }
 
 void native_session::fetch_offset(const protocol::frame& f) {

@@ -12,6 +12,8 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <mutex>
+#include <optional>
 
 #include "core/event_id.h"
 #include "server/http_router.h"
@@ -363,18 +365,47 @@ void websocket_session::commit(const json& message) {
                     ref);
         return;
     }
-    json offsets = json::object();
-    for (const auto& [p, next] : it->delivered) {
-        auto s = service_->engine().commit_offset(it->topic, it->group, p, next);
-        if (!s) {
-            reply_error(s.err(), ref);
-            return;
-        }
-        offsets[std::to_string(p)] = next;
+    // Every partition's offset at once; in a cluster each goes through its partition's Raft
+    // log, and the answer comes once all are stored, without holding up the connection.
+    struct pending {
+        std::mutex mutex;
+        size_t left = 0;
+        std::optional<error> failed;
+        json offsets = json::object();
+    };
+    auto state = std::make_shared<pending>();
+    state->left = it->delivered.size();
+    if (state->left == 0) {
+        json reply = {{"type", "committed"}, {"subscription", it->id}, {"offsets", json::object()}};
+        if (!ref.is_null()) reply["ref"] = ref;
+        enqueue(dump_json(reply));
+        return;
     }
-    json reply = {{"type", "committed"}, {"subscription", it->id}, {"offsets", offsets}};
-    if (!ref.is_null()) reply["ref"] = ref;
-    enqueue(dump_json(reply));
+    std::weak_ptr<websocket_session> weak = shared_from_this();
+    auto executor = ws_.get_executor();
+    const uint32_t sub_id = it->id;
+    const auto delivered = it->delivered;  // the callbacks may run before this returns
+    for (const auto& [p, next] : delivered) {
+        service_->engine().commit_offset_async(
+            it->topic, it->group, p, next,
+            [state, weak, executor, ref, sub_id, p = p, next = next](status s) {
+                std::unique_lock lock(state->mutex);
+                if (!s && !state->failed) state->failed = s.err();
+                if (s) state->offsets[std::to_string(p)] = next;
+                if (--state->left != 0) return;
+                lock.unlock();
+                asio::post(executor, [state, weak, ref, sub_id] {
+                    auto self = weak.lock();
+                    if (!self) return;
+                    if (state->failed) return self->reply_error(*state->failed, ref);
+                    json reply = {{"type", "committed"},
+                                  {"subscription", sub_id},
+                                  {"offsets", state->offsets}};
+                    if (!ref.is_null()) reply["ref"] = ref;
+                    self->enqueue(dump_json(reply));
+                });
+            });
+    }
 }
 
 void websocket_session::publish(const json& message) {
