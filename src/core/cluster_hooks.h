@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -30,9 +31,9 @@ struct cluster_layout {
 };
 
 // The leader of each partition of `info`: from `layout` in a cluster (0 where none is known),
-// else `self`, which leads every partition of a single node.
-std::vector<uint32_t> partition_leaders(const topic_info& info, const cluster_layout* layout,
-                                        uint32_t self);
+// else (nullopt: a single node) `self`, which leads every partition.
+std::vector<uint32_t> partition_leaders(const topic_info& info,
+                                        const std::optional<cluster_layout>& layout, uint32_t self);
 
 class cluster_hooks {
   public:

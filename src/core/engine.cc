@@ -494,9 +494,14 @@ status engine::commit_offset(const topic_ptr& t, std::string_view group, uint32_
     if (!t->durable.empty()) {
         return options_.durable->commit_offset(t->id, group, partition, offset);
     }
+    remember_offset(t, group, partition, offset);
+    return {};
+}
+
+void engine::remember_offset(const topic_ptr& t, std::string_view group, uint32_t partition,
+                             uint64_t offset) {
     std::lock_guard g(groups_mutex_);
     group_offsets_[std::make_tuple(t->id, std::string(group), partition)] = offset;
-    return {};
 }
 
 void engine::commit_offset_async(const topic_ptr& t, std::string_view group, uint32_t partition,
@@ -506,7 +511,8 @@ void engine::commit_offset_async(const topic_ptr& t, std::string_view group, uin
         options_.durable->commit_offset_async(t->id, group, partition, offset, std::move(done));
         return;
     }
-    done(commit_offset(t, group, partition, offset));
+    remember_offset(t, group, partition, offset);
+    done({});
 }
 
 status engine::check_commit(const topic_ptr& t, std::string_view group, uint32_t partition) const {
@@ -543,10 +549,11 @@ result<std::optional<uint64_t>> engine::committed_offset_of(const topic& t, std:
     return std::optional<uint64_t>{it->second};
 }
 
-std::vector<uint32_t> partition_leaders(const topic_info& info, const cluster_layout* layout,
+std::vector<uint32_t> partition_leaders(const topic_info& info,
+                                        const std::optional<cluster_layout>& layout,
                                         uint32_t self) {
     const size_t n = info.partitions.size();
-    if (layout == nullptr) return std::vector<uint32_t>(n, self);
+    if (!layout) return std::vector<uint32_t>(n, self);
     std::vector<uint32_t> out(n, 0);
     const auto it = layout->leaders.find(info.config.name);
     if (it == layout->leaders.end()) return out;

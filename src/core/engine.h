@@ -112,8 +112,12 @@ class engine {
     void set_replica_role(const topic_ptr& t, uint32_t partition, bool leader, uint64_t end_offset,
                           const error& refusal, producer_table producers = {});
 
-    // The cluster this node belongs to; null on a single node. Any thread.
-    const cluster_hooks* cluster() const noexcept { return options_.cluster; }
+    // The cluster's nodes and partition leaders as this node knows them; nullopt on a single
+    // node. Any thread.
+    std::optional<cluster_layout> layout() const {
+        if (options_.cluster == nullptr) return std::nullopt;
+        return options_.cluster->layout();
+    }
 
     // Data plane, any thread. See dispatcher::publish.
     result<publish_summary> publish(const topic_ptr& t, std::span<const event_in> events,
@@ -158,6 +162,9 @@ class engine {
   private:
     // What commit_offset checks before it stores anything.
     status check_commit(const topic_ptr& t, std::string_view group, uint32_t partition) const;
+    // A memory topic's group offset, kept while the node runs.
+    void remember_offset(const topic_ptr& t, std::string_view group, uint32_t partition,
+                         uint64_t offset);
     struct subscription_entry {
         topic_ptr topic;
         std::vector<uint32_t> partitions;

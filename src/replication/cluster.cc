@@ -241,12 +241,10 @@ class cluster_impl final : public cluster {
 
     status commit_offset(uint64_t topic_id, std::string_view group, uint32_t partition,
                          uint64_t offset) override {
-        auto g = find_group(partition_group_id(topic_id, partition));
-        if (!g) return make_error(errc::not_leader, "this node holds no replica of the partition");
         auto done = std::make_shared<std::promise<status>>();
         auto f = done->get_future();
-        g->propose(encode_commit_command(group, offset),
-                   [done](status s, uint64_t) { done->set_value(std::move(s)); });
+        commit_offset_async(topic_id, group, partition, offset,
+                            [done](status s) { done->set_value(std::move(s)); });
         if (f.wait_for(std::chrono::milliseconds(options_.admin_timeout_ms)) !=
             std::future_status::ready) {
             return make_error(errc::timed_out, "the partition's replicas did not commit in time");

@@ -18,16 +18,6 @@
 namespace es::server {
 namespace {
 
-// Each partition's leader as this node knows it (core::partition_leaders).
-std::vector<uint32_t> leaders_of(const core::engine& engine, const core::topic_info& info,
-                                 uint32_t self) {
-    if (const core::cluster_hooks* c = engine.cluster()) {
-        const core::cluster_layout layout = c->layout();
-        return core::partition_leaders(info, &layout, self);
-    }
-    return core::partition_leaders(info, nullptr, self);
-}
-
 namespace v1 = eventstream::v1;
 
 bool deadline_passed(const grpc::CallbackServerContext* ctx) {
@@ -700,7 +690,8 @@ grpc::ServerUnaryReactor* grpc_event_service::CreateTopic(grpc::CallbackServerCo
         reactor->Finish(grpc_status_of(info.err(), ctx));
         return reactor;
     }
-    fill_topic_info(*info, leaders_of(engine_, *info, options_.node_id), response);
+    fill_topic_info(*info, core::partition_leaders(*info, engine_.layout(), options_.node_id),
+                    response);
     reactor->Finish(grpc::Status::OK);
     return reactor;
 }
@@ -717,11 +708,9 @@ grpc::ServerUnaryReactor* grpc_event_service::DeleteTopic(grpc::CallbackServerCo
 grpc::ServerUnaryReactor* grpc_event_service::ListTopics(grpc::CallbackServerContext* ctx,
                                                          const v1::ListTopicsRequest*,
                                                          v1::ListTopicsResponse* response) {
-    std::optional<core::cluster_layout> layout;
-    if (const core::cluster_hooks* c = engine_.cluster()) layout = c->layout();
+    const auto layout = engine_.layout();
     for (const core::topic_info& t : engine_.list_topics()) {
-        fill_topic_info(t,
-                        core::partition_leaders(t, layout ? &*layout : nullptr, options_.node_id),
+        fill_topic_info(t, core::partition_leaders(t, layout, options_.node_id),
                         response->add_topics());
     }
     auto* reactor = ctx->DefaultReactor();
@@ -738,7 +727,8 @@ grpc::ServerUnaryReactor* grpc_event_service::DescribeTopic(grpc::CallbackServer
         reactor->Finish(grpc_status_of(info.err(), ctx));
         return reactor;
     }
-    fill_topic_info(*info, leaders_of(engine_, *info, options_.node_id), response);
+    fill_topic_info(*info, core::partition_leaders(*info, engine_.layout(), options_.node_id),
+                    response);
     reactor->Finish(grpc::Status::OK);
     return reactor;
 }

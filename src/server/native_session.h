@@ -92,10 +92,7 @@ class native_session : public std::enable_shared_from_this<native_session> {
     void list_topics(const protocol::frame& f);
     void describe_topic(const protocol::frame& f);
     void metadata(const protocol::frame& f);
-    // The cluster's nodes and leaders as this node knows them; nullopt on a single node.
-    std::optional<core::cluster_layout> cluster_layout() const;
-    // Each partition's leader: from `layout` (cluster_layout() when not given), else this node.
-    std::vector<uint32_t> leaders_of(const core::topic_info& info) const;
+    // Each partition's leader (core::partition_leaders) as this node knows it.
     std::vector<uint32_t> leaders_of(const core::topic_info& info,
                                      const std::optional<core::cluster_layout>& layout) const;
     void publish(const protocol::frame& f);

@@ -81,7 +81,8 @@ void native_session::create_topic(const protocol::frame& f) {
     auto info = context_->engine.create_topic(*config);
     if (!info) return reply_error(f.header.request_id, info.err());
     std::string bytes;
-    protocol::encode(bytes, f.header.request_id, topic_detail_of(*info, leaders_of(*info)));
+    protocol::encode(bytes, f.header.request_id,
+                     topic_detail_of(*info, leaders_of(*info, context_->engine.layout())));
     reply(std::move(bytes));
 }
 
@@ -97,25 +98,16 @@ void native_session::delete_topic(const protocol::frame& f) {
     end_deleted_subscriptions();
 }
 
-std::optional<core::cluster_layout> native_session::cluster_layout() const {
-    if (const core::cluster_hooks* c = context_->engine.cluster()) return c->layout();
-    return std::nullopt;
-}
-
-std::vector<uint32_t> native_session::leaders_of(const core::topic_info& info) const {
-    return leaders_of(info, cluster_layout());
-}
-
 std::vector<uint32_t> native_session::leaders_of(
     const core::topic_info& info, const std::optional<core::cluster_layout>& layout) const {
-    return core::partition_leaders(info, layout ? &*layout : nullptr, context_->options.node_id);
+    return core::partition_leaders(info, layout, context_->options.node_id);
 }
 
 void native_session::list_topics(const protocol::frame& f) {
     auto empty = protocol::decode_empty(f.body);
     if (!empty) return protocol_error(f.header.request_id, empty.err());
     protocol::topic_list list;
-    const auto layout = cluster_layout();
+    const auto layout = context_->engine.layout();
     for (const core::topic_info& info : context_->engine.list_topics()) {
         list.topics.push_back(topic_detail_of(info, leaders_of(info, layout)));
     }
@@ -130,7 +122,8 @@ void native_session::describe_topic(const protocol::frame& f) {
     auto info = context_->engine.describe_topic(m->name);
     if (!info) return reply_error(f.header.request_id, info.err());
     std::string bytes;
-    protocol::encode(bytes, f.header.request_id, topic_detail_of(*info, leaders_of(*info)));
+    protocol::encode(bytes, f.header.request_id,
+                     topic_detail_of(*info, leaders_of(*info, context_->engine.layout())));
     reply(std::move(bytes));
 }
 
@@ -138,7 +131,7 @@ void native_session::metadata(const protocol::frame& f) {
     auto m = protocol::decode_metadata_request(f.body);
     if (!m) return protocol_error(f.header.request_id, m.err());
     protocol::metadata_reply r;
-    const auto layout = cluster_layout();
+    const auto layout = context_->engine.layout();
     if (layout) {
         for (const auto& n : layout->nodes) r.nodes.push_back({n.id, n.host, n.native_port});
     } else {
