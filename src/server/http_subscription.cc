@@ -1,10 +1,10 @@
 // Long-poll subscriptions: waiting polls, wake-ups from the workers, group commits.
 #include "server/http_subscription.h"
 
-#include <spdlog/spdlog.h>
 #include <boost/asio/post.hpp>
 #include <nlohmann/json.hpp>
 
+#include "server/group_commit.h"
 #include "server/rest_limits.h"
 
 namespace es::server {
@@ -151,15 +151,8 @@ void http_subscription::answer(nlohmann::json events, nlohmann::json gaps) {
 
 void http_subscription::commit_delivered() {
     if (group_.empty() || delivered_.empty()) return;
-    for (const auto& [partition, next] : delivered_) {
-        auto s = engine_.commit_offset(topic_, group_, partition, next);
-        if (!s) {
-            spdlog::warn(
-                "http: subscription {}: commit of {} partition {} offset {} for group "
-                "{} failed: {}",
-                engine_id_, topic_->config.name, partition, next, group_, s.err().message);
-        }
-    }
+    commit_in_background(engine_, topic_, group_, delivered_,
+                         "http: subscription " + std::to_string(engine_id_));
     delivered_.clear();
 }
 

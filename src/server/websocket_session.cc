@@ -16,6 +16,7 @@
 #include <optional>
 
 #include "core/event_id.h"
+#include "server/group_commit.h"
 #include "server/http_router.h"
 #include "server/publish_call.h"
 #include "server/rest_limits.h"
@@ -322,9 +323,8 @@ void websocket_session::subscribe(const subscription_spec& spec, payload_form fo
 void websocket_session::end_subscription(subscription& s, bool commit_delivered) {
     (void)service_->engine().unsubscribe(s.engine_id);
     if (commit_delivered && !s.group.empty()) {
-        for (const auto& [p, next] : s.delivered) {
-            (void)service_->engine().commit_offset(s.topic, s.group, p, next);
-        }
+        commit_in_background(service_->engine(), s.topic, s.group, s.delivered,
+                             "websocket subscription " + std::to_string(s.id));
     }
 }
 

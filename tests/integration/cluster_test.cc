@@ -268,6 +268,61 @@ TEST_F(cluster_test, acks_all_waits_for_a_majority) {
     EXPECT_EQ(back->header.type, protocol::message_type::publish_ack);
 }
 
+// A long-poll subscription of a group commits what it delivered on its next poll and when it
+// is deleted. In a cluster the commit goes through the partition's Raft group; the node answers
+// without waiting for it, and the offset is there once the group commits it.
+TEST_F(cluster_test, long_poll_group_commits_reach_the_replicated_offset) {
+    node* first = bring_up();
+    ASSERT_NE(first, nullptr);
+    uint64_t seq = 0;
+    ASSERT_EQ(publish(*first, seq, 4, 4).size(), 4u);
+    auto info = http_call(first->ports.http, "GET", std::string("/v1/topics/") + topic_name);
+    ASSERT_TRUE(info && info->status == 200);
+    const uint64_t end = json::parse(info->body)["partition_detail"][0]["end_offset"];
+    auto sub = http_call(first->ports.http, "POST", "/v1/topics/subscribe",
+                         json{{"topic", topic_name}, {"group", "audit"}, {"start", "earliest"}}
+                             .dump());
+    ASSERT_TRUE(sub && sub->status == 201) << (sub ? sub->body : sub.err().message);
+    const std::string id = json::parse(sub->body)["subscription_id"];
+    const std::string events = "/v1/subscriptions/" + id + "/events?wait_ms=1000&max=";
+    auto polled = http_call(first->ports.http, "GET", events + "2");
+    ASSERT_TRUE(polled && polled->status == 200);
+    ASSERT_EQ(json::parse(polled->body)["events"].size(), 2u) << polled->body;
+
+    // The committed offset of the group as every node sees it, within 10 s.
+    auto committed_everywhere = [&](uint64_t want) {
+        const auto deadline = std::chrono::steady_clock::now() + 10s;
+        std::string seen;
+        while (std::chrono::steady_clock::now() < deadline) {
+            bool all = true;
+            for (node& n : nodes_) {
+                auto c = native(n);
+                if (!c) return false;
+                std::string out;
+                protocol::encode(out, 700, protocol::fetch_offset_request{topic_name, "audit", 0});
+                auto f = call_skipping_pushes(*c, out);
+                if (!f || f->header.type != protocol::message_type::offset) return false;
+                const auto o = protocol::decode_offset(f->body);
+                seen = o && o->offset ? std::to_string(*o->offset) : "none";
+                if (!o || !o->offset || *o->offset != want) all = false;
+            }
+            if (all) return true;
+            std::this_thread::sleep_for(100ms);
+        }
+        ADD_FAILURE() << "committed offset " << seen << ", want " << want;
+        return false;
+    };
+    // The next poll commits the first two; it takes the rest.
+    polled = http_call(first->ports.http, "GET", events + std::to_string(end));
+    ASSERT_TRUE(polled && polled->status == 200);
+    ASSERT_EQ(json::parse(polled->body)["events"].size(), end - 2) << polled->body;
+    EXPECT_TRUE(committed_everywhere(2));
+    // Deleting it commits everything delivered.
+    auto gone = http_call(first->ports.http, "DELETE", "/v1/subscriptions/" + id);
+    ASSERT_TRUE(gone && gone->status == 200);
+    EXPECT_TRUE(committed_everywhere(end));
+}
+
 TEST_F(cluster_test, every_node_names_the_partition_leader_in_metadata) {
     node* first = bring_up();
     ASSERT_NE(first, nullptr);
