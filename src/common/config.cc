@@ -232,8 +232,8 @@ std::vector<config_field> make_fields() {
         600'000));
     f.push_back(int_field<uint32_t, &node_config::native_write_timeout_ms>(
         "native_write_timeout_ms",
-        "a write to a native client must finish within this long, or the client (which stopped "
-        "reading) is disconnected (ms)",
+        "a write to a native client must make progress within this long, or the client (which "
+        "stopped reading) is disconnected (ms)",
         100, 600'000));
     f.push_back(int_field<uint32_t, &node_config::http_io_timeout_ms>(
         "http_io_timeout_ms",

@@ -37,8 +37,9 @@ struct native_options {
     uint32_t handshake_timeout_ms = 10'000;
     // A frame whose first byte has arrived must be whole within this long (ms).
     uint32_t frame_timeout_ms = 30'000;
-    // A write to the client must finish within this long (ms): a client that stopped reading
-    // is disconnected, as NATS does a slow consumer past its write deadline.
+    // A write to the client must make progress within this long (ms): a client that stopped
+    // reading is disconnected, as NATS does a slow consumer past its write deadline. One that
+    // reads slowly but steadily is kept (back-pressure slows its subscriptions instead).
     uint32_t write_timeout_ms = 30'000;
     // Connections open at once; more are refused with ERROR queue_full.
     uint32_t connections_max = 10'000;

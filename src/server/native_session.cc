@@ -268,11 +268,21 @@ void native_session::write_next() {
     buffers.reserve(in_write_.size());
     for (const std::string& b : in_write_) buffers.push_back(asio::buffer(b));
     writing_ = true;
-    write_started_at_ = clock::now();
-    asio::async_write(socket_, buffers,
-                      [self = shared_from_this()](const boost::system::error_code& ec, size_t n) {
-                          self->on_write(ec, n);
-                      });
+    write_progress_at_ = clock::now();
+    // The write time-out counts from the last bytes the socket took, not from the start: a
+    // gather write of a full queue (up to 8 MiB) to a slow but steady reader takes long.
+    asio::async_write(
+        socket_, buffers,
+        [this, done = size_t{0}](const boost::system::error_code& ec, size_t n) mutable {
+            if (n > done) {
+                done = n;
+                write_progress_at_ = clock::now();
+            }
+            return asio::transfer_all()(ec, n);
+        },
+        [self = shared_from_this()](const boost::system::error_code& ec, size_t n) {
+            self->on_write(ec, n);
+        });
 }
 
 void native_session::on_write(const boost::system::error_code& ec, size_t) {
@@ -382,10 +392,10 @@ void native_session::on_tick(const boost::system::error_code& ec) {
         spdlog::debug("native: session {}: a frame was not finished in time; closing", session_id_);
         close_now();
         return;
-    } else if (writing_ && passed(write_started_at_, o.write_timeout_ms)) {
+    } else if (writing_ && passed(write_progress_at_, o.write_timeout_ms)) {
         context_->metrics.error(native_error_kind::write_timeout).inc();
         spdlog::debug(
-            "native: session {}: a write did not finish in time (the client does not "
+            "native: session {}: a write made no progress in time (the client does not "
             "read); closing",
             session_id_);
         close_now();

@@ -162,7 +162,7 @@ class native_session : public std::enable_shared_from_this<native_session> {
     clock::time_point connected_at_;
     clock::time_point last_frame_at_;
     std::optional<clock::time_point> frame_started_at_;
-    clock::time_point write_started_at_;  // of the write in progress (writing_)
+    clock::time_point write_progress_at_;  // last bytes the write in progress moved
     clock::time_point linger_until_;
     std::vector<std::function<void()>> on_subscriptions_ended_;
 };

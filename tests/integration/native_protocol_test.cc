@@ -137,6 +137,44 @@ class native_protocol_test : public server_process_fixture {
         return d ? *d : subscribed{};
     }
 
+    // A 1-partition topic that keeps 256 MiB, for the tests that fill a connection's queue.
+    void create_roomy_topic(native_test_client& c, const std::string& name) {
+        std::string out;
+        topic_settings t;
+        t.name = name;
+        t.partitions = 1;
+        t.retention_bytes = 256ull << 20;
+        encode(out, 7, create_topic_request{t});
+        ASSERT_EQ(call(c, out).header.type, message_type::topic_info);
+    }
+
+    // Publishes `batches` batches of 60 events of 1000 bytes (acks=leader).
+    void publish_filler(native_test_client& c, const std::string& topic, int batches) {
+        const std::string payload(1000, 'f');
+        for (int b = 0; b < batches; ++b) {
+            publish_request p;
+            p.topic = topic;
+            p.acks = acks_level::leader;
+            p.partition = 0;
+            for (int i = 0; i < 60; ++i) {
+                p.events.push_back(wire_event{false, 0, {}, payload, 0, 0});
+            }
+            std::string out;
+            encode(out, 1000 + b, p);
+            ASSERT_EQ(call(c, out).header.type, message_type::publish_ack) << b;
+        }
+    }
+
+    // Subscribes from the earliest event with credit that never runs out.
+    void subscribe_unlimited(native_test_client& c, const std::string& topic) {
+        subscribe_request s;
+        s.topic = topic;
+        s.start = start_kind::earliest;
+        s.credit_events = 1u << 30;
+        s.credit_bytes = 1ull << 40;
+        subscribe(c, s);
+    }
+
     // Reads EVENTS until `n` events came or nothing comes for `quiet`.
     std::vector<read_event> read_events(native_test_client& c, size_t n,
                                         milliseconds quiet = milliseconds(3000)) {
@@ -731,33 +769,12 @@ TEST_F(native_protocol_test, a_subscriber_that_stops_reading_is_disconnected_at_
     auto pub = connect();
     auto sub = connect();
     ASSERT_TRUE(pub && sub);
-    std::string out;
-    topic_settings t;
-    t.name = "unread";
-    t.partitions = 1;
-    t.retention_bytes = 256ull << 20;
-    encode(out, 7, create_topic_request{t});
-    ASSERT_EQ(call(*pub, out).header.type, message_type::topic_info);
-    subscribe_request s;
-    s.topic = "unread";
-    s.start = start_kind::earliest;
-    s.credit_events = 1u << 30;
-    s.credit_bytes = 1ull << 40;
-    subscribe(*sub, s);
+    create_roomy_topic(*pub, "unread");
+    subscribe_unlimited(*sub, "unread");
     // 48 MiB of events, far more than the node queues for one connection (8 MiB) and both
     // sockets' buffers hold: the node's write to `sub`, which never reads again, cannot finish.
-    const std::string payload(1000, 'u');
-    for (int b = 0; b < 800; ++b) {
-        publish_request p;
-        p.topic = "unread";
-        p.acks = acks_level::leader;
-        p.partition = 0;
-        for (int i = 0; i < 60; ++i) p.events.push_back(wire_event{false, 0, {}, payload, 0, 0});
-        out.clear();
-        encode(out, 1000 + b, p);
-        ASSERT_EQ(call(*pub, out).header.type, message_type::publish_ack) << b;
-    }
-    // Closed within the write time-out (1 s here) of its last write starting, not held.
+    publish_filler(*pub, "unread", 800);
+    // Closed within the write time-out (1 s here) of its write's last progress, not held.
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
     while (metric("eventstream_native_errors_total{kind=\"write_timeout\"}") < 1 &&
            std::chrono::steady_clock::now() < deadline) {
@@ -769,6 +786,46 @@ TEST_F(native_protocol_test, a_subscriber_that_stops_reading_is_disconnected_at_
     std::string ping_frame;
     encode_ping(ping_frame, 9, ping{"ok"});
     EXPECT_EQ(call(*pub, ping_frame).header.type, message_type::pong);
+    expect_serving();
+}
+
+TEST_F(native_protocol_test, a_subscriber_that_reads_slowly_but_steadily_is_not_disconnected) {
+    auto pub = connect();
+    auto sub = connect();
+    ASSERT_TRUE(pub && sub);
+    create_roomy_topic(*pub, "slow");
+    // 16 MiB of events, published before the subscriber reads anything.
+    constexpr int batches = 270;
+    constexpr int per_batch = 60;
+    publish_filler(*pub, "slow", batches);
+    subscribe_unlimited(*sub, "slow");
+    // Read at ~3 MB/s: one gather write of the node's queue (up to 8 MiB) takes seconds,
+    // longer than the 1 s write time-out, but bytes move all the time, so the node keeps it.
+    uint64_t got = 0;
+    size_t since_pause = 0;  // bytes read since the last pause
+    auto pinged = std::chrono::steady_clock::now();
+    while (got < uint64_t(batches) * per_batch) {
+        // A pure subscriber pings within a third of the idle time-out (1.5 s here).
+        if (std::chrono::steady_clock::now() - pinged > milliseconds(300)) {
+            std::string p;
+            encode_ping(p, 5, ping{});
+            ASSERT_TRUE(sub->send_raw(p));
+            pinged = std::chrono::steady_clock::now();
+        }
+        auto f = sub->read_frame(std::chrono::seconds(5));
+        ASSERT_TRUE(f) << "after " << got << " events: " << f.err().message;
+        if (f->header.type != message_type::events) continue;
+        auto e = decode_events(f->body);
+        ASSERT_TRUE(e);
+        got += records_of(*e).size();
+        since_pause += f->body.size();
+        if (since_pause >= 64 * 1024) {
+            std::this_thread::sleep_for(std::chrono::microseconds(since_pause / 3));
+            since_pause = 0;
+        }
+    }
+    EXPECT_EQ(got, uint64_t(batches) * per_batch);
+    EXPECT_EQ(metric("eventstream_native_errors_total{kind=\"write_timeout\"}"), 0);
     expect_serving();
 }
 
