@@ -95,7 +95,8 @@ struct consumer_options {
     uint32_t credit_events = 1000;
     uint64_t credit_bytes = 4ull << 20;
     // Automatic commits (needs a group): every auto_commit_interval_ms, from poll(), of the
-    // offsets the application has been given; and once more in close().
+    // offsets of what earlier polls handed out (as Kafka's: at least once, since the
+    // application had until this poll to process them); and once more in close().
     bool auto_commit = true;
     uint32_t auto_commit_interval_ms = 1000;
 };

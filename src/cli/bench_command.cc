@@ -156,6 +156,7 @@ int run_bench(const global_options& g, const bench_args& a) {
             auto& st = *cstats[i];
             st.e2e_ns.reserve(timed ? 1 << 20 : expected / consumers.size() + 16);
             int64_t idle_since = 0;
+            std::vector<eventstream::consumer_record> records;
             for (;;) {
                 if (producers_done.load()) {
                     uint64_t total = 0;
@@ -163,33 +164,34 @@ int run_bench(const global_options& g, const bench_args& a) {
                     if (total >= sent_total_final.load()) return;
                     if (idle_since && monotonic_ns() - idle_since > 5'000'000'000) return;
                 }
-                auto r = c.poll(100);
-                if (!r) {
-                    st.error = r.err().to_string();
+                auto got = c.poll(records, 1024, 100);
+                if (!got) {
+                    st.error = got.err().to_string();
                     return;
                 }
-                if (!*r) {
+                if (*got == 0) {
                     if (!idle_since) idle_since = monotonic_ns();
                     continue;
                 }
                 idle_since = 0;
-                const auto& rec = **r;
-                if (rec.kind != eventstream::record_kind::event ||
-                    rec.value.size() < payload_head_bytes)
-                    continue;
-                uint64_t sent_ns = 0, id = 0;
-                std::memcpy(&sent_ns, rec.value.data(), 8);
-                std::memcpy(&id, rec.value.data() + 8, 8);
-                if (id != run_id) continue;
-                const uint64_t n = st.received.load(std::memory_order_relaxed);
-                if (n % a.latency_every == 0) {
-                    const int64_t t = monotonic_ns();
-                    if (!st.first_ns) st.first_ns = t;
-                    st.last_ns = t;
-                    st.received_by_last_ns = n + 1;
-                    st.e2e_ns.push_back(t - int64_t(sent_ns));
+                for (const auto& rec : records) {
+                    if (rec.kind != eventstream::record_kind::event ||
+                        rec.value.size() < payload_head_bytes)
+                        continue;
+                    uint64_t sent_ns = 0, id = 0;
+                    std::memcpy(&sent_ns, rec.value.data(), 8);
+                    std::memcpy(&id, rec.value.data() + 8, 8);
+                    if (id != run_id) continue;
+                    const uint64_t n = st.received.load(std::memory_order_relaxed);
+                    if (n % a.latency_every == 0) {
+                        const int64_t t = monotonic_ns();
+                        if (!st.first_ns) st.first_ns = t;
+                        st.last_ns = t;
+                        st.received_by_last_ns = n + 1;
+                        st.e2e_ns.push_back(t - int64_t(sent_ns));
+                    }
+                    st.received.fetch_add(1, std::memory_order_relaxed);
                 }
-                st.received.fetch_add(1, std::memory_order_relaxed);
             }
         });
     }

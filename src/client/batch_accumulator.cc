@@ -69,8 +69,16 @@ bool batch_accumulator::add_reading(topic_ref topic, uint32_t partition, pending
         s.open->topic = *topic.name_;
         s.open->partition = partition;
         s.open->opened_ns = now();
-        // As much room as the partition's last batch took: a batch then grows without copies
-        // while the load is steady.
+        // A finished batch's buffers, and as much room as the partition's last batch took: a
+        // batch then grows without copies or fresh pages while the load is steady.
+        if (!spare_records_.empty()) {
+            s.open->records = std::move(spare_records_.back());
+            spare_records_.pop_back();
+        }
+        if (!spare_done_.empty()) {
+            s.open->done = std::move(spare_done_.back());
+            spare_done_.pop_back();
+        }
         s.open->records.reserve(s.last_records_bytes);
         changed = true;
     }
@@ -122,6 +130,17 @@ std::vector<batch> batch_accumulator::take_ready(int64_t now_ns, bool flush) {
         }
     }
     return out;
+}
+
+void batch_accumulator::recycle(std::string records, std::vector<delivery_callback> done) {
+    ES_ASSERT(done.empty());
+    if (spare_records_.size() < spares_max && records.capacity() > 0) {
+        records.clear();
+        spare_records_.push_back(std::move(records));
+    }
+    if (spare_done_.size() < spares_max && done.capacity() > 0) {
+        spare_done_.push_back(std::move(done));
+    }
 }
 
 void batch_accumulator::finished(std::string_view topic, uint32_t partition) {

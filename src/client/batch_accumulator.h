@@ -116,6 +116,11 @@ class batch_accumulator {
 
     // A batch taken earlier is finished (reported, delivered or failed for good).
     void finished(std::string_view topic, uint32_t partition);
+    // The buffers of a finished batch whose callbacks are gone (`done` empty), kept (a few)
+    // for new batches to reuse. A full batch's records are larger than malloc's mmap
+    // threshold: freed, their pages went back to the kernel, and every new batch faulted
+    // (and zeroed) its pages afresh, a tenth of a 128-byte producer's CPU.
+    void recycle(std::string records, std::vector<delivery_callback> done);
     // A batch taken earlier goes back into its partition's queue, before every batch sealed
     // after it (so retried batches keep their order whatever order they failed in), to be sent
     // again at `retry_at_ns`; before it, nothing queued behind it is sent.
@@ -158,6 +163,9 @@ class batch_accumulator {
     // nodes stay where they are, which topic_ref relies on.
     std::map<std::string, topic_partitions, std::less<>> topics_;
     size_t events_held_ = 0;  // in open and sealed batches
+    static constexpr size_t spares_max = 4;
+    std::vector<std::string> spare_records_;  // recycled, empty, with their capacity
+    std::vector<std::vector<delivery_callback>> spare_done_;
     size_t in_flight_total_ = 0;
 };
 

@@ -28,6 +28,8 @@ namespace {
 
 // A record's bytes beyond its event's: the 32-byte record header, the headers' entries
 // (at most 64 KiB) and padding.
+// Records the callback thread takes per poll.
+constexpr size_t callback_batch_records = 256;
 constexpr uint64_t largest_record_overhead_bytes = 32 + 64 * 1024 + 8;
 
 }  // namespace
@@ -279,8 +281,16 @@ struct consumer::impl {
         return first_error;
     }
 
-    result<std::optional<consumer_record>> poll(uint32_t timeout_ms) {
-        std::unique_lock lk(mu);
+    // Credit to grant to a subscription, once mu is released.
+    struct pending_grant {
+        uint64_t subscription_id = 0;
+        es::client::credit_window::grant credit;
+    };
+
+    // Waits up to timeout_ms for something queued. Returns false when nothing came (after an
+    // auto commit, if one is due). Errors: closed; the subscription ended (the queue's front,
+    // which this then drops). REQUIRES: lk holds mu.
+    result<bool> wait_queued(std::unique_lock<std::mutex>& lk, uint32_t timeout_ms) {
         // Waits (and so reads the clock for the deadline) only when nothing is queued.
         const bool got = closed || !queue.empty() ||
                          arrived.wait_for(lk, std::chrono::milliseconds(timeout_ms),
@@ -289,41 +299,97 @@ struct consumer::impl {
         if (!got) {
             lk.unlock();
             maybe_auto_commit();
-            return std::optional<consumer_record>{};
+            return false;
         }
-        queued& q = queue.front();
-        if (q.ended) {
-            error e = std::move(*q.ended);
+        if (queue.front().ended) {
+            error e = std::move(*queue.front().ended);
             queue.pop_front();
             return e;
         }
-        consumer_record r;
+        return true;
+    }
+
+    // Moves the queue's first record or gap notice into r, and notes the credit it frees.
+    // REQUIRES: mu held; the queue's front is an EVENTS frame or a gap, not an end.
+    void take_front(consumer_record& r, std::vector<pending_grant>& grants) {
+        queued& q = queue.front();
         auto& ps = parts.at(q.partition);
-        std::optional<es::client::credit_window::grant> g;
-        uint64_t sub = ps.subscription_id;
         if (q.gap) {
             r = std::move(*q.gap);
             queue.pop_front();
             ps.position = std::max(ps.position.value_or(0), r.gap_last + 1);
-        } else {
-            // The record's size on the wire is the measure of byte credit.
-            const size_t bytes =
-                es::client::decode_record(q.records(), q.next_at, topic, q.partition, r);
-            q.next_at += bytes;
-            if (--q.left == 0) queue.pop_front();
-            ps.position = r.offset + 1;
-            g = ps.credit.consumed(bytes);
+            return;
         }
-        const bool commit_due = auto_commit_due();
-        lk.unlock();
-        if (g && sub != 0) {
+        // The record's size on the wire is the measure of byte credit.
+        const size_t bytes = es::client::decode_record(q.records(), q.next_at, topic, q.partition, r);
+        q.next_at += bytes;
+        if (--q.left == 0) queue.pop_front();
+        ps.position = r.offset + 1;
+        if (auto g = ps.credit.consumed(bytes); g && ps.subscription_id != 0) {
+            if (!grants.empty() && grants.back().subscription_id == ps.subscription_id) {
+                grants.back().credit.events += g->events;
+                grants.back().credit.bytes += g->bytes;
+            } else {
+                grants.push_back({ps.subscription_id, *g});
+            }
+        }
+    }
+
+    // When an auto commit is due, the positions of what earlier polls handed out, taken
+    // before this poll hands out more: as Kafka's, an auto commit never covers an event the
+    // application has not had the next poll's time to process. REQUIRES: mu held.
+    std::map<uint32_t, uint64_t> due_auto_commit() {
+        return auto_commit_due() ? uncommitted_locked() : std::map<uint32_t, uint64_t>{};
+    }
+
+    // After a poll, with mu released: grants the credit taken, then commits what was due.
+    void after_taking(const std::vector<pending_grant>& grants,
+                      const std::map<uint32_t, uint64_t>& commit_due) {
+        for (const pending_grant& g : grants) {
             std::string frame;
             protocol::encode(frame, conn->next_request_id(),
-                             protocol::credit_grant{sub, g->events, g->bytes});
+                             protocol::credit_grant{g.subscription_id, g.credit.events,
+                                                    g.credit.bytes});
             conn->send(std::move(frame));
         }
-        if (commit_due) (void)commit(false);
+        if (!commit_due.empty()) (void)commit_offsets(commit_due, false);
+    }
+
+    result<std::optional<consumer_record>> poll(uint32_t timeout_ms) {
+        std::unique_lock lk(mu);
+        auto ready = wait_queued(lk, timeout_ms);
+        if (!ready) return std::move(ready).err();
+        if (!*ready) return std::optional<consumer_record>{};
+        const auto commit_due = due_auto_commit();
+        consumer_record r;
+        std::vector<pending_grant> grants;
+        take_front(r, grants);
+        lk.unlock();
+        after_taking(grants, commit_due);
         return std::optional<consumer_record>(std::move(r));
+    }
+
+    result<size_t> poll(std::vector<consumer_record>& records, size_t max_records,
+                        uint32_t timeout_ms) {
+        std::unique_lock lk(mu);
+        auto ready = wait_queued(lk, timeout_ms);
+        if (!ready) return std::move(ready).err();
+        if (!*ready) {  // wait_queued released mu
+            records.clear();
+            return size_t{0};
+        }
+        const auto commit_due = due_auto_commit();
+        size_t n = 0;
+        std::vector<pending_grant> grants;
+        // Stops before a subscription's end: the next poll reports it.
+        while (n < max_records && !queue.empty() && !queue.front().ended) {
+            if (n == records.size()) records.emplace_back();
+            take_front(records[n++], grants);
+        }
+        records.resize(n);
+        lk.unlock();
+        after_taking(grants, commit_due);
+        return n;
     }
 
     void maybe_auto_commit() {
@@ -350,6 +416,10 @@ struct consumer::impl {
     // The positions not yet committed.
     std::map<uint32_t, uint64_t> uncommitted() const {
         std::lock_guard lk(mu);
+        return uncommitted_locked();
+    }
+    // REQUIRES: mu held.
+    std::map<uint32_t, uint64_t> uncommitted_locked() const {
         std::map<uint32_t, uint64_t> out;
         for (const auto& [p, ps] : parts)
             if (ps.position && ps.position != ps.committed) out[p] = *ps.position;
@@ -500,6 +570,12 @@ result<std::optional<consumer_record>> consumer::poll(uint32_t timeout_ms) {
     return impl_->poll(timeout_ms);
 }
 
+result<size_t> consumer::poll(std::vector<consumer_record>& records, size_t max_records,
+                              uint32_t timeout_ms) {
+    if (max_records == 0) return error{error_code::invalid_argument, "max_records must be > 0"};
+    return impl_->poll(records, max_records, timeout_ms);
+}
+
 status consumer::start(std::function<void(const consumer_record&)> handler,
                        std::function<void(const error&)> on_error) {
     if (impl_->callback_thread.joinable())
@@ -507,13 +583,14 @@ status consumer::start(std::function<void(const consumer_record&)> handler,
     impl* i = impl_.get();
     i->callback_thread =
         std::thread([i, handler = std::move(handler), on_error = std::move(on_error)] {
+            std::vector<consumer_record> records;
             while (!i->callback_stop.load()) {
-                auto r = i->poll(100);
-                if (!r) {
-                    if (on_error && r.err().code != error_code::closed) on_error(r.err());
+                auto n = i->poll(records, callback_batch_records, 100);
+                if (!n) {
+                    if (on_error && n.err().code != error_code::closed) on_error(n.err());
                     return;
                 }
-                if (*r) handler(**r);
+                for (const consumer_record& r : records) handler(r);
             }
         });
     return {};

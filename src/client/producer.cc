@@ -249,6 +249,11 @@ struct producer::impl {
             report->offset = ack ? int64_t(ack->base_offset + i) : -1;
             b->done[i](report);
         }
+        // The callbacks (and what they hold) go here, outside the lock; the buffers are kept
+        // for the next batches. The connection wrote the records before the ack came.
+        b->done.clear();
+        std::lock_guard lk(mu);
+        acc.recycle(std::move(b->records), std::move(b->done));
     }
 
     // On the I/O thread: retry when the policy says so, else report the error.

@@ -235,6 +235,77 @@ TEST_F(client_library, a_tiny_credit_window_still_delivers_everything) {
     for (size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i].offset, i);
 }
 
+TEST_F(client_library, batch_poll_hands_out_events_in_order_up_to_its_cap) {
+    create_topic("many", 1);
+    auto p = producer::create(producer_opts());
+    ASSERT_TRUE(p);
+    for (int i = 0; i < 1000; ++i) {
+        eventstream::event e;
+        e.value = std::to_string(i);
+        (void)(*p)->send_future("many", std::move(e));
+    }
+    ASSERT_TRUE((*p)->flush(30000));
+    auto c = consumer::create(consumer_opts());
+    ASSERT_TRUE(c);
+    ASSERT_TRUE((*c)->subscribe("many"));
+    std::vector<eventstream::consumer_record> records;
+    EXPECT_EQ((*c)->poll(records, 0, 100).err().code, eventstream::error_code::invalid_argument);
+    uint64_t next = 0;
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (next < 1000 && std::chrono::steady_clock::now() < until) {
+        auto n = (*c)->poll(records, 64, 100);
+        ASSERT_TRUE(n) << n.err().to_string();
+        ASSERT_EQ(records.size(), *n);
+        EXPECT_LE(*n, 64u);
+        for (const auto& r : records) {
+            ASSERT_EQ(r.kind, eventstream::record_kind::event);
+            ASSERT_EQ(r.offset, next);
+            ASSERT_EQ(r.value, std::to_string(next));
+            ++next;
+        }
+    }
+    EXPECT_EQ(next, 1000u);
+    // Nothing more: the poll waits its time and hands out nothing.
+    auto none = (*c)->poll(records, 64, 50);
+    ASSERT_TRUE(none);
+    EXPECT_EQ(*none, 0u);
+    EXPECT_TRUE(records.empty());
+    EXPECT_EQ((*c)->positions().at(0), 1000u);
+}
+
+TEST_F(client_library, an_auto_commit_covers_only_what_earlier_polls_handed_out) {
+    create_topic("ac", 1, eventstream::storage_kind::durable);
+    auto p = producer::create(producer_opts());
+    ASSERT_TRUE(p);
+    for (int i = 0; i < 10; ++i) (void)(*p)->send_future("ac", keyed("k", std::to_string(i)));
+    ASSERT_TRUE((*p)->flush(30000));
+    auto o = consumer_opts(start_position::committed(start_position::kind::earliest));
+    o.group = "g-ac";
+    o.auto_commit_interval_ms = 1;
+    auto c = consumer::create(o);
+    ASSERT_TRUE(c);
+    ASSERT_TRUE((*c)->subscribe("ac"));
+    std::vector<eventstream::consumer_record> records;
+    auto n = (*c)->poll(records, 4, 5000);
+    ASSERT_TRUE(n && *n > 0) << (n ? "none" : n.err().to_string());
+    const uint64_t first_batch = *n;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    // This poll is past the interval: it commits the first batch's end, not its own.
+    n = (*c)->poll(records, 4, 5000);
+    ASSERT_TRUE(n && *n > 0);
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    std::optional<uint64_t> committed;
+    while (std::chrono::steady_clock::now() < until) {
+        auto got = (*c)->committed(0);
+        ASSERT_TRUE(got) << got.err().to_string();
+        committed = *got;
+        if (committed) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    ASSERT_TRUE(committed);
+    EXPECT_EQ(*committed, first_batch);
+}
+
 TEST_F(client_library, callback_consumer_and_auto_commit_on_close) {
     create_topic("cb", 2, eventstream::storage_kind::durable);
     auto p = producer::create(producer_opts());

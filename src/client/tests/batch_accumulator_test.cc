@@ -117,6 +117,31 @@ TEST(batch_accumulator, seals_a_batch_at_the_event_cap_without_waiting) {
     EXPECT_EQ(values(ready[1]).at(0), "3");
 }
 
+TEST(batch_accumulator, a_finished_batchs_buffers_serve_the_next_batch) {
+    batch_accumulator acc(limits(2, 1 << 20, 1000 * ms, 4));
+    acc.add("t", 0, ev("a"), 0);
+    acc.add("t", 0, ev("b"), 0);
+    auto ready = acc.take_ready(0, false);
+    ASSERT_EQ(ready.size(), 1u);
+    std::string records = std::move(ready[0].records);
+    records.reserve(64 * 1024);
+    const char* storage = records.data();
+    std::vector<delivery_callback> done = std::move(ready[0].done);
+    done.clear();
+    done.reserve(100);
+    const auto* callbacks = done.data();
+    acc.finished("t", 0);
+    acc.recycle(std::move(records), std::move(done));
+    // The next batch writes its records into the recycled buffers, emptied first.
+    acc.add("t", 0, ev("c"), 0);
+    acc.add("t", 0, ev("d"), 0);
+    ready = acc.take_ready(0, false);
+    ASSERT_EQ(ready.size(), 1u);
+    EXPECT_EQ(ready[0].records.data(), storage);
+    EXPECT_EQ(ready[0].done.data(), callbacks);
+    EXPECT_EQ(values(ready[0]), (std::vector<std::string>{"c", "d"}));
+}
+
 TEST(batch_accumulator, seals_before_an_event_that_would_cross_the_byte_cap) {
     batch_accumulator acc(limits(1000, 200, 1000 * ms, 4));
     acc.add("t", 0, ev("a", 80), 0);
