@@ -102,6 +102,19 @@ std::vector<config_field> make_fields() {
                      return {};
                  },
                  [](const node_config& c) { return c.bind; }});
+    f.push_back({"advertise_host",
+                 "host clients are told to reach this node at (metadata, not-leader answers); "
+                 "default: the bind address, or with a wildcard bind this node's peers entry, "
+                 "else the host name",
+                 [](node_config& c, std::string_view t) -> status {
+                     if (t.find_first_of(" :/@,") != std::string_view::npos) {
+                         return field_error("advertise_host",
+                                            "must be a host name or IPv4 address (no port)");
+                     }
+                     c.advertise_host = t;
+                     return {};
+                 },
+                 [](const node_config& c) { return c.advertise_host; }});
     f.push_back(port_field("http_port", "HTTP port (REST, WebSocket, /metrics, health); 0 = any",
                            &node_config::http_port));
     f.push_back(port_field("grpc_port", "gRPC port; 0 = any", &node_config::grpc_port));

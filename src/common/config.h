@@ -26,6 +26,10 @@ struct node_config {
     std::string data_dir = "./data";
     // Address every listener binds to. 127.0.0.1 keeps the quick start private to this machine.
     std::string bind = "127.0.0.1";
+    // The host clients are told to reach this node at (METADATA, a "not leader" answer's
+    // leader), as Kafka's advertised listeners. Empty: the bind address; with a wildcard bind
+    // (0.0.0.0, ::), this node's host in peers, else the machine's host name.
+    std::string advertise_host;
     // Listener ports; 0 picks a free port, written to <data_dir>/ports.json.
     uint16_t http_port = 8080;
     uint16_t grpc_port = 8081;

@@ -464,6 +464,10 @@ class cluster_impl final : public cluster {
             uint64_t next = from;
             std::string last_error = "no other replica to fetch from";
             for (int round = 0; round < 3 && next < end; ++round) {
+                // Sources that no longer hold `next` (retention), and the lowest offset they
+                // start at.
+                size_t gone = 0;
+                uint64_t gone_until = UINT64_MAX;
                 for (const member& m : sources) {
                     while (next < end) {
                         auto r = host_->call(m.address,
@@ -484,6 +488,10 @@ class cluster_impl final : public cluster {
                                                   " sent more events than asked for");
                         }
                         if (reply->count == 0) {
+                            if (reply->start_offset > next) {
+                                ++gone;
+                                gone_until = std::min(gone_until, reply->start_offset);
+                            }
                             last_error = "node " + std::to_string(m.id) + " holds offsets " +
                                          std::to_string(reply->start_offset) + ".." +
                                          std::to_string(reply->end_offset) + ", not " +
@@ -496,6 +504,8 @@ class cluster_impl final : public cluster {
                                              reply->count}};
                         ES_TRY(store_.append(std::span(&batch, 1), false));
                         next += reply->count;
+                        gone = 0;
+                        gone_until = UINT64_MAX;
                     }
                     if (next >= end) {
                         spdlog::info(
@@ -504,6 +514,19 @@ class cluster_impl final : public cluster {
                             topic_id, partition, from, end, m.id);
                         break;
                     }
+                }
+                if (next < end && gone == sources.size()) {
+                    // Gone by retention on every other replica: this replica starts where they
+                    // do, as a Kafka follower truncates to its leader's log start, rather
+                    // than fail every install of the snapshot for ever.
+                    const uint64_t to = std::min(gone_until, end);
+                    ES_TRY(store_.skip_to(topic_id, partition, to));
+                    spdlog::warn(
+                        "cluster: offsets {}..{} of topic {}/{} are gone by retention on every "
+                        "other replica; this replica now starts at {}",
+                        next, to - 1, topic_id, partition, to);
+                    next = to;
+                    --round;  // not a failed round
                 }
             }
             if (next >= end) return {};

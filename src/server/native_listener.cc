@@ -23,7 +23,6 @@ result<std::unique_ptr<native_listener>> native_listener::create(asio::io_contex
         udp_publish_receiver::open(io, endpoint.address(), endpoint.port(), engine, l->metrics_);
     if (!udp) return std::move(udp).err();
     l->udp_ = std::move(*udp);
-    l->context_->host = endpoint.address().to_string();
     l->context_->port = endpoint.port();
     native_listener* self = l.get();
     l->loop_ = std::make_unique<accept_loop>(
@@ -36,7 +35,7 @@ native_listener::native_listener(core::engine& engine, native_options options,
                                  metrics::registry* registry)
     : metrics_(registry) {
     context_ =
-        std::make_shared<native_context>(native_context{engine, options, metrics_, {}, 0, {}});
+        std::make_shared<native_context>(native_context{engine, options, metrics_, 0, {}});
     context_->on_closed = [this](uint64_t id) {
         metrics_.connections->sub(1);
         std::lock_guard lock(mutex_);

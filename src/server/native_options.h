@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 #include "protocol/frame_format.h"
 
@@ -43,8 +44,9 @@ struct native_options {
     uint32_t write_timeout_ms = 30'000;
     // Connections open at once; more are refused with ERROR queue_full.
     uint32_t connections_max = 10'000;
-    // This node, for HELLO_OK and METADATA_INFO.
+    // This node, for HELLO_OK and METADATA_INFO: its id and the host clients reach it at.
     uint32_t node_id = 1;
+    std::string host = "127.0.0.1";
 };
 
 }  // namespace es::server

@@ -39,7 +39,6 @@ struct native_context {
     core::engine& engine;
     native_options options;
     native_metrics& metrics;
-    std::string host;  // the address the node is bound to, for METADATA_INFO
     uint16_t port = 0;
     // Called once, on the session's strand, when the session is over.
     std::function<void(uint64_t session_id)> on_closed;

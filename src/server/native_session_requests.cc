@@ -135,7 +135,7 @@ void native_session::metadata(const protocol::frame& f) {
     if (layout) {
         for (const auto& n : layout->nodes) r.nodes.push_back({n.id, n.host, n.native_port});
     } else {
-        r.nodes.push_back({context_->options.node_id, context_->host, context_->port});
+        r.nodes.push_back({context_->options.node_id, context_->options.host, context_->port});
     }
     auto add = [&](const core::topic_info& info) {
         protocol::topic_leaders t;

@@ -7,6 +7,8 @@
 #include <spdlog/spdlog.h>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/ip/host_name.hpp>
 #include <boost/asio/signal_set.hpp>
 
 #include <atomic>
@@ -59,6 +61,19 @@ core::engine_options engine_options_of(const node_config& c, metrics::registry* 
     o.durable = durable;
     o.cluster = cluster;
     return o;
+}
+
+// The host clients are told to reach this node at (node_config::advertise_host): the option,
+// else a specific bind address (or name), else with a wildcard bind this node's host in peers,
+// else the machine's host name.
+std::string advertised_host(const node_config& c, const std::string& peers_host) {
+    if (!c.advertise_host.empty()) return c.advertise_host;
+    boost::system::error_code ec;
+    const auto bound = boost::asio::ip::make_address(c.bind, ec);
+    if (ec || !bound.is_unspecified()) return c.bind;
+    if (!peers_host.empty()) return peers_host;
+    std::string name = boost::asio::ip::host_name(ec);
+    return ec || name.empty() ? std::string("127.0.0.1") : name;
 }
 
 storage::store_service_options store_options_of(const node_config& c) {
@@ -189,6 +204,7 @@ status node::impl::start_steps() {
         std::make_unique<storage::store_service>(*store, store_options_of(config), &metrics);
     store_service->start();
     uint16_t cluster_port = config.cluster_port;  // in a cluster: the one the peers know
+    std::string peers_host;                       // this node's host in peers, if listed
     if (clustered) {
         replication::cluster_options co;
         co.node_id = config.node_id;
@@ -198,6 +214,7 @@ status node::impl::start_steps() {
             if (p.node_id == config.node_id) {
                 self_listed = true;
                 cluster_port = p.port;
+                peers_host = p.host;
             }
         }
         if (!self_listed) {
@@ -284,6 +301,8 @@ status node::impl::start_steps() {
     native_opts.write_timeout_ms = config.native_write_timeout_ms;
     native_opts.connections_max = config.native_connections_max;
     native_opts.node_id = config.node_id;
+    const std::string advertised = advertised_host(config, peers_host);
+    native_opts.host = advertised;
     auto native_created =
         native_listener::create(io, std::move(*native_acceptor), *engine, native_opts, &metrics);
     if (!native_created) return std::move(native_created).err();
@@ -298,8 +317,7 @@ status node::impl::start_steps() {
     ports.grpc = grpc->port();
     ports.native = native->local_endpoint().port();
     if (clustered) {
-        cluster->set_client_endpoint(http_ep.address().to_string(), ports.native, ports.http,
-                                     ports.grpc);
+        cluster->set_client_endpoint(advertised, ports.native, ports.http, ports.grpc);
         ES_TRY(cluster->start(*engine));
         ports.cluster = cluster->port();
     } else {

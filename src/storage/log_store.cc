@@ -437,16 +437,8 @@ result<partition_bounds> log_store::apply_retention(uint64_t topic_id, uint32_t 
         ps.start_offset = new_start;
         ps.stored_bytes = bytes;
     }
-    rocksdb::WriteBatch wb;
-    rocksdb::ColumnFamilyHandle* cf = t->cf.get();
-    for (key_kind kind : {key_kind::data, key_kind::index}) {
-        added(wb.DeleteRange(cf, format::batch_key(kind, partition, 0),
-                             format::batch_key(kind, partition, new_start)));
-    }
-    added(wb.Put(cf, format::partition_key(key_kind::meta, partition),
-                 format::encode_meta_value({new_start, ps.end_offset})));
     // Not synced: lost at a crash, it only brings deleted events back until the next pass.
-    const rocksdb::Status s = m.db->Write(m.topic_write_options(false), &wb);
+    const rocksdb::Status s = m.write_log_start(*t, partition, new_start, ps.end_offset);
     if (!s.ok()) {
         std::unique_lock lock(m.state_mutex);
         ps.batches.insert(ps.batches.begin(), removed.begin(), removed.end());
@@ -456,6 +448,43 @@ result<partition_bounds> log_store::apply_retention(uint64_t topic_id, uint32_t 
                             "retention of " + t->where(partition) + " in the store at " + m.path);
     }
     return partition_bounds{new_start, ps.end_offset, bytes};
+}
+
+status log_store::skip_to(uint64_t topic_id, uint32_t partition, uint64_t offset) {
+    impl& m = *impl_;
+    std::lock_guard write(m.write_mutex);
+    auto found = m.find_locked(topic_id, partition);
+    if (!found) return std::move(found).err();
+    const std::shared_ptr<topic_state> t = std::move(*found);
+    partition_state& ps = t->partitions[partition];  // read unlocked: write_mutex is held
+    if (offset < ps.end_offset) {
+        return make_error(errc::invalid_argument,
+                          t->where(partition) + " ends at offset " +
+                              std::to_string(ps.end_offset) + ": cannot skip to " +
+                              std::to_string(offset));
+    }
+    if (offset == ps.end_offset && ps.batches.empty()) return {};
+    const partition_state before{ps.start_offset, ps.end_offset, ps.stored_bytes, {}};
+    std::deque<batch_entry> removed;
+    {
+        // The index changes before the range deletes (see the top of this file).
+        std::unique_lock lock(m.state_mutex);
+        removed.swap(ps.batches);
+        ps.start_offset = offset;
+        ps.end_offset = offset;
+        ps.stored_bytes = 0;
+    }
+    const rocksdb::Status s = m.write_log_start(*t, partition, offset, offset);
+    if (!s.ok()) {
+        std::unique_lock lock(m.state_mutex);
+        ps.batches.swap(removed);
+        ps.start_offset = before.start_offset;
+        ps.end_offset = before.end_offset;
+        ps.stored_bytes = before.stored_bytes;
+        return from_rocksdb(s, "skipping " + t->where(partition) + " to offset " +
+                                   std::to_string(offset) + " in the store at " + m.path);
+    }
+    return {};
 }
 
 // --- consumer-group offsets ---

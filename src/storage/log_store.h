@@ -145,6 +145,14 @@ class log_store {
     result<partition_bounds> apply_retention(uint64_t topic_id, uint32_t partition,
                                              uint64_t retention_bytes, int64_t older_than_ns);
 
+    // Moves a partition that lacks offsets [end, offset) for good (a replica catching up
+    // from one whose retention deleted them) to start and end at `offset`: every batch it
+    // holds goes, as a Kafka follower truncates to its leader's log start. Not synced (a
+    // cluster flushes after a catch-up). Errors: invalid_argument when offset < end (the
+    // partition holds or passed it), not_found, io_error. No-op when offset == end and the
+    // partition is empty.
+    status skip_to(uint64_t topic_id, uint32_t partition, uint64_t offset);
+
     // --- consumer-group offsets ---
     // Stores `offset` (the next offset the group will read) for (group, partition).
     status commit_offset(uint64_t topic_id, std::string_view group, uint32_t partition,

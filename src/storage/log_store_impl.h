@@ -181,6 +181,23 @@ struct log_store::impl {
         return wo;
     }
 
+    // Persists a partition's new bounds after its log start moved up: deletes the batches (data
+    // and index) below `start` and writes the bounds, not synced. The in-memory index must
+    // already be changed (see the top of log_store.cc).
+    rocksdb::Status write_log_start(const log_store_detail::topic_state& t, uint32_t partition,
+                                    uint64_t start, uint64_t end) const {
+        rocksdb::WriteBatch wb;
+        rocksdb::ColumnFamilyHandle* cf = t.cf.get();
+        for (auto kind : {format::key_kind::data, format::key_kind::index}) {
+            log_store_detail::added(wb.DeleteRange(cf, format::batch_key(kind, partition, 0),
+                                                   format::batch_key(kind, partition, start)));
+        }
+        log_store_detail::added(
+            wb.Put(cf, format::partition_key(format::key_kind::meta, partition),
+                   format::encode_meta_value({start, end})));
+        return db->Write(topic_write_options(false), &wb);
+    }
+
     // The live topic with this id. REQUIRES: state_mutex held.
     result<std::shared_ptr<log_store_detail::topic_state>> find(uint64_t topic_id) const {
         auto it = topics.find(topic_id);

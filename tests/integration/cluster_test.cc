@@ -105,7 +105,8 @@ class cluster_test : public server_process_fixture {
 
     // Publishes `count` numbered events, one batch of `batch` at a time, with acks=all; returns
     // the acknowledged sequence numbers.
-    std::vector<uint64_t> publish(node& n, uint64_t& next_seq, int count, int batch) {
+    std::vector<uint64_t> publish(node& n, uint64_t& next_seq, int count, int batch,
+                                  size_t pad = 0) {
         std::vector<uint64_t> acked;
         auto client = http_test_client::connect(n.ports.http);
         EXPECT_TRUE(client);
@@ -115,7 +116,9 @@ class cluster_test : public server_process_fixture {
             std::vector<uint64_t> seqs;
             for (int i = 0; i < batch; ++i) {
                 seqs.push_back(next_seq);
-                events.push_back({{"payload", {{"seq", next_seq++}}}});
+                json payload = {{"seq", next_seq++}};
+                if (pad > 0) payload["pad"] = std::string(pad, 'p');
+                events.push_back({{"payload", std::move(payload)}});
             }
             auto r = client->request("POST", "/v1/events?acks=all",
                                      json{{"topic", topic_name}, {"events", events}}.dump());
@@ -126,8 +129,9 @@ class cluster_test : public server_process_fixture {
         return acked;
     }
 
-    // Every event of partition 0 on node n, in offset order (-1 for a probe event).
-    std::vector<int64_t> read_all(node& n) {
+    // Every event of partition 0 on node n from offset `from`, in offset order (-1 for a
+    // probe event).
+    std::vector<int64_t> read_all(node& n, uint64_t from = 0) {
         std::vector<int64_t> out;
         auto info = http_call(n.ports.http, "GET", std::string("/v1/topics/") + topic_name);
         EXPECT_TRUE(info && info->status == 200) << (info ? info->body : info.err().message);
@@ -137,7 +141,7 @@ class cluster_test : public server_process_fixture {
         auto client = http_test_client::connect(n.ports.http);
         EXPECT_TRUE(client);
         if (!client) return out;
-        for (uint64_t o = 0; o < end; ++o) {
+        for (uint64_t o = from; o < end; ++o) {
             const std::string id = std::string(topic_name) + ".0." + std::to_string(o);
             auto r = client->request("GET", "/v1/events/" + id);
             EXPECT_TRUE(r && r->status == 200)
@@ -163,22 +167,48 @@ class cluster_test : public server_process_fixture {
         return false;
     }
 
+    // Restarts `down` and waits until it holds every event `leader` holds; returns that end
+    // offset (nullopt after a failed assertion).
+    std::optional<uint64_t> restart_and_catch_up(node& down, node& leader) {
+        EXPECT_TRUE(start(down));
+        if (down.process == nullptr) return std::nullopt;
+        auto info = http_call(leader.ports.http, "GET", std::string("/v1/topics/") + topic_name);
+        EXPECT_TRUE(info && info->status == 200);
+        if (!info || info->status != 200) return std::nullopt;
+        const uint64_t end =
+            json::parse(info->body)["partition_detail"][0]["end_offset"].get<uint64_t>();
+        if (!caught_up(down, end, 60s)) {
+            ADD_FAILURE() << "node " << down.id << " did not catch up to " << end
+                          << "; its log:\n"
+                          << down.process->log();
+            return std::nullopt;
+        }
+        return end;
+    }
+
+    // Partition 0's start offset on node n (nullopt after a failed assertion).
+    std::optional<uint64_t> start_offset(node& n) {
+        auto info = http_call(n.ports.http, "GET", std::string("/v1/topics/") + topic_name);
+        EXPECT_TRUE(info && info->status == 200) << (info ? info->body : info.err().message);
+        if (!info || info->status != 200) return std::nullopt;
+        return json::parse(info->body)["partition_detail"][0]["start_offset"].get<uint64_t>();
+    }
+
     // Starts the 3 nodes, creates the RF=3 topic through the controller, and returns the
     // partition's leader (nullptr after a failed assertion).
-    node* bring_up() {
+    node* bring_up(const json& topic_settings = json::object()) {
         for (node& n : nodes_) {
             EXPECT_TRUE(start(n));
             if (n.process == nullptr) return nullptr;
         }
         // Topic admin goes through the controller: the nodes that are not it answer 421.
         std::string refusal;
-        auto created = any_node("POST", "/v1/topics",
-                                json{{"name", topic_name},
-                                     {"partitions", 1},
-                                     {"storage", "durable"},
-                                     {"replication_factor", 3}}
-                                    .dump(),
-                                30s, &refusal);
+        json topic = {{"name", topic_name},
+                      {"partitions", 1},
+                      {"storage", "durable"},
+                      {"replication_factor", 3}};
+        topic.update(topic_settings);
+        auto created = any_node("POST", "/v1/topics", topic.dump(), 30s, &refusal);
         EXPECT_TRUE(created) << "no controller took the topic; last refusal: " << refusal;
         if (!created) return nullptr;
         EXPECT_EQ(created->status, 201) << created->body;
@@ -324,6 +354,8 @@ TEST_F(cluster_test, long_poll_group_commits_reach_the_replicated_offset) {
 }
 
 TEST_F(cluster_test, every_node_names_the_partition_leader_in_metadata) {
+    // Listening on every address: each node advertises its host from peers, not 0.0.0.0.
+    extra_flags_["bind"] = "0.0.0.0";
     node* first = bring_up();
     ASSERT_NE(first, nullptr);
     // What every node answers to METADATA and DESCRIBE_TOPIC over the native protocol: the
@@ -360,6 +392,7 @@ TEST_F(cluster_test, every_node_names_the_partition_leader_in_metadata) {
             ASSERT_GE(a.node_id, 1u);
             ASSERT_LE(a.node_id, 3u);
             EXPECT_EQ(a.native_port, nodes_[a.node_id - 1].ports.native) << "node " << a.node_id;
+            EXPECT_EQ(a.host, "127.0.0.1") << "node " << a.node_id;
         }
         std::string out;
         protocol::encode_describe_topic(out, 6, protocol::topic_name_request{topic_name});
@@ -551,14 +584,9 @@ TEST_F(cluster_test, a_replica_down_past_compaction_catches_up_through_a_snapsho
     ASSERT_EQ(acked.size(), 400u);
     std::this_thread::sleep_for(1s);
 
-    ASSERT_TRUE(start(down));
-    auto lead_info = http_call(first->ports.http, "GET", std::string("/v1/topics/") + topic_name);
-    ASSERT_TRUE(lead_info && lead_info->status == 200);
-    const uint64_t end =
-        json::parse(lead_info->body)["partition_detail"][0]["end_offset"].get<uint64_t>();
-    ASSERT_TRUE(caught_up(down, end, 60s))
-        << "node " << down.id << " did not catch up to " << end << "; its log:\n"
-        << down.process->log();
+    const auto caught = restart_and_catch_up(down, *first);
+    ASSERT_TRUE(caught);
+    const uint64_t end = *caught;
     // It got there through the snapshot: it fetched the events the snapshot covers first.
     EXPECT_NE(down.process->log().find("before installing a snapshot"), std::string::npos)
         << down.process->log();
@@ -591,6 +619,48 @@ TEST_F(cluster_test, a_replica_down_past_compaction_catches_up_through_a_snapsho
 // and a snapshot lets libraft drop the log before it, so each node flushes its store before it
 // stores a snapshot. Every node killed at once, after several snapshots, comes back with every
 // acknowledged event: from its store up to the snapshot, from its Raft log after it.
+TEST_F(cluster_test, a_replica_down_past_retention_starts_where_the_others_do) {
+    // As above, and the topic keeps only 64 KiB: by the time the replica is back, the events
+    // it lacks are gone from the other replicas too. It cannot fetch them for the snapshot,
+    // so it starts its log where they start theirs instead of failing the install for ever.
+    extra_flags_ = {{"raft_snapshot_threshold", "32"}, {"raft_snapshot_trailing", "16"}};
+    node* first = bring_up(json{{"retention_bytes", 64 * 1024}, {"max_event_bytes", 4096}});
+    ASSERT_NE(first, nullptr);
+    node& down = first != &nodes_[0] ? nodes_[0] : nodes_[1];
+    down.process->stop(SIGKILL, 10s);
+    down.process = nullptr;
+    std::this_thread::sleep_for(1s);
+    uint64_t seq = 0;
+    const auto acked = publish(*first, seq, 400, 4, 1000);  // ~400 KB in 100 batches
+    ASSERT_EQ(acked.size(), 400u);
+    // Retention runs every second on each node.
+    std::optional<uint64_t> lead_start;
+    for (int i = 0; i < 50 && lead_start.value_or(0) == 0; ++i) {
+        std::this_thread::sleep_for(100ms);
+        lead_start = start_offset(*first);
+    }
+    ASSERT_TRUE(lead_start && *lead_start > 8) << "retention did not run on the leader";
+
+    const auto caught = restart_and_catch_up(down, *first);
+    ASSERT_TRUE(caught);
+    const uint64_t end = *caught;
+    EXPECT_NE(down.process->log().find("gone by retention on every other replica"),
+              std::string::npos)
+        << down.process->log();
+    // What it holds is what the leader holds, offset for offset, from where both hold events.
+    const auto down_start = start_offset(down);
+    lead_start = start_offset(*first);
+    ASSERT_TRUE(down_start && lead_start);
+    EXPECT_GT(*down_start, 8u);
+    const uint64_t from = std::max(*down_start, *lead_start);
+    ASSERT_LT(from, end);
+    EXPECT_EQ(read_all(down, from), read_all(*first, from));
+    // And it goes on as a replica: a new batch reaches it.
+    const auto more = publish(*first, seq, 4, 4);
+    ASSERT_EQ(more.size(), 4u);
+    EXPECT_TRUE(caught_up(down, end + 4, 30s));
+}
+
 TEST_F(cluster_test, every_node_killed_after_snapshots_comes_back_with_every_acknowledged_event) {
     extra_flags_ = {{"raft_snapshot_threshold", "32"}, {"raft_snapshot_trailing", "16"}};
     node* first = bring_up();

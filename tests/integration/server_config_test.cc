@@ -5,8 +5,12 @@
 #include <sstream>
 #include <string>
 
+#include <unistd.h>
+
+#include "protocol/codec.h"
 #include "tests/integration/server_process_fixture.h"
 #include "tests/integration/test_http_client.h"
+#include "tests/integration/test_native_client.h"
 
 namespace es::test {
 namespace {
@@ -48,6 +52,45 @@ TEST_F(server_config_test, unknown_yaml_key_exits_2_naming_the_key) {
     options.extra_args = {"--config", write_file("config.yaml", "http_prot: 8080\n")};
     const std::string log = expect_usage_error(options);
     EXPECT_NE(log.find("http_prot"), std::string::npos) << log;
+}
+
+// The host METADATA tells clients to reach the node at (here, of a node listening on every
+// address).
+std::string advertised_host(uint16_t native_port) {
+    auto c = native_test_client::connect(native_port);
+    EXPECT_TRUE(c) << c.err().message;
+    if (!c) return {};
+    auto ok = (*c)->handshake();
+    EXPECT_TRUE(ok) << ok.err().message;
+    std::string out;
+    protocol::encode(out, 2, protocol::metadata_request{});
+    auto f = call_skipping_pushes(**c, out);
+    EXPECT_TRUE(f) << f.err().message;
+    if (!f) return {};
+    auto m = protocol::decode_metadata_reply(f->body);
+    EXPECT_TRUE(m && m->nodes.size() == 1);
+    return m && m->nodes.size() == 1 ? m->nodes[0].host : std::string();
+}
+
+TEST_F(server_config_test, metadata_advertises_the_host_clients_reach_the_node_at) {
+    server_launch options;
+    options.flags["bind"] = "0.0.0.0";
+    options.flags["advertise_host"] = "broker-1.example";
+    server::ports_record ports;
+    server_process* node = start_ready(options, &ports);
+    ASSERT_NE(node, nullptr);
+    EXPECT_EQ(advertised_host(ports.native), "broker-1.example");
+    node->stop();
+    // Without the option a wildcard bind is never advertised: the host name stands for it.
+    options.flags.erase("advertise_host");
+    node = start_ready(options, &ports);
+    ASSERT_NE(node, nullptr);
+    char name[256] = {};
+    ASSERT_EQ(::gethostname(name, sizeof name - 1), 0);
+    EXPECT_EQ(advertised_host(ports.native), std::string(name));
+    node->stop();
+    options.flags["advertise_host"] = "broker-1.example:7070";
+    EXPECT_NE(expect_usage_error(options).find("advertise_host"), std::string::npos);
 }
 
 TEST_F(server_config_test, unknown_flag_exits_2) {

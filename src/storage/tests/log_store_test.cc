@@ -475,6 +475,42 @@ TEST_F(log_store_test, retention_by_age_can_empty_a_partition_which_keeps_its_of
     EXPECT_EQ(bounds().end_offset, 11u);
 }
 
+TEST_F(log_store_test, skip_to_drops_everything_and_goes_on_from_the_new_offset) {
+    append(simple_run(0, 3, 100));
+    append(simple_run(3, 3, 200));
+    // Not backwards, nor into what it holds.
+    EXPECT_EQ(store_->skip_to(orders, 0, 5).err().code, errc::invalid_argument);
+    EXPECT_EQ(store_->skip_to(orders, 7, 50).err().code, errc::not_found);
+    EXPECT_EQ(bounds().end_offset, 6u);
+
+    ASSERT_TRUE(store_->skip_to(orders, 0, 40));
+    EXPECT_EQ(bounds().start_offset, 40u);
+    EXPECT_EQ(bounds().end_offset, 40u);
+    EXPECT_EQ(bounds().stored_bytes, 0u);
+    EXPECT_EQ(read_offsets(0), range(0, 0));
+    EXPECT_FALSE(store_->lookup(orders, 0, 4).value());
+    // The other partitions are untouched; this one goes on from 40.
+    append(simple_run(0, 2), 1);
+    const auto hole = simple_run(41, 1);
+    const append_batch h = hole.to(orders, 0);
+    EXPECT_FALSE(store_->append({&h, 1}, false));
+    append(simple_run(40, 2, 300));
+    EXPECT_EQ(read_offsets(0), range(40, 42));
+    ASSERT_TRUE(store_->flush(orders));
+    reopen();
+    EXPECT_EQ(bounds().start_offset, 40u);
+    EXPECT_EQ(bounds().end_offset, 42u);
+    EXPECT_EQ(read_offsets(0, 1000, 1 << 20, 1), range(0, 2));
+    EXPECT_EQ(read_offsets(0), range(40, 42));
+    // To its own end: it keeps its offsets and holds nothing; once more, nothing changes.
+    ASSERT_TRUE(store_->skip_to(orders, 1, 2));
+    EXPECT_EQ(bounds(1).start_offset, 2u);
+    EXPECT_EQ(bounds(1).end_offset, 2u);
+    EXPECT_EQ(read_offsets(0, 1000, 1 << 20, 1), range(0, 0));
+    ASSERT_TRUE(store_->skip_to(orders, 1, 2));
+    EXPECT_EQ(bounds(1).start_offset, 2u);
+}
+
 TEST_F(log_store_test, retention_with_nothing_to_drop_changes_nothing) {
     append(simple_run(0, 3, 500));
     auto b = store_->apply_retention(orders, 0, UINT64_MAX, 100);
