@@ -601,14 +601,16 @@ class cluster_impl final : public cluster {
             if (info.id >= state.next_topic_id() || state.find_topic(info.id) != nullptr) continue;
             for (uint32_t p = 0; p < info.partitions.size(); ++p) {
                 const uint64_t gid = partition_group_id(info.id, p);
-                if (find_group(gid)) {
-                    {
-                        std::lock_guard lock(groups_mutex_);
-                        groups_.erase(gid);
-                        machines_.erase(gid);
-                        leading_term_.erase(gid);
-                    }
-                    (void)host_->close_group(gid, true);
+                {
+                    std::lock_guard lock(groups_mutex_);
+                    groups_.erase(gid);
+                    machines_.erase(gid);
+                    leading_term_.erase(gid);
+                }
+                // Open or not (deleted while this node was down), its Raft files go.
+                if (auto s = host_->close_group(gid, true); !s) {
+                    spdlog::error("cluster: cannot remove the Raft group of {}/{}: {}",
+                                  info.config.name, p, s.err().message);
                 }
                 refusals_.erase({info.id, p});
             }

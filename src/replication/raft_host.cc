@@ -628,14 +628,17 @@ class host_impl final : public raft_host {
         {
             std::lock_guard lock(mutex_);
             auto it = groups_.find(group_id);
-            if (it == groups_.end() || !it->second) {
-                return make_error(errc::not_found,
-                                  "raft group " + std::to_string(group_id) + " is not open");
+            if (it != groups_.end() && it->second) {
+                group = std::move(it->second);
+                groups_.erase(it);
             }
-            group = std::move(it->second);
-            groups_.erase(it);
         }
-        group->close();
+        if (group) {
+            group->close();
+        } else if (!erase) {
+            return make_error(errc::not_found,
+                              "raft group " + std::to_string(group_id) + " is not open");
+        }
         if (erase) {
             const fs::path dir = fs::path(options_.dir) / ("g" + std::to_string(group_id));
             std::error_code ec;

@@ -161,7 +161,8 @@ class raft_host {
     virtual result<std::shared_ptr<raft_group>> open_group(
         group_options options, std::shared_ptr<state_machine> machine) = 0;
     // Closes the group and waits until libraft is done with it; with `erase` its Raft files
-    // are removed too (the topic was deleted). Error: not_found.
+    // are removed too (the topic was deleted), also when the group is not open (deleted
+    // while this node was down). Errors: not_found (not open, without `erase`), io_error.
     virtual status close_group(uint64_t group_id, bool erase) = 0;
 
     // --- node-to-node requests, over the same cluster port ---

@@ -10,6 +10,7 @@
 #include <signal.h>
 
 #include <chrono>
+#include <filesystem>
 #include <map>
 #include <optional>
 #include <set>
@@ -659,6 +660,36 @@ TEST_F(cluster_test, a_replica_down_past_retention_starts_where_the_others_do) {
     const auto more = publish(*first, seq, 4, 4);
     ASSERT_EQ(more.size(), 4u);
     EXPECT_TRUE(caught_up(down, end + 4, 30s));
+}
+
+TEST_F(cluster_test, a_topic_deleted_while_a_replica_is_down_leaves_no_raft_files_there) {
+    node* first = bring_up();
+    ASSERT_NE(first, nullptr);
+    node& down = first != &nodes_[0] ? nodes_[0] : nodes_[1];
+    // The Raft groups' directories on a node: g0 is the controller's, the others partitions'.
+    auto group_dirs = [](const node& n) {
+        std::set<std::string> out;
+        for (const auto& e : std::filesystem::directory_iterator(n.data_dir + "/raft")) {
+            out.insert(e.path().filename().string());
+        }
+        return out;
+    };
+    ASSERT_EQ(group_dirs(down).size(), 2u);  // the controller and partition 0
+    ASSERT_TRUE(down.process->stop(SIGTERM, 10s));
+    down.process = nullptr;
+    auto deleted = any_node("DELETE", std::string("/v1/topics/") + topic_name, "", 30s);
+    ASSERT_TRUE(deleted);
+    ASSERT_EQ(deleted->status, 200) << deleted->body;
+
+    ASSERT_TRUE(start(down));
+    const auto deadline = std::chrono::steady_clock::now() + 20s;
+    while (group_dirs(down).size() > 1 && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(100ms);
+    }
+    EXPECT_EQ(group_dirs(down), (std::set<std::string>{"g0"})) << down.process->log();
+    auto gone = http_call(down.ports.http, "GET", std::string("/v1/topics/") + topic_name);
+    ASSERT_TRUE(gone);
+    EXPECT_EQ(gone->status, 404) << gone->body;
 }
 
 TEST_F(cluster_test, every_node_killed_after_snapshots_comes_back_with_every_acknowledged_event) {

@@ -619,6 +619,18 @@ TEST_F(raft_host_test, single_node_group_close_with_erase_removes_its_directory)
     ASSERT_FALSE(missing);
     EXPECT_EQ(missing.err().code, errc::not_found);
 
+    // A group closed and kept, whose topic is deleted later (this node was down then): erase
+    // removes its files without it being open. A group that never was: nothing to remove.
+    open(solo, 8);
+    ASSERT_TRUE(propose_on_leader(8, "kept").outcome);
+    ASSERT_TRUE(solo.host->close_group(8, false));
+    const fs::path kept = fs::path(solo.dir) / "g8";
+    EXPECT_TRUE(fs::exists(kept / "raft-vote-1"));
+    closed = solo.host->close_group(8, true);
+    ASSERT_TRUE(closed) << closed.err().message;
+    EXPECT_FALSE(fs::exists(kept));
+    EXPECT_TRUE(solo.host->close_group(9, true));
+
     // A new group must name this node among its voters.
     group_options stranger;
     stranger.group_id = 6;
