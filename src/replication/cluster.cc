@@ -587,16 +587,9 @@ class cluster_impl final : public cluster {
     void reconcile() {
         if (stopped_) return;
         const controller_state state = controller_->copy();
-        for (const auto& [name, t] : state.topics()) {
-            auto tp = engine_->create_replicated_topic(t.config, t.id);
-            if (!tp) {
-                spdlog::error("cluster: cannot create topic '{}' (id {}) here: {}", name, t.id,
-                              tp.err().message);
-                continue;
-            }
-            open_partitions(*tp, t, state);
-        }
         // A topic here whose id the controller has assigned but no longer lists was deleted.
+        // First: a topic made again under its name (while this node was down) is created
+        // below only once the old one is gone.
         for (const auto& info : engine_->list_topics()) {
             if (info.id >= state.next_topic_id() || state.find_topic(info.id) != nullptr) continue;
             for (uint32_t p = 0; p < info.partitions.size(); ++p) {
@@ -618,6 +611,15 @@ class cluster_impl final : public cluster {
                 spdlog::error("cluster: cannot delete topic '{}' here: {}", info.config.name,
                               s.err().message);
             }
+        }
+        for (const auto& [name, t] : state.topics()) {
+            auto tp = engine_->create_replicated_topic(t.config, t.id);
+            if (!tp) {
+                spdlog::error("cluster: cannot create topic '{}' (id {}) here: {}", name, t.id,
+                              tp.err().message);
+                continue;
+            }
+            open_partitions(*tp, t, state);
         }
     }
 
