@@ -16,6 +16,7 @@
 #include "replication/cluster_rpc.h"
 #include "replication/controller_machine.h"
 #include "replication/partition_machine.h"
+#include "replication/raft_preamble.h"
 #include "storage/log_store.h"
 
 namespace es::replication {
@@ -110,6 +111,11 @@ class cluster_impl final : public cluster {
         ho.address = self->address;
         ho.dir = options_.raft_dir;
         ho.loops = options_.loops;
+        std::vector<std::pair<uint64_t, std::string>> members;
+        for (const member& m : options_.nodes) members.emplace_back(m.id, m.address);
+        ho.cluster_id = cluster_id_of(std::move(members));
+        spdlog::info("cluster: node {} of {} nodes, cluster id {:016x}", options_.node_id,
+                     options_.nodes.size(), ho.cluster_id);
         auto host = raft_host::start(ho);
         if (!host) return std::move(host).err();
         host_ = std::move(*host);

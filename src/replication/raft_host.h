@@ -127,6 +127,9 @@ struct host_options {
     uint32_t rpc_queue_max = 256;
     // A request connection from another node with no request for this long is closed (ms).
     uint64_t rpc_idle_ms = 60'000;
+    // The cluster's id (cluster_id_of its member list): every connection this node opens
+    // carries it, and it refuses connections that carry another.
+    uint64_t cluster_id = 0;
 };
 
 // Answers one node-to-node request. Runs on one of the host's rpc threads (never a loop

@@ -4,7 +4,10 @@
 // rpc_client.cc) and the accepting side (the cluster listener).
 //
 // Layout, integers little endian:
-//   [8]  magic "ESRAFT01"
+//   [8]  magic "ESRAFT02"
+//   [8]  cluster id: a hash of the cluster's member list (cluster_id_of); a node refuses a
+//        connection whose id is not its own, so nodes started with different --peers lists
+//        (or a node of another cluster on a reused address) never exchange Raft messages
 //   [8]  group id; k_rpc_group_id (UINT64_MAX, never a Raft group) marks a connection that
 //        carries node-to-node requests (raft_host::call) instead of one group's messages
 //   [8]  raft id of the connecting member (raft_uv needs it to attribute every message)
@@ -21,22 +24,28 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace es::replication {
 
-inline constexpr char k_preamble_magic[8] = {'E', 'S', 'R', 'A', 'F', 'T', '0', '1'};
-inline constexpr size_t k_preamble_fixed_bytes = 8 + 8 + 8 + 2;
+inline constexpr char k_preamble_magic[8] = {'E', 'S', 'R', 'A', 'F', 'T', '0', '2'};
+inline constexpr size_t k_preamble_fixed_bytes = 8 + 8 + 8 + 8 + 2;
 inline constexpr size_t k_preamble_address_bytes_max = 255;
 inline constexpr std::byte k_preamble_ack{0x01};
 // The group id of a connection for node-to-node requests; open_group refuses it.
 inline constexpr uint64_t k_rpc_group_id = UINT64_MAX;
 
 struct preamble {
+    uint64_t cluster_id = 0;
     uint64_t group_id = 0;
     uint64_t node_id = 0;
     std::string address;
 };
+
+// The cluster id of a member list: FNV-1a over "id@address;" of each member, in id order. Every
+// node must be given the same list, so every node computes the same id.
+uint64_t cluster_id_of(std::vector<std::pair<uint64_t, std::string>> members);
 
 // REQUIRES: 1 <= p.address.size() <= k_preamble_address_bytes_max.
 std::vector<std::byte> encode_preamble(const preamble& p);

@@ -279,7 +279,8 @@ void group_transport::start_tcp_connect(connect_attempt* a, const struct sockadd
             self->fail_connect(a);
             return;
         }
-        a->preamble_bytes = encode_preamble({self->group_id_, self->self_id_, self->self_address_});
+        a->preamble_bytes = encode_preamble({self->registry_->cluster_id(), self->group_id_,
+                                             self->self_id_, self->self_address_});
         uv_buf_t buf = uv_buf_init(reinterpret_cast<char*>(a->preamble_bytes.data()),
                                    static_cast<unsigned>(a->preamble_bytes.size()));
         a->write.data = a;
@@ -592,6 +593,20 @@ void cluster_listener::on_connection(uv_stream_t* server, int status) {
 void cluster_listener::on_preamble(handshake* h) {
     uv_read_stop(reinterpret_cast<uv_stream_t*>(h->tcp));
     preamble caller = h->reader.value();
+    if (caller.cluster_id != registry_->cluster_id()) {
+        // Started with another member list, or of another cluster: no Raft message from it
+        // may reach a group here. Said at most every 10 s, as the caller retries every 200 ms.
+        const uint64_t now = uv_now(loop_->loop());
+        if (refusal_logged_ms_ == 0 || now - refusal_logged_ms_ >= 10'000) {
+            refusal_logged_ms_ = now;
+            spdlog::error(
+                "cluster: refused node {} at {}: its member list (cluster id {:016x}) is not "
+                "this node's ({:016x}); every node must be started with the same --peers",
+                caller.node_id, caller.address, caller.cluster_id, registry_->cluster_id());
+        }
+        drop(h);
+        return;
+    }
     if (caller.group_id == k_rpc_group_id) {
         // Node-to-node requests: the socket leaves libuv (a duplicate outlives the handle, which
         // is closed here) for the request server's own threads.

@@ -33,6 +33,10 @@ class group_transport;
 // the listener is gone.
 class group_registry {
   public:
+    // `cluster_id` goes into every outgoing preamble, and an incoming one must carry it.
+    explicit group_registry(uint64_t cluster_id = 0) : cluster_id_(cluster_id) {}
+    uint64_t cluster_id() const noexcept { return cluster_id_; }
+
     struct entry {
         group_transport* transport = nullptr;
         raft_loop* loop = nullptr;
@@ -46,6 +50,7 @@ class group_registry {
     std::optional<entry> find(uint64_t group_id) const;
 
   private:
+    const uint64_t cluster_id_;
     mutable std::mutex mutex_;
     std::unordered_map<uint64_t, entry> entries_;  // guarded by mutex_
 };
@@ -159,6 +164,7 @@ class cluster_listener {
     size_t open_handles_ = 0;
     bool closed_ = false;
     std::unordered_set<handshake*> handshakes_;
+    uint64_t refusal_logged_ms_ = 0;  // last warning about a node of another cluster
 };
 
 // Splits "host:port" ("[::1]:7071" for IPv6). False when there is no port or it is not 0..65535.

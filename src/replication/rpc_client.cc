@@ -62,8 +62,9 @@ bool still_open(int fd) {
 
 }  // namespace
 
-rpc_client::rpc_client(uint64_t node_id, std::string self_address)
-    : node_id_(node_id),
+rpc_client::rpc_client(uint64_t cluster_id, uint64_t node_id, std::string self_address)
+    : cluster_id_(cluster_id),
+      node_id_(node_id),
       self_address_(std::move(self_address)),
       cancel_fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
     ES_ASSERT(node_id_ >= 1 && !self_address_.empty() &&
@@ -184,7 +185,7 @@ result<rpc_client::pooled> rpc_client::connect(const std::string& address,
         return fail(
             make_error(errc::unavailable, std::string("connect: ") + std::strerror(so_error)));
     }
-    std::vector<std::byte> hello = encode_preamble({k_rpc_group_id, node_id_, self_address_});
+    std::vector<std::byte> hello = encode_preamble({cluster_id_, k_rpc_group_id, node_id_, self_address_});
     iovec part{hello.data(), hello.size()};
     if (status s = send_all(fd, std::span<iovec>(&part, 1), deadline, cancel_fd_); !s) {
         return fail(std::move(s).err());

@@ -27,9 +27,9 @@ inline constexpr int64_t k_rpc_pool_idle_ms = 20'000;
 
 class rpc_client {
   public:
-    // `self_address` and `node_id` go into every preamble.
+    // `cluster_id`, `node_id` and `self_address` go into every preamble.
     // REQUIRES: node_id >= 1; 1 <= self_address.size() <= k_preamble_address_bytes_max.
-    rpc_client(uint64_t node_id, std::string self_address);
+    rpc_client(uint64_t cluster_id, uint64_t node_id, std::string self_address);
     // stop().
     ~rpc_client();
     rpc_client(const rpc_client&) = delete;
@@ -60,6 +60,7 @@ class rpc_client {
     void give_back(const std::string& address, pooled c);
 
     // Constant after construction.
+    const uint64_t cluster_id_;
     const uint64_t node_id_;
     const std::string self_address_;
     // An eventfd that stop() makes readable for good: every wait of a call polls it too.

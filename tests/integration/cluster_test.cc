@@ -252,6 +252,44 @@ class cluster_test : public server_process_fixture {
     std::map<std::string, std::string> extra_flags_;  // for every node started
 };
 
+TEST_F(cluster_test, a_node_started_with_another_member_list_is_refused) {
+    // Node 3 names node 1 by another address: its member list, and so its cluster id, is not
+    // the others'. They refuse its connections (a Raft message from a node that disagrees on
+    // the membership could elect a second leader) and say why.
+    std::string other = peers_;
+    const std::string one = "1@127.0.0.1:" + std::to_string(nodes_[0].cluster_port);
+    ASSERT_EQ(other.find(one), 0u);
+    other.replace(0, one.size(), "1@localhost:" + std::to_string(nodes_[0].cluster_port));
+    ASSERT_TRUE(start(nodes_[0]));
+    ASSERT_TRUE(start(nodes_[1]));
+    const std::string same = peers_;
+    peers_ = other;
+    ASSERT_TRUE(start(nodes_[2]));
+    peers_ = same;
+    const auto deadline = std::chrono::steady_clock::now() + 20s;
+    auto refused = [&] {
+        for (int i = 0; i < 2; ++i) {
+            if (nodes_[i].process->log().find("refused node 3") != std::string::npos) return true;
+        }
+        return false;
+    };
+    while (!refused() && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(100ms);
+    }
+    ASSERT_TRUE(refused()) << nodes_[0].process->log();
+    EXPECT_NE(nodes_[0].process->log().find("the same --peers"), std::string::npos);
+    // Nodes 1 and 2 are a majority of their own list: they go on (topic admin works).
+    auto created = any_node("POST", "/v1/topics",
+                            json{{"name", topic_name},
+                                 {"partitions", 1},
+                                 {"storage", "durable"},
+                                 {"replication_factor", 2}}
+                                .dump(),
+                            30s);
+    ASSERT_TRUE(created);
+    EXPECT_EQ(created->status, 201) << created->body;
+}
+
 TEST_F(cluster_test, acks_all_waits_for_a_majority) {
     node* first = bring_up();
     ASSERT_NE(first, nullptr);

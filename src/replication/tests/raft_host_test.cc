@@ -465,13 +465,17 @@ TEST_F(raft_host_test, bad_preamble_is_closed_and_the_host_keeps_working) {
     ASSERT_NE(agreed_leader(0), nullptr);
 
     EXPECT_TRUE(host_closes_after(nodes_[0].port, std::string(40, 'x')));  // bad magic
+    auto text = [](const std::vector<std::byte>& b) {
+        return std::string(reinterpret_cast<const char*>(b.data()), b.size());
+    };
     // Well formed, but for a group this node does not have.
-    std::string unknown = "ESRAFT01";
-    unknown += std::string("\x63\0\0\0\0\0\0\0", 8);  // group 99
-    unknown += std::string("\x02\0\0\0\0\0\0\0", 8);  // node 2
-    unknown += std::string("\x03\0", 2);
-    unknown += "a:1";
-    EXPECT_TRUE(host_closes_after(nodes_[0].port, unknown));
+    EXPECT_TRUE(host_closes_after(nodes_[0].port, text(encode_preamble({0, 99, 2, "a:1"}))));
+    // For a group it has, from a node of another cluster (another member list): refused
+    // before any group sees it, requests too.
+    const std::string from_node_2 = "127.0.0.1:" + std::to_string(nodes_[1].port);
+    EXPECT_TRUE(host_closes_after(nodes_[0].port, text(encode_preamble({77, 0, 2, from_node_2}))));
+    EXPECT_TRUE(host_closes_after(nodes_[0].port,
+                                  text(encode_preamble({77, k_rpc_group_id, 2, from_node_2}))));
 
     for (int i = 0; i < 3; ++i)
         ASSERT_TRUE(propose_on_leader(0, "still-" + std::to_string(i)).outcome);
@@ -497,7 +501,7 @@ TEST_F(raft_host_test, a_stopped_node_resets_its_incoming_raft_connections) {
     ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
     // As node 2 dials node 1 for group 0: the group's raft_uv gets the connection.
     const auto hello =
-        encode_preamble({0, nodes_[1].id, "127.0.0.1:" + std::to_string(nodes_[1].port)});
+        encode_preamble({0, 0, nodes_[1].id, "127.0.0.1:" + std::to_string(nodes_[1].port)});
     ASSERT_EQ(::send(fd, hello.data(), hello.size(), MSG_NOSIGNAL), ssize_t(hello.size()));
     std::byte ack{};
     ASSERT_EQ(::recv(fd, &ack, 1, 0), 1);

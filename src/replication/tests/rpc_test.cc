@@ -111,7 +111,7 @@ bool send_bytes(int fd, const void* data, size_t size) {
 int open_raw_rpc(uint16_t port) {
     int fd = connect_raw(port);
     if (fd < 0) return -1;
-    std::vector<std::byte> hello = encode_preamble({k_rpc_group_id, 9, "127.0.0.1:1"});
+    std::vector<std::byte> hello = encode_preamble({0, k_rpc_group_id, 9, "127.0.0.1:1"});
     std::byte ack{};
     if (!send_bytes(fd, hello.data(), hello.size()) || ::recv(fd, &ack, 1, 0) != 1 ||
         ack != k_preamble_ack) {
