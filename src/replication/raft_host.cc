@@ -535,7 +535,8 @@ class host_impl final : public raft_host {
             return make_error(errc::io_error, "raft host: directory " + options_.dir + ": " +
                                                   (ec ? ec.message() : "not a directory"));
         }
-        for (uint32_t i = 0; i < options_.loops; ++i) {
+        // loops_[0]: the listener and group 0; loops_[1..]: the other groups.
+        for (uint32_t i = 0; i <= options_.loops; ++i) {
             auto loop = std::make_shared<raft_loop>("raft-" + std::to_string(i));
             ES_TRY(loop->start());
             loops_.push_back(std::move(loop));
@@ -611,7 +612,7 @@ class host_impl final : public raft_host {
                               name + "directory " + dir.string() + ": " + ec.message());
         }
         group_context context{options_.node_id, self_address_, dir, registry_,
-                              loops_[id % loops_.size()]};
+                              loop_of(id)};
         auto group = std::make_shared<group_impl>(std::move(context), std::move(options),
                                                   std::move(machine));
         status opened = group->open(bootstrap);
@@ -671,6 +672,12 @@ class host_impl final : public raft_host {
     const host_options options_;
     const std::shared_ptr<group_registry> registry_;
     std::vector<std::shared_ptr<raft_loop>> loops_;
+    // The loop a group runs on: group 0 shares loops_[0] with the listener alone.
+    const std::shared_ptr<raft_loop>& loop_of(uint64_t group_id) const {
+        if (group_id == 0) return loops_[0];
+        return loops_[1 + group_id % (loops_.size() - 1)];
+    }
+
     std::unique_ptr<cluster_listener> listener_;  // lives on loops_[0]
     std::unique_ptr<rpc_server> rpc_server_;      // takes connections from listener_
     std::unique_ptr<rpc_client> rpc_client_;

@@ -119,7 +119,10 @@ struct host_options {
     std::string address;
     // Directory for every group's Raft files (created if missing).
     std::string dir;
-    // Loop threads; groups are spread over them by group id.
+    // Loop threads for groups other than group 0, which are spread over them by group id.
+    // Group 0 (the cluster's controller) and the listener have one more loop of their own, so
+    // that a group that holds its loop (a snapshot install that fetches the events it lacks)
+    // never stalls them: the controller keeps its heartbeats and the node keeps accepting.
     uint32_t loops = 2;
     // Node-to-node requests (see raft_host::call): threads that run rpc_handler, and the most
     // requests waiting for one of them before new ones are answered with queue_full.

@@ -596,6 +596,50 @@ TEST_F(raft_host_test,
     }
 }
 
+// A state machine whose apply holds its loop thread until released, as a snapshot install
+// that fetches the events it lacks does.
+class holding_machine : public recording_machine {
+  public:
+    status apply(uint64_t index, std::span<const std::byte> command) override {
+        if (!entered_once_.exchange(true)) entered_.set_value();
+        (void)released_.wait_for(30s);
+        return recording_machine::apply(index, command);
+    }
+    void wait_entered() {
+        ASSERT_EQ(entered_future_.wait_for(k_deadline), std::future_status::ready);
+    }
+    void release() { release_.set_value(); }
+
+  private:
+    std::atomic<bool> entered_once_{false};
+    std::promise<void> entered_;
+    std::future<void> entered_future_ = entered_.get_future();
+    std::promise<void> release_;
+    std::shared_future<void> released_ = release_.get_future().share();
+};
+
+TEST_F(raft_host_test, a_group_holding_its_loop_does_not_stall_group_0) {
+    start_solo();  // one loop for the groups besides group 0
+    node& solo = nodes_[0];
+    open(solo, 0);
+    auto holding = std::make_shared<holding_machine>();
+    auto g2 = solo.host->open_group(options_for(2), holding);
+    ASSERT_TRUE(g2) << g2.err().message;
+    ASSERT_TRUE(propose_on_leader(0, "first").outcome);
+    ASSERT_TRUE(eventually([&] { return (*g2)->view().self == role::leader; }));
+    auto held = std::make_shared<std::promise<status>>();
+    (*g2)->propose(bytes_of("hold"), [held](status s, uint64_t) { held->set_value(s); });
+    holding->wait_entered();
+    // Group 2's loop is held; group 0 (the controller, in a cluster) still commits, on its own.
+    const proposal meanwhile = propose_and_wait(*solo.groups[0], "meanwhile");
+    holding->release();
+    EXPECT_TRUE(meanwhile.outcome) << meanwhile.outcome.err().message;
+    auto done = held->get_future();
+    ASSERT_EQ(done.wait_for(k_deadline), std::future_status::ready);
+    EXPECT_TRUE(done.get());
+    EXPECT_EQ(solo.machines[0]->commands(), (std::vector<std::string>{"first", "meanwhile"}));
+}
+
 TEST_F(raft_host_test, single_node_group_close_with_erase_removes_its_directory) {
     start_solo();
     ASSERT_EQ(nodes_.size(), 1u);
