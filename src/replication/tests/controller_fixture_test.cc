@@ -1,7 +1,7 @@
 // controller_machine replicated by real libraft, in libraft's in-memory cluster fixture
 // (raft/fixture.h): simulated time, network and disk, so that a seed reproduces a run exactly.
 // Checks that every member ends with the same controller state, through elections, network
-// partitions, crashes and snapshots.
+// partitions, servers cut off from the others, and snapshots (a lagging member restores one).
 #include "replication/controller_machine.h"
 
 #include <gtest/gtest.h>
@@ -218,8 +218,8 @@ struct chaos_stats {
     int refused = 0;  // applied, and refused by controller_state::apply
 };
 
-// One randomized run: commands interleaved with partitions, crashes and time passing; then
-// the network heals, everything restarts, and proposals whose fate was unknown are retried.
+// One randomized run: commands interleaved with partitions, servers cut off and time passing;
+// then the network heals and proposals whose fate was unknown are retried.
 // The run's generator is seeded with base_seed + run. No snapshots are taken: libraft 0.15's
 // in-memory io reads past its entry array when a member truncates its log after compacting it
 // (valgrind: raft_fixture_step, memmove in the stub), which faults plus a small snapshot
@@ -362,7 +362,7 @@ void run_chaos(unsigned n, uint64_t base_seed, uint64_t run, chaos_stats& stats)
     EXPECT_GE(confirmed_creates.size(), 1u);
 }
 
-TEST(controller_fixture_chaos, partitions_and_crashes_keep_members_identical) {
+TEST(controller_fixture_chaos, partitions_and_isolated_servers_keep_members_identical) {
     const uint64_t seed = base_seed();
     chaos_stats stats;
     for (unsigned n : {3u, 5u}) {

@@ -1,6 +1,6 @@
 // partition_machine replicated by real libraft in its in-memory cluster fixture, each server
 // with its own RocksDB store: seeded runs of batch and group-commit proposals interleaved with
-// network partitions, crashes and elections. At the end every server's store holds the same
+// network partitions, servers cut off from the others and elections. At the end every server's store holds the same
 // log, byte for byte, with offsets from 0 and no gap; every batch libraft reported applied is
 // there at the offsets it was proposed with; and the producer state and group offsets agree.
 #include <gtest/gtest.h>
@@ -173,7 +173,7 @@ void run_chaos(unsigned n, uint64_t seed, uint64_t run, chaos_stats& stats) {
     }
 }
 
-TEST(partition_fixture_chaos, partitions_and_crashes_leave_one_log_on_every_replica) {
+TEST(partition_fixture_chaos, partitions_and_isolated_servers_leave_one_log_on_every_replica) {
     const uint64_t seed = testing::base_seed();
     chaos_stats stats;
     for (unsigned n : {3u, 5u}) {
