@@ -136,10 +136,13 @@ void websocket_session::on_read_some(beast::error_code ec, std::size_t bytes) {
     if (!ec && !closing_ && !ws_.is_message_done()) {
         if (!in_message_) {
             in_message_ = true;
+            const uint64_t number = ++message_number_;
             message_timer_.expires_after(
                 std::chrono::milliseconds(service_->options().websocket_message_timeout_ms));
-            message_timer_.async_wait([self = shared_from_this()](beast::error_code e) {
-                if (e || !self->in_message_ || self->closing_) return;
+            message_timer_.async_wait([self = shared_from_this(), number](beast::error_code e) {
+                if (e || !self->in_message_ || self->message_number_ != number || self->closing_) {
+                    return;
+                }
                 self->service_->metrics().websocket_message_timeouts().inc();
                 self->close_with(static_cast<uint16_t>(websocket::close_code::policy_error),
                                  "a message was not finished in time");

@@ -91,6 +91,9 @@ class websocket_session : public std::enable_shared_from_this<websocket_session>
     // Runs while a message has begun and not ended (rest_options::websocket_message_timeout_ms).
     boost::asio::steady_timer message_timer_;
     bool in_message_ = false;
+    // Counts messages begun: a deadline handler already queued when its message ended (cancel()
+    // cannot stop it) must not close the next message.
+    uint64_t message_number_ = 0;
 
     // On the strand.
     std::deque<std::string> out_;
