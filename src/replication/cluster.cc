@@ -168,6 +168,7 @@ class cluster_impl final : public cluster {
     void stop() override {
         if (stopped_) return;
         stopped_ = true;
+        reporter_.stop();
         control_.stop();
         host_.reset();  // closes every group
     }
@@ -410,6 +411,7 @@ class cluster_impl final : public cluster {
         status s = make_error(errc::unavailable, "no controller elected yet; retry shortly");
         for (int attempt = 0; attempt < 5; ++attempt) {
             if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds(100 * attempt));
+            if (stopped_) return make_error(errc::shutting_down, "the node is stopping");
             const group_view v = controller_group_->view();
             if (v.self == role::leader || !v.leader) {
                 if (v.self != role::leader && !v.leader) continue;  // an election is running
@@ -579,14 +581,18 @@ class cluster_impl final : public cluster {
     void on_controller_change(const group_view& v) {
         if (!v.leader || stopped_ || !ready_.load(std::memory_order_acquire)) return;
         // The controller registers every node it lacks; any other node registers itself (its
-        // client ports), through the controller.
-        for (const controller_command& cmd : missing_registrations()) {
-            if (v.self != role::leader && cmd.node.id != options_.node_id) continue;
-            if (auto s = propose_to_controller(cmd); !s) {
-                spdlog::info("cluster: registration of node {} not committed yet: {}", cmd.node.id,
-                             s.err().message);
+        // client ports), through the controller. On the reporter thread: the proposals wait
+        // for the controller, which the control thread must not.
+        const bool leading = v.self == role::leader;
+        reporter_.post([this, leading] {
+            for (const controller_command& cmd : missing_registrations()) {
+                if (!leading && cmd.node.id != options_.node_id) continue;
+                if (auto s = propose_to_controller(cmd); !s) {
+                    spdlog::info("cluster: registration of node {} not committed yet: {}",
+                                 cmd.node.id, s.err().message);
+                }
             }
-        }
+        });
     }
 
     // Brings the engine and the open partition groups in line with the controller's state.
@@ -798,16 +804,37 @@ class cluster_impl final : public cluster {
 
     // Records this node as the partition's leader in the controller, so that nodes without a
     // replica can name it.
+    // The report waits for the controller on the reporter thread, not here: with no
+    // controller reachable each proposal takes up to 5 tries of 10 s, and the control thread
+    // must go on reconciling. Only the newest report of a partition waits.
     void report_leader(uint64_t topic_id, uint32_t p, uint64_t term) {
-        controller_command c;
-        c.type = controller_command::kind::partition_leader;
-        c.topic_id = topic_id;
-        c.partition = p;
-        c.node_id = options_.node_id;
-        c.term = term;
-        if (auto s = propose_to_controller(c); !s) {
-            spdlog::info("cluster: leader report for topic {}/{} not committed: {}", topic_id, p,
-                         s.err().message);
+        bool schedule = false;
+        {
+            std::lock_guard lock(reports_mutex_);
+            schedule = pending_reports_.empty();
+            pending_reports_[{topic_id, p}] = term;
+        }
+        if (schedule) reporter_.post([this] { send_reports(); });
+    }
+
+    // Reporter thread: proposes the reports waiting, until none is left.
+    void send_reports() {
+        std::map<std::pair<uint64_t, uint32_t>, uint64_t> reports;
+        {
+            std::lock_guard lock(reports_mutex_);
+            reports.swap(pending_reports_);
+        }
+        for (const auto& [where, term] : reports) {
+            controller_command c;
+            c.type = controller_command::kind::partition_leader;
+            c.topic_id = where.first;
+            c.partition = where.second;
+            c.node_id = options_.node_id;
+            c.term = term;
+            if (auto s = propose_to_controller(c); !s) {
+                spdlog::info("cluster: leader report for topic {}/{} not committed: {}",
+                             where.first, where.second, s.err().message);
+            }
         }
     }
 
@@ -829,6 +856,10 @@ class cluster_impl final : public cluster {
     std::map<std::pair<uint64_t, uint32_t>, std::string> refusals_;  // last text set
     std::map<uint64_t, uint64_t> leading_term_;  // group -> term this node took the lead in
     task_thread control_;
+    // Leader reports and registrations, which wait for the controller (see report_leader).
+    std::mutex reports_mutex_;
+    std::map<std::pair<uint64_t, uint32_t>, uint64_t> pending_reports_;  // guarded; -> term
+    task_thread reporter_;
 };
 
 }  // namespace

@@ -446,6 +446,45 @@ TEST_F(cluster_test, every_node_names_the_partition_leader_in_metadata) {
     }
 }
 
+TEST_F(cluster_test, nodes_without_a_replica_name_the_leader_the_controller_recorded) {
+    ASSERT_NE(bring_up(), nullptr);
+    // One replica: two of the three nodes hold none, and know its leader only from the
+    // leader's report to the controller.
+    auto made = any_node("POST", "/v1/topics",
+                         json{{"name", "single"},
+                              {"partitions", 1},
+                              {"storage", "durable"},
+                              {"replication_factor", 1}}
+                             .dump(),
+                         30s);
+    ASSERT_TRUE(made);
+    ASSERT_EQ(made->status, 201) << made->body;
+    const std::string event = json{{"topic", "single"}, {"payload", 1}}.dump();
+    node* holder = nullptr;
+    for (int i = 0; i < 100 && holder == nullptr; ++i) {
+        for (node& n : nodes_) {
+            auto r = http_call(n.ports.http, "POST", "/v1/events?acks=all", event);
+            if (r && r->status == 201) holder = &n;
+        }
+        if (holder == nullptr) std::this_thread::sleep_for(100ms);
+    }
+    ASSERT_NE(holder, nullptr) << "no node took a publish to the RF 1 topic";
+    for (node& n : nodes_) {
+        if (&n == holder) continue;
+        const std::string named = "leader is node " + std::to_string(holder->id);
+        std::optional<http_reply> r;
+        for (int i = 0; i < 100; ++i) {
+            auto got = http_call(n.ports.http, "POST", "/v1/events?acks=all", event);
+            ASSERT_TRUE(got);
+            r = *got;
+            if (r->body.find(named) != std::string::npos) break;
+            std::this_thread::sleep_for(100ms);
+        }
+        EXPECT_EQ(r->status, 421) << "node " << n.id << ": " << r->body;
+        EXPECT_NE(r->body.find(named), std::string::npos) << "node " << n.id << ": " << r->body;
+    }
+}
+
 TEST_F(cluster_test, leader_kill_loses_no_acknowledged_event) {
     node* first = bring_up();
     ASSERT_NE(first, nullptr);
