@@ -373,7 +373,10 @@ struct consumer::impl {
                         uint32_t timeout_ms) {
         std::unique_lock lk(mu);
         auto ready = wait_queued(lk, timeout_ms);
-        if (!ready) return std::move(ready).err();
+        if (!ready) {
+            records.clear();
+            return std::move(ready).err();
+        }
         if (!*ready) {  // wait_queued released mu
             records.clear();
             return size_t{0};

@@ -152,6 +152,8 @@ size_t decode_record(std::string_view records, size_t at, const std::string& top
     const char* h = records.data() + at;
     const record_head head = read_head(h);
     r.kind = eventstream::record_kind::event;
+    r.gap_first = 0;  // a reused record may have held a gap notice
+    r.gap_last = 0;
     r.topic = topic;
     r.partition = partition;
     r.timestamp_ns = head.timestamp_ns;

@@ -1,6 +1,8 @@
 // Parsing and validation of node_config from YAML, environment and flags.
 #include "common/config.h"
 
+#include <arpa/inet.h>
+
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -107,9 +109,11 @@ std::vector<config_field> make_fields() {
                  "default: the bind address, or with a wildcard bind this node's peers entry, "
                  "else the host name",
                  [](node_config& c, std::string_view t) -> status {
-                     if (t.find_first_of(" :/@,") != std::string_view::npos) {
+                     in6_addr v6{};
+                     const bool ipv6 = ::inet_pton(AF_INET6, std::string(t).c_str(), &v6) == 1;
+                     if (!ipv6 && t.find_first_of(" :/@,[]") != std::string_view::npos) {
                          return field_error("advertise_host",
-                                            "must be a host name or IPv4 address (no port)");
+                                            "must be a host name or an IP address (no port)");
                      }
                      c.advertise_host = t;
                      return {};

@@ -29,7 +29,8 @@ status write_all(int fd, std::vector<struct iovec>& iov, uint64_t offset,
 // fdatasync (data_only) or fsync.
 status sync_fd(int fd, const std::filesystem::path& path, bool data_only);
 
-// fsync of a directory, so that the names created or renamed in it last.
+// fsync of a directory, so that the names created or renamed in it last. A file system that
+// cannot sync directories (fsync answers EINVAL) counts as done. Error: io_error.
 status sync_directory(const std::filesystem::path& dir);
 
 // Writes `bytes` to `path` + `tmp_suffix`, syncs it, renames it over `path` and syncs the

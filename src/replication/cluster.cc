@@ -523,7 +523,8 @@ class cluster_impl final : public cluster {
                         break;
                     }
                 }
-                if (next < end && gone == sources.size()) {
+                // Only on the word of every other replica: none at all (one replica) is no word.
+                if (next < end && !sources.empty() && gone == sources.size()) {
                     // Gone by retention on every other replica: this replica starts where they
                     // do, as a Kafka follower truncates to its leader's log start, rather
                     // than fail every install of the snapshot for ever.
@@ -582,9 +583,12 @@ class cluster_impl final : public cluster {
         if (!v.leader || stopped_ || !ready_.load(std::memory_order_acquire)) return;
         // The controller registers every node it lacks; any other node registers itself (its
         // client ports), through the controller. On the reporter thread: the proposals wait
-        // for the controller, which the control thread must not.
-        const bool leading = v.self == role::leader;
-        reporter_.post([this, leading] {
+        // for the controller, which the control thread must not. One task at most waits: it
+        // looks at the controller as it is when it runs.
+        if (registration_pending_.exchange(true)) return;
+        reporter_.post([this] {
+            registration_pending_.store(false);
+            const bool leading = controller_group_->view().self == role::leader;
             for (const controller_command& cmd : missing_registrations()) {
                 if (!leading && cmd.node.id != options_.node_id) continue;
                 if (auto s = propose_to_controller(cmd); !s) {
@@ -859,6 +863,7 @@ class cluster_impl final : public cluster {
     // Leader reports and registrations, which wait for the controller (see report_leader).
     std::mutex reports_mutex_;
     std::map<std::pair<uint64_t, uint32_t>, uint64_t> pending_reports_;  // guarded; -> term
+    std::atomic<bool> registration_pending_{false};
     task_thread reporter_;
 };
 

@@ -16,7 +16,6 @@
 #include <optional>
 
 #include "core/event_id.h"
-#include "server/group_commit.h"
 #include "server/http_router.h"
 #include "server/publish_call.h"
 #include "server/rest_limits.h"
@@ -323,11 +322,44 @@ void websocket_session::subscribe(const subscription_spec& spec, payload_form fo
     enqueue(dump_json(reply));
 }
 
-void websocket_session::end_subscription(subscription& s, bool commit_delivered) {
+void websocket_session::end_subscription(subscription& s) {
     (void)service_->engine().unsubscribe(s.engine_id);
-    if (commit_delivered && !s.group.empty()) {
-        commit_in_background(service_->engine(), s.topic, s.group, s.delivered,
-                             "websocket subscription " + std::to_string(s.id));
+}
+
+void websocket_session::commit_delivered(const subscription& s, commit_done done) {
+    // Every partition's offset at once; in a cluster each goes through its partition's Raft
+    // log, and `done` runs once all are stored, without holding up the connection.
+    struct pending {
+        std::mutex mutex;
+        size_t left = 0;
+        std::optional<error> failed;
+        json offsets = json::object();
+    };
+    auto state = std::make_shared<pending>();
+    state->left = s.delivered.size();
+    if (state->left == 0) {
+        done(*this, json::object(), std::nullopt);
+        return;
+    }
+    std::weak_ptr<websocket_session> weak = shared_from_this();
+    auto executor = ws_.get_executor();
+    auto shared_done = std::make_shared<commit_done>(std::move(done));
+    const auto delivered = s.delivered;  // the callbacks may run before this returns
+    for (const auto& [p, next] : delivered) {
+        service_->engine().commit_offset_async(
+            s.topic, s.group, p, next,
+            [state, weak, executor, shared_done, p = p, next = next](status r) {
+                std::unique_lock lock(state->mutex);
+                if (!r && !state->failed) state->failed = r.err();
+                if (r) state->offsets[std::to_string(p)] = next;
+                if (--state->left != 0) return;
+                lock.unlock();
+                asio::post(executor, [state, weak, shared_done] {
+                    if (auto self = weak.lock()) {
+                        (*shared_done)(*self, std::move(state->offsets), state->failed);
+                    }
+                });
+            });
     }
 }
 
@@ -347,11 +379,27 @@ void websocket_session::unsubscribe(const json& message) {
                     ref);
         return;
     }
-    end_subscription(*it, true);
-    json reply = {{"type", "unsubscribed"}, {"subscription", it->id}};
-    if (!ref.is_null()) reply["ref"] = ref;
+    end_subscription(*it);
+    const subscription ended = std::move(*it);
     subscriptions_.erase(it);
-    enqueue(dump_json(reply));
+    // The answer comes once the group's offsets are stored, so that a subscription of the
+    // group that follows starts after what this one delivered.
+    auto answer = [ref, id = ended.id](websocket_session& self, json offsets,
+                                       std::optional<error> failed) {
+        json reply = {{"type", "unsubscribed"}, {"subscription", id}};
+        if (!offsets.empty()) reply["offsets"] = std::move(offsets);
+        if (failed) {
+            reply["commit_error"] = {{"code", errc_name(failed->code)},
+                                     {"message", failed->message}};
+        }
+        if (!ref.is_null()) reply["ref"] = ref;
+        self.enqueue(dump_json(reply));
+    };
+    if (ended.group.empty()) {
+        answer(*this, json::object(), std::nullopt);
+        return;
+    }
+    commit_delivered(ended, std::move(answer));
 }
 
 void websocket_session::commit(const json& message) {
@@ -368,47 +416,13 @@ void websocket_session::commit(const json& message) {
                     ref);
         return;
     }
-    // Every partition's offset at once; in a cluster each goes through its partition's Raft
-    // log, and the answer comes once all are stored, without holding up the connection.
-    struct pending {
-        std::mutex mutex;
-        size_t left = 0;
-        std::optional<error> failed;
-        json offsets = json::object();
-    };
-    auto state = std::make_shared<pending>();
-    state->left = it->delivered.size();
-    if (state->left == 0) {
-        json reply = {{"type", "committed"}, {"subscription", it->id}, {"offsets", json::object()}};
+    commit_delivered(*it, [ref, id = it->id](websocket_session& self, json offsets,
+                                              std::optional<error> failed) {
+        if (failed) return self.reply_error(*failed, ref);
+        json reply = {{"type", "committed"}, {"subscription", id}, {"offsets", std::move(offsets)}};
         if (!ref.is_null()) reply["ref"] = ref;
-        enqueue(dump_json(reply));
-        return;
-    }
-    std::weak_ptr<websocket_session> weak = shared_from_this();
-    auto executor = ws_.get_executor();
-    const uint32_t sub_id = it->id;
-    const auto delivered = it->delivered;  // the callbacks may run before this returns
-    for (const auto& [p, next] : delivered) {
-        service_->engine().commit_offset_async(
-            it->topic, it->group, p, next,
-            [state, weak, executor, ref, sub_id, p = p, next = next](status s) {
-                std::unique_lock lock(state->mutex);
-                if (!s && !state->failed) state->failed = s.err();
-                if (s) state->offsets[std::to_string(p)] = next;
-                if (--state->left != 0) return;
-                lock.unlock();
-                asio::post(executor, [state, weak, ref, sub_id] {
-                    auto self = weak.lock();
-                    if (!self) return;
-                    if (state->failed) return self->reply_error(*state->failed, ref);
-                    json reply = {{"type", "committed"},
-                                  {"subscription", sub_id},
-                                  {"offsets", state->offsets}};
-                    if (!ref.is_null()) reply["ref"] = ref;
-                    self->enqueue(dump_json(reply));
-                });
-            });
-    }
+        self.enqueue(dump_json(reply));
+    });
 }
 
 void websocket_session::publish(const json& message) {
@@ -606,7 +620,7 @@ void websocket_session::finish() {
     finished_ = true;
     in_message_ = false;
     message_timer_.cancel();
-    for (auto& s : subscriptions_) end_subscription(s, false);
+    for (auto& s : subscriptions_) end_subscription(s);
     subscriptions_.clear();
     service_->remove_session(this);
 }

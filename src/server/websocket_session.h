@@ -19,8 +19,10 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -83,7 +85,13 @@ class websocket_session : public std::enable_shared_from_this<websocket_session>
     void finish();
     // After each read: the part of a message that came, or a whole one.
     void on_read_some(boost::beast::error_code ec, std::size_t bytes);
-    void end_subscription(subscription& s, bool commit_delivered);
+    void end_subscription(subscription& s);
+    // Commits every partition's delivered offset of `s` (its group's) without holding up the
+    // connection; `done` runs on the strand once each has answered (at once when nothing was
+    // delivered) with the offsets stored and the first failure, if the session still exists.
+    using commit_done = std::function<void(websocket_session& self, nlohmann::json offsets,
+                                           std::optional<error> failed)>;
+    void commit_delivered(const subscription& s, commit_done done);
 
     boost::beast::websocket::stream<boost::beast::tcp_stream> ws_;
     const std::shared_ptr<rest_service> service_;

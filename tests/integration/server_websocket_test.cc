@@ -155,6 +155,76 @@ TEST_F(server_websocket_test, subscribe_by_message_publish_and_unsubscribe) {
     expect_up();
 }
 
+TEST_F(server_websocket_test, a_groups_commit_and_unsubscribe_store_its_offsets) {
+    create_topic("g", 1);
+    publish("g", 3);
+    auto ws = open("/v1/stream");
+    ASSERT_TRUE(ws);
+    const json subscribe = {{"type", "subscribe"}, {"topic", "g"},     {"group", "audit"},
+                            {"start", "committed"}, {"fallback", "earliest"}, {"credit", 100}};
+    ASSERT_TRUE(ws->send_json(subscribe));
+    auto m = ws->read_json();
+    ASSERT_TRUE(m) << m.err().message;
+    ASSERT_EQ((*m)["type"], "subscribed") << *m;
+    const int sub = (*m)["subscription"];
+    // Reads `n` events and returns the offset after the last.
+    auto take = [&](int n) {
+        int64_t next = -1;
+        for (int i = 0; i < n; ++i) {
+            auto e = ws->read_json();
+            EXPECT_TRUE(e) << e.err().message;
+            if (!e) return next;
+            EXPECT_EQ((*e)["type"], "event") << *e;
+            next = (*e)["offset"].get<int64_t>() + 1;
+        }
+        return next;
+    };
+    ASSERT_EQ(take(3), 3);
+    ASSERT_TRUE(ws->send_json({{"type", "commit"}, {"subscription", sub}, {"ref", "c"}}));
+    m = ws->read_json();
+    ASSERT_TRUE(m);
+    EXPECT_EQ((*m)["type"], "committed") << *m;
+    EXPECT_EQ((*m)["ref"], "c");
+    EXPECT_EQ((*m)["offsets"], json({{"0", 3}}));
+
+    publish("g", 2);
+    ASSERT_EQ(take(2), 5);
+    // The answer comes once the offsets are stored, and says which.
+    ASSERT_TRUE(ws->send_json({{"type", "unsubscribe"}, {"subscription", sub}, {"ref", "u"}}));
+    m = ws->read_json();
+    ASSERT_TRUE(m);
+    EXPECT_EQ((*m)["type"], "unsubscribed") << *m;
+    EXPECT_EQ((*m)["ref"], "u");
+    EXPECT_EQ((*m)["offsets"], json({{"0", 5}}));
+    EXPECT_FALSE(m->contains("commit_error"));
+
+    // The group goes on after what was delivered: a new subscription gets only new events.
+    ASSERT_TRUE(ws->send_json(subscribe));
+    m = ws->read_json();
+    ASSERT_TRUE(m);
+    ASSERT_EQ((*m)["type"], "subscribed") << *m;
+    publish("g", 1);
+    m = ws->read_json();
+    ASSERT_TRUE(m);
+    EXPECT_EQ((*m)["type"], "event");
+    EXPECT_EQ((*m)["offset"], 5);
+    // Without a group there is nothing to commit.
+    ASSERT_TRUE(ws->send_json({{"type", "subscribe"}, {"topic", "g"}, {"credit", 1}}));
+    m = ws->read_json();
+    ASSERT_TRUE(m);
+    const int plain = (*m)["subscription"];
+    ASSERT_TRUE(ws->send_json({{"type", "commit"}, {"subscription", plain}}));
+    m = ws->read_json();
+    ASSERT_TRUE(m);
+    EXPECT_EQ((*m)["type"], "error");
+    ASSERT_TRUE(ws->send_json({{"type", "unsubscribe"}, {"subscription", plain}}));
+    m = ws->read_json();
+    ASSERT_TRUE(m);
+    EXPECT_EQ((*m)["type"], "unsubscribed");
+    EXPECT_FALSE(m->contains("offsets"));
+    expect_up();
+}
+
 TEST_F(server_websocket_test, protocol_violations_close_with_the_right_code) {
     create_topic("v");
     // Binary frame: 1003.

@@ -211,6 +211,19 @@ TEST_F(config_test, yaml_that_is_not_a_mapping_is_refused) {
     EXPECT_NE(load_error().find("must be a mapping"), std::string::npos);
 }
 
+TEST_F(config_test, advertise_host_is_a_host_or_an_address_without_a_port) {
+    for (const char* good : {"broker-1.example", "10.0.0.7", "::1", "fd00::12"}) {
+        flags_["advertise_host"] = good;
+        auto c = load();
+        ASSERT_TRUE(c) << good << ": " << c.err().message;
+        EXPECT_EQ(c->advertise_host, good);
+    }
+    for (const char* bad : {"broker-1:7070", "[::1]", "a b", "1@host"}) {
+        flags_["advertise_host"] = bad;
+        EXPECT_NE(load_error().find("advertise_host"), std::string::npos) << bad;
+    }
+}
+
 TEST_F(config_test, flag_error_names_field_and_flag) {
     flags_["http_port"] = "70000";
     EXPECT_EQ(load_error(), "http_port: must be 0..65535, got 70000 (from --http-port)");
