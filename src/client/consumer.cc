@@ -321,7 +321,8 @@ struct consumer::impl {
             return;
         }
         // The record's size on the wire is the measure of byte credit.
-        const size_t bytes = es::client::decode_record(q.records(), q.next_at, topic, q.partition, r);
+        const size_t bytes =
+            es::client::decode_record(q.records(), q.next_at, topic, q.partition, r);
         q.next_at += bytes;
         if (--q.left == 0) queue.pop_front();
         ps.position = r.offset + 1;
@@ -347,9 +348,9 @@ struct consumer::impl {
                       const std::map<uint32_t, uint64_t>& commit_due) {
         for (const pending_grant& g : grants) {
             std::string frame;
-            protocol::encode(frame, conn->next_request_id(),
-                             protocol::credit_grant{g.subscription_id, g.credit.events,
-                                                    g.credit.bytes});
+            protocol::encode(
+                frame, conn->next_request_id(),
+                protocol::credit_grant{g.subscription_id, g.credit.events, g.credit.bytes});
             conn->send(std::move(frame));
         }
         if (!commit_due.empty()) (void)commit_offsets(commit_due, false);

@@ -483,7 +483,8 @@ class group_impl final : public raft_group, public std::enable_shared_from_this<
 class host_impl final : public raft_host {
   public:
     explicit host_impl(host_options options)
-        : options_(std::move(options)), registry_(std::make_shared<group_registry>(options_.cluster_id)) {}
+        : options_(std::move(options)),
+          registry_(std::make_shared<group_registry>(options_.cluster_id)) {}
 
     ~host_impl() override {
         // Requests first: this host's callers get unavailable now, and so do other nodes'
@@ -559,8 +560,8 @@ class host_impl final : public raft_host {
                               "raft host: address \"" + options_.address + "\" is longer than " +
                                   std::to_string(k_preamble_address_bytes_max) + " bytes");
         }
-        rpc_client_ = std::make_unique<rpc_client>(options_.cluster_id, options_.node_id,
-                                                   self_address_);
+        rpc_client_ =
+            std::make_unique<rpc_client>(options_.cluster_id, options_.node_id, self_address_);
         return {};
     }
 
@@ -611,8 +612,7 @@ class host_impl final : public raft_host {
             return make_error(errc::io_error,
                               name + "directory " + dir.string() + ": " + ec.message());
         }
-        group_context context{options_.node_id, self_address_, dir, registry_,
-                              loop_of(id)};
+        group_context context{options_.node_id, self_address_, dir, registry_, loop_of(id)};
         auto group = std::make_shared<group_impl>(std::move(context), std::move(options),
                                                   std::move(machine));
         status opened = group->open(bootstrap);

@@ -279,8 +279,8 @@ void group_transport::start_tcp_connect(connect_attempt* a, const struct sockadd
             self->fail_connect(a);
             return;
         }
-        a->preamble_bytes = encode_preamble({self->registry_->cluster_id(), self->group_id_,
-                                             self->self_id_, self->self_address_});
+        a->preamble_bytes = encode_preamble(
+            {self->registry_->cluster_id(), self->group_id_, self->self_id_, self->self_address_});
         uv_buf_t buf = uv_buf_init(reinterpret_cast<char*>(a->preamble_bytes.data()),
                                    static_cast<unsigned>(a->preamble_bytes.size()));
         a->write.data = a;

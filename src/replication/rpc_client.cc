@@ -185,7 +185,8 @@ result<rpc_client::pooled> rpc_client::connect(const std::string& address,
         return fail(
             make_error(errc::unavailable, std::string("connect: ") + std::strerror(so_error)));
     }
-    std::vector<std::byte> hello = encode_preamble({cluster_id_, k_rpc_group_id, node_id_, self_address_});
+    std::vector<std::byte> hello =
+        encode_preamble({cluster_id_, k_rpc_group_id, node_id_, self_address_});
     iovec part{hello.data(), hello.size()};
     if (status s = send_all(fd, std::span<iovec>(&part, 1), deadline, cancel_fd_); !s) {
         return fail(std::move(s).err());

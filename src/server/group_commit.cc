@@ -13,8 +13,8 @@ void commit_in_background(core::engine& engine, const core::topic_ptr& topic,
             topic, group, partition, next,
             [topic, group, partition = partition, next = next, who = std::string(who)](status s) {
                 if (s) return;
-                spdlog::warn("{}: commit of {} partition {} offset {} for group {} failed: {}",
-                             who, topic->config.name, partition, next, group, s.err().message);
+                spdlog::warn("{}: commit of {} partition {} offset {} for group {} failed: {}", who,
+                             topic->config.name, partition, next, group, s.err().message);
             });
     }
 }

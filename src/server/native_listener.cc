@@ -34,8 +34,7 @@ result<std::unique_ptr<native_listener>> native_listener::create(asio::io_contex
 native_listener::native_listener(core::engine& engine, native_options options,
                                  metrics::registry* registry)
     : metrics_(registry) {
-    context_ =
-        std::make_shared<native_context>(native_context{engine, options, metrics_, 0, {}});
+    context_ = std::make_shared<native_context>(native_context{engine, options, metrics_, 0, {}});
     context_->on_closed = [this](uint64_t id) {
         metrics_.connections->sub(1);
         std::lock_guard lock(mutex_);

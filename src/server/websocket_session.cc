@@ -417,7 +417,7 @@ void websocket_session::commit(const json& message) {
         return;
     }
     commit_delivered(*it, [ref, id = it->id](websocket_session& self, json offsets,
-                                              std::optional<error> failed) {
+                                             std::optional<error> failed) {
         if (failed) return self.reply_error(*failed, ref);
         json reply = {{"type", "committed"}, {"subscription", id}, {"offsets", std::move(offsets)}};
         if (!ref.is_null()) reply["ref"] = ref;

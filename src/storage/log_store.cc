@@ -458,10 +458,9 @@ status log_store::skip_to(uint64_t topic_id, uint32_t partition, uint64_t offset
     const std::shared_ptr<topic_state> t = std::move(*found);
     partition_state& ps = t->partitions[partition];  // read unlocked: write_mutex is held
     if (offset < ps.end_offset) {
-        return make_error(errc::invalid_argument,
-                          t->where(partition) + " ends at offset " +
-                              std::to_string(ps.end_offset) + ": cannot skip to " +
-                              std::to_string(offset));
+        return make_error(errc::invalid_argument, t->where(partition) + " ends at offset " +
+                                                      std::to_string(ps.end_offset) +
+                                                      ": cannot skip to " + std::to_string(offset));
     }
     if (offset == ps.end_offset && ps.batches.empty()) return {};
     const partition_state before{ps.start_offset, ps.end_offset, ps.stored_bytes, {}};

@@ -192,9 +192,8 @@ struct log_store::impl {
             log_store_detail::added(wb.DeleteRange(cf, format::batch_key(kind, partition, 0),
                                                    format::batch_key(kind, partition, start)));
         }
-        log_store_detail::added(
-            wb.Put(cf, format::partition_key(format::key_kind::meta, partition),
-                   format::encode_meta_value({start, end})));
+        log_store_detail::added(wb.Put(cf, format::partition_key(format::key_kind::meta, partition),
+                                       format::encode_meta_value({start, end})));
         return db->Write(topic_write_options(false), &wb);
     }
 

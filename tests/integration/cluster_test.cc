@@ -179,8 +179,7 @@ class cluster_test : public server_process_fixture {
         const uint64_t end =
             json::parse(info->body)["partition_detail"][0]["end_offset"].get<uint64_t>();
         if (!caught_up(down, end, 60s)) {
-            ADD_FAILURE() << "node " << down.id << " did not catch up to " << end
-                          << "; its log:\n"
+            ADD_FAILURE() << "node " << down.id << " did not catch up to " << end << "; its log:\n"
                           << down.process->log();
             return std::nullopt;
         }
@@ -348,9 +347,9 @@ TEST_F(cluster_test, long_poll_group_commits_reach_the_replicated_offset) {
     auto info = http_call(first->ports.http, "GET", std::string("/v1/topics/") + topic_name);
     ASSERT_TRUE(info && info->status == 200);
     const uint64_t end = json::parse(info->body)["partition_detail"][0]["end_offset"];
-    auto sub = http_call(first->ports.http, "POST", "/v1/topics/subscribe",
-                         json{{"topic", topic_name}, {"group", "audit"}, {"start", "earliest"}}
-                             .dump());
+    auto sub =
+        http_call(first->ports.http, "POST", "/v1/topics/subscribe",
+                  json{{"topic", topic_name}, {"group", "audit"}, {"start", "earliest"}}.dump());
     ASSERT_TRUE(sub && sub->status == 201) << (sub ? sub->body : sub.err().message);
     const std::string id = json::parse(sub->body)["subscription_id"];
     const std::string events = "/v1/subscriptions/" + id + "/events?wait_ms=1000&max=";

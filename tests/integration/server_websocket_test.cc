@@ -160,7 +160,7 @@ TEST_F(server_websocket_test, a_groups_commit_and_unsubscribe_store_its_offsets)
     publish("g", 3);
     auto ws = open("/v1/stream");
     ASSERT_TRUE(ws);
-    const json subscribe = {{"type", "subscribe"}, {"topic", "g"},     {"group", "audit"},
+    const json subscribe = {{"type", "subscribe"},  {"topic", "g"},           {"group", "audit"},
                             {"start", "committed"}, {"fallback", "earliest"}, {"credit", 100}};
     ASSERT_TRUE(ws->send_json(subscribe));
     auto m = ws->read_json();

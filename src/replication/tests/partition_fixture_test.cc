@@ -1,8 +1,9 @@
 // partition_machine replicated by real libraft in its in-memory cluster fixture, each server
 // with its own RocksDB store: seeded runs of batch and group-commit proposals interleaved with
-// network partitions, servers cut off from the others and elections. At the end every server's store holds the same
-// log, byte for byte, with offsets from 0 and no gap; every batch libraft reported applied is
-// there at the offsets it was proposed with; and the producer state and group offsets agree.
+// network partitions, servers cut off from the others and elections. At the end every server's
+// store holds the same log, byte for byte, with offsets from 0 and no gap; every batch libraft
+// reported applied is there at the offsets it was proposed with; and the producer state and group
+// offsets agree.
 #include <gtest/gtest.h>
 
 #include <algorithm>

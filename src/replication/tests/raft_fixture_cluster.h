@@ -73,7 +73,8 @@ class fault_injector {
         const unsigned n = raft_fixture_n(f_);
         const unsigned a = rng() % n;
         const unsigned b = (a + 1 + rng() % (n - 1)) % n;
-        const auto isolated = static_cast<unsigned>(std::count(cut_off_.begin(), cut_off_.end(), true));
+        const auto isolated =
+            static_cast<unsigned>(std::count(cut_off_.begin(), cut_off_.end(), true));
         switch (rng() % 6) {
             case 0:
                 raft_fixture_saturate(f_, a, b);
