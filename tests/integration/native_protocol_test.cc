@@ -829,6 +829,58 @@ TEST_F(native_protocol_test, a_subscriber_that_reads_slowly_but_steadily_is_not_
     expect_serving();
 }
 
+TEST_F(native_protocol_test, the_65th_subscription_on_a_connection_is_refused) {
+    auto c = connect();
+    ASSERT_TRUE(c);
+    create_topic(*c, "many-subs");
+    subscribe_request s;
+    s.topic = "many-subs";
+    for (uint64_t i = 0; i < 64; ++i) subscribe(*c, s, 100 + i);
+    std::string out;
+    encode(out, 200, s);
+    const auto refused = error_of(call(*c, out));
+    EXPECT_EQ(refused.code, static_cast<uint16_t>(errc::too_large));
+    EXPECT_NE(refused.message.find("64"), std::string::npos) << refused.message;
+    // Refused, not a protocol error: the connection goes on.
+    std::string p;
+    encode_ping(p, 201, ping{});
+    EXPECT_EQ(call(*c, p).header.type, message_type::pong);
+}
+
+TEST_F(native_protocol_test, a_connection_past_the_limit_is_refused_with_queue_full) {
+    server_launch launch;
+    launch.flags["native_connections_max"] = "2";
+    server::ports_record small;
+    ASSERT_NE(start_ready(launch, &small), nullptr);
+    auto first = native_test_client::connect(small.native);
+    auto second = native_test_client::connect(small.native);
+    ASSERT_TRUE(first && second);
+    ASSERT_TRUE((*first)->handshake());
+    ASSERT_TRUE((*second)->handshake());
+    // The third gets ERROR queue_full (request id 0), then the close.
+    auto third = native_test_client::connect(small.native);
+    ASSERT_TRUE(third) << third.err().message;
+    auto f = (*third)->read_frame();
+    ASSERT_TRUE(f) << f.err().message;
+    ASSERT_EQ(f->header.type, message_type::error);
+    EXPECT_EQ(f->header.request_id, 0u);
+    const auto e = decode_error(f->body);
+    ASSERT_TRUE(e);
+    EXPECT_EQ(e->code, static_cast<uint16_t>(errc::queue_full));
+    EXPECT_TRUE(e->retryable);
+    EXPECT_TRUE((*third)->wait_closed());
+    // One closes: a new connection is taken again.
+    (*first)->close();
+    bool taken = false;
+    for (int i = 0; i < 50 && !taken; ++i) {
+        auto again = native_test_client::connect(small.native);
+        ASSERT_TRUE(again);
+        taken = static_cast<bool>((*again)->handshake());
+        if (!taken) std::this_thread::sleep_for(milliseconds(100));
+    }
+    EXPECT_TRUE(taken);
+}
+
 TEST_F(native_protocol_test, idle_slowloris_and_silent_connections_are_closed) {
     auto idle = connect();
     auto slow = connect();

@@ -1,5 +1,6 @@
 // The HTTP listener as a client sees it: health endpoints, JSON errors for unknown paths, wrong
-// methods and malformed requests, the body limit, keep-alive and /metrics.
+// methods and malformed requests, the body and header limits, keep-alive, pipelining and
+// /metrics.
 #include <nlohmann/json.hpp>
 
 #include <string>
@@ -84,6 +85,40 @@ TEST_F(server_http_test, body_over_the_limit_is_413) {
     ASSERT_TRUE(reply) << reply.err().message;
     EXPECT_EQ(reply->status, 413);
     EXPECT_EQ(error_of(*reply).value("code", ""), "too_large");
+}
+
+TEST_F(server_http_test, headers_over_the_limit_are_431) {
+    auto client = http_test_client::connect(ports_.http);
+    ASSERT_TRUE(client) << client.err().message;
+    // 20 KiB of headers, over the 16 KiB limit.
+    ASSERT_TRUE(client->send_raw("GET /health/live HTTP/1.1\r\nHost: x\r\nX-Big: " +
+                                 std::string(20 * 1024, 'h') + "\r\n\r\n"));
+    auto reply = client->read_reply();
+    ASSERT_TRUE(reply) << reply.err().message;
+    EXPECT_EQ(reply->status, 431);
+    EXPECT_EQ(error_of(*reply).value("code", ""), "too_large");
+    // The node goes on.
+    auto again = http_test_client::connect(ports_.http);
+    ASSERT_TRUE(again) << again.err().message;
+    auto live = again->request("GET", "/health/live");
+    ASSERT_TRUE(live) << live.err().message;
+    EXPECT_EQ(live->status, 200);
+}
+
+TEST_F(server_http_test, pipelined_requests_are_answered_in_order) {
+    auto client = http_test_client::connect(ports_.http);
+    ASSERT_TRUE(client) << client.err().message;
+    // Three requests in one write, before any answer.
+    std::string three;
+    for (const char* path : {"/health/live", "/nope", "/health/ready"}) {
+        three += std::string("GET ") + path + " HTTP/1.1\r\nHost: x\r\n\r\n";
+    }
+    ASSERT_TRUE(client->send_raw(three));
+    for (int want : {200, 404, 200}) {
+        auto reply = client->read_reply();
+        ASSERT_TRUE(reply) << reply.err().message;
+        EXPECT_EQ(reply->status, want);
+    }
 }
 
 TEST_F(server_http_test, keep_alive_serves_several_requests_on_one_connection) {
