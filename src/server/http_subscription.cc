@@ -1,10 +1,10 @@
 // Long-poll subscriptions: waiting polls, wake-ups from the workers, group commits.
 #include "server/http_subscription.h"
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/post.hpp>
 #include <nlohmann/json.hpp>
 
-#include "server/group_commit.h"
 #include "server/rest_limits.h"
 
 namespace es::server {
@@ -151,8 +151,20 @@ void http_subscription::answer(nlohmann::json events, nlohmann::json gaps) {
 
 void http_subscription::commit_delivered() {
     if (group_.empty() || delivered_.empty()) return;
-    commit_in_background(engine_, topic_, group_, delivered_,
-                         "http: subscription " + std::to_string(engine_id_));
+    // Without waiting: in a cluster each commit is a Raft round trip (up to 10 s), and this
+    // strand's thread serves other connections. A failure is only logged.
+    for (const auto& [partition, next] : delivered_) {
+        engine_.commit_offset_async(
+            topic_, group_, partition, next,
+            [topic = topic_, group = group_, id = engine_id_, partition = partition,
+             next = next](status s) {
+                if (s) return;
+                spdlog::warn(
+                    "http: subscription {}: commit of {} partition {} offset {} for group {} "
+                    "failed: {}",
+                    id, topic->config.name, partition, next, group, s.err().message);
+            });
+    }
     delivered_.clear();
 }
 
