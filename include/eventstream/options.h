@@ -40,6 +40,12 @@ struct producer_options {
     // retry), a lingered batch stays open and keeps gathering events until it can go.
     // Fractions of a millisecond count (0.25: 250 us), as in librdkafka.
     double linger_ms = 5;
+    // true: a partition with no batch out (none in flight, none waiting) sends its open batch
+    // at once, and lingers only while batches are out, as Nagle's algorithm does: batches then
+    // grow with the round trip instead of the linger, so a producer well below its maximum
+    // rate sees about a round trip of batching delay, not the linger, at the cost of more and
+    // smaller requests. false (default): every batch waits its linger or its size.
+    bool send_when_idle = false;
     uint32_t batch_events_max = 10000;
     uint32_t batch_bytes_max = 1 << 20;
     // Memory bound: bytes of events accepted by send() and not yet reported.

@@ -34,6 +34,7 @@ struct bench_args {
     uint32_t size = 128;
     uint32_t batch = 10000;
     double linger_ms = 1;
+    bool send_when_idle = false;
     uint32_t in_flight = 1;
     std::string acks = "leader";
     uint32_t producers = 1;
@@ -204,6 +205,7 @@ int run_bench(const global_options& g, const bench_args& a) {
         o.ack = *ack;
         o.batch_events_max = a.batch;
         o.linger_ms = a.linger_ms;
+        o.send_when_idle = a.send_when_idle;
         o.max_in_flight_per_partition = a.in_flight;
         auto p = eventstream::producer::create(o);
         if (!p) return fail("producer", p.err());
@@ -350,6 +352,7 @@ int run_bench(const global_options& g, const bench_args& a) {
             {"acks", a.acks},
             {"batch_events_max", a.batch},
             {"linger_ms", a.linger_ms},
+            {"send_when_idle", a.send_when_idle},
             {"in_flight", a.in_flight},
             {"rate", a.rate},
             {"latency_every", a.latency_every},
@@ -423,6 +426,9 @@ void add_bench_command(CLI::App& app, const global_options& g, command_run& sele
                     "Producer linger in ms (fractions count: 0.25 is 250 us)")
         ->check(CLI::Range(0.0, 900000.0))
         ->capture_default_str();
+    cmd->add_flag("--send-when-idle", a->send_when_idle,
+                  "A partition with no batch out sends at once; batches linger only while one "
+                  "is out (Nagle's rule)");
     cmd->add_option("--in-flight", a->in_flight,
                     "Batches of one partition a producer has on the wire at once (more than 1 "
                     "may reorder events when a batch is retried)")

@@ -22,6 +22,7 @@ struct produce_args {
     std::string acks = "leader";
     int64_t partition = -1;
     double linger_ms = 5;
+    bool send_when_idle = false;
     uint32_t batch = 10000;
     bool idempotent = false;
 };
@@ -46,6 +47,7 @@ int run_produce(const global_options& g, const produce_args& a) {
     o.connection = connection_for(g);
     o.ack = *ack;
     o.linger_ms = a.linger_ms;
+    o.send_when_idle = a.send_when_idle;
     o.batch_events_max = a.batch;
     o.idempotent = a.idempotent;
     auto p = eventstream::producer::create(o);
@@ -119,6 +121,9 @@ void add_produce_command(CLI::App& app, const global_options& g, command_run& se
                     "Batch linger in ms (fractions count: 0.25 is 250 us)")
         ->check(CLI::Range(0.0, 900000.0))
         ->capture_default_str();
+    cmd->add_flag("--send-when-idle", a->send_when_idle,
+                  "A partition with no batch out sends at once; batches linger only while one "
+                  "is out (Nagle's rule)");
     cmd->add_option("--batch", a->batch, "Largest batch in events")->capture_default_str();
     cmd->add_flag("--idempotent", a->idempotent, "Idempotent producer (retries never duplicate)");
     cmd->callback([&g, &selected, a] { selected = [&g, a] { return run_produce(g, *a); }; });

@@ -112,8 +112,7 @@ std::vector<batch> batch_accumulator::take_ready(int64_t now_ns, bool flush) {
             // A lingered batch is sealed only when it can go at once; while the partition's
             // batches are out (or queued) it stays open and keeps gathering events, so a busy
             // partition sends fewer, larger batches rather than a queue of small ones.
-            if (s.open &&
-                (flush || (sendable(s) && now_ns - s.open->opened_ns >= limits_.linger_ns))) {
+            if (s.open && (flush || (sendable(s) && now_ns >= due_ns(s)))) {
                 seal(s);
             }
             while (s.in_flight < limits_.max_in_flight && !s.sealed.empty() &&
@@ -173,7 +172,7 @@ std::optional<int64_t> batch_accumulator::next_wake_ns() const {
         for (const auto& s : parts) {
             if (s.in_flight < limits_.max_in_flight && !s.sealed.empty())
                 consider(s.sealed.front().retry_at_ns);
-            if (s.open && sendable(s)) consider(s.open->opened_ns + limits_.linger_ns);
+            if (s.open && sendable(s)) consider(due_ns(s));
         }
     }
     return wake;

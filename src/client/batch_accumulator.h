@@ -50,7 +50,8 @@ struct batching_limits {
     uint32_t events_max = 10000;
     size_t bytes_max = 1 << 20;
     int64_t linger_ns = 5'000'000;
-    uint32_t max_in_flight = 1;  // per partition
+    uint32_t max_in_flight = 1;   // per partition
+    bool send_when_idle = false;  // see producer_options::send_when_idle
 };
 
 struct retry_policy {
@@ -108,10 +109,10 @@ class batch_accumulator {
     bool add(std::string_view topic, uint32_t partition, pending_event ev, int64_t now_ns);
 
     // The batches to send now, each partition's in order: seals open batches that are older
-    // than the linger when the partition can send (no batch queued, fewer than max_in_flight
-    // out), or any when `flush`; then takes sealed batches whose retry time
-    // has come while the partition has fewer than max_in_flight batches out. Each taken batch
-    // counts as in flight, with attempts incremented.
+    // than the linger (or any, with send_when_idle, whose partition has nothing out) when the
+    // partition can send (no batch queued, fewer than max_in_flight out), or any when `flush`; then
+    // takes sealed batches whose retry time has come while the partition has fewer than
+    // max_in_flight batches out. Each taken batch counts as in flight, with attempts incremented.
     std::vector<batch> take_ready(int64_t now_ns, bool flush);
 
     // A batch taken earlier is finished (reported, delivered or failed for good).
@@ -153,6 +154,14 @@ class batch_accumulator {
     // Nothing of the partition waits to be sent and it has room for one more batch out.
     bool sendable(const partition_state& s) const noexcept {
         return s.sealed.empty() && s.in_flight < limits_.max_in_flight;
+    }
+    // When the partition's open batch is due: its linger's end, or at once when the
+    // partition has nothing out and limits_.send_when_idle. REQUIRES: s.open.
+    int64_t due_ns(const partition_state& s) const noexcept {
+        if (limits_.send_when_idle && s.in_flight == 0 && s.sealed.empty()) {
+            return s.open->opened_ns;
+        }
+        return s.open->opened_ns + limits_.linger_ns;
     }
     partition_state& state_of(topic_ref topic, uint32_t partition);
     partition_state* find_state(std::string_view topic, uint32_t partition);  // null: none

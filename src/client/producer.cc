@@ -74,9 +74,9 @@ struct producer::impl {
 
     explicit impl(const producer_options& o)
         : options(o),
-          acc(es::client::batching_limits{o.batch_events_max, o.batch_bytes_max,
-                                          static_cast<int64_t>(o.linger_ms * 1e6),
-                                          std::max<uint32_t>(o.max_in_flight_per_partition, 1)}) {
+          acc(es::client::batching_limits{
+              o.batch_events_max, o.batch_bytes_max, static_cast<int64_t>(o.linger_ms * 1e6),
+              std::max<uint32_t>(o.max_in_flight_per_partition, 1), o.send_when_idle}) {
         retry.backoff_initial_ns = int64_t(o.retry_backoff_initial_ms) * 1'000'000;
         retry.backoff_max_ns = int64_t(o.retry_backoff_max_ms) * 1'000'000;
         retry.delivery_timeout_ns = int64_t(o.delivery_timeout_ms) * 1'000'000;

@@ -168,6 +168,9 @@ class cluster_impl final : public cluster {
     void stop() override {
         if (stopped_) return;
         stopped_ = true;
+        // A report or registration waiting on the controller would hold up the joins below
+        // for the rest of its time-out.
+        if (host_) host_->stop_calls();
         reporter_.stop();
         control_.stop();
         host_.reset();  // closes every group
@@ -229,16 +232,27 @@ class cluster_impl final : public cluster {
     result<core::durable_bounds> bounds(uint64_t topic_id, uint32_t partition) override {
         return local_.bounds(topic_id, partition);
     }
+    // Any replica serves an event by offset: a member stores only what its group committed.
     result<std::optional<core::event_record>> lookup(uint64_t topic_id, uint32_t partition,
                                                      uint64_t offset) override {
+        if (!find_group(partition_group_id(topic_id, partition)))
+            return not_replica(topic_id, partition);
         return local_.lookup(topic_id, partition, offset);
     }
     result<uint64_t> offset_for_timestamp(uint64_t topic_id, uint32_t partition,
                                           int64_t ts_ns) override {
         return local_.offset_for_timestamp(topic_id, partition, ts_ns);
     }
+    // Only the leader answers: a follower applies a commit after the leader did, so its copy
+    // may be older than what a consumer committed a moment ago.
     result<std::optional<uint64_t>> committed_offset(uint64_t topic_id, std::string_view group,
                                                      uint32_t partition) override {
+        auto g = find_group(partition_group_id(topic_id, partition));
+        if (!g) return not_replica(topic_id, partition);
+        const group_view v = g->view();
+        if (v.self != role::leader) {
+            return error{v.leader ? errc::not_leader : errc::unavailable, leader_text(v)};
+        }
         return local_.committed_offset(topic_id, group, partition);
     }
     void read(uint64_t topic_id, uint32_t partition, uint64_t from, uint32_t max_events,
@@ -262,10 +276,7 @@ class cluster_impl final : public cluster {
     void commit_offset_async(uint64_t topic_id, std::string_view group, uint32_t partition,
                              uint64_t offset, std::function<void(status)> done) override {
         auto g = find_group(partition_group_id(topic_id, partition));
-        if (!g) {
-            return done(
-                make_error(errc::not_leader, "this node holds no replica of the partition"));
-        }
+        if (!g) return done(not_replica(topic_id, partition));
         // libraft answers every proposal: committed, or failed when leadership is lost.
         g->propose(encode_commit_command(group, offset),
                    [done = std::move(done)](status s, uint64_t) { done(std::move(s)); });
@@ -359,6 +370,17 @@ class cluster_impl final : public cluster {
             return v.leader ? v.leader->id : 0;
         }
         return t.partitions[p].leader;
+    }
+
+    // The partition's group is not open here: this node holds no replica of it (or not yet).
+    error not_replica(uint64_t topic_id, uint32_t partition) const {
+        const controller_state state = controller_->copy();
+        const topic_entry* t = state.find_topic(topic_id);
+        if (t == nullptr || partition >= t->partitions.size()) {
+            return error{errc::not_leader, "this node holds no replica of the partition"};
+        }
+        return error{errc::not_leader, t->config.name + "/" + std::to_string(partition) + ": " +
+                                           not_replica_text(t->partitions[partition], state)};
     }
 
     std::shared_ptr<raft_group> find_group(uint64_t id) const {
@@ -716,6 +738,15 @@ class cluster_impl final : public cluster {
     // last heard of it, else its replicas. Set again only when that text changes.
     void refuse_not_replica(const core::topic_ptr& t, uint32_t p, const partition_entry& placed,
                             const controller_state& state) {
+        std::string text = not_replica_text(placed, state);
+        std::string& last = refusals_[{t->id, p}];
+        if (last == text) return;
+        last = text;
+        engine_->set_replica_role(t, p, false, 0, error{errc::not_leader, text});
+    }
+
+    static std::string not_replica_text(const partition_entry& placed,
+                                        const controller_state& state) {
         std::string names;
         for (uint64_t id : placed.replicas) {
             names += (names.empty() ? "" : ", ") + std::to_string(id);
@@ -723,10 +754,7 @@ class cluster_impl final : public cluster {
         std::string text =
             "this node holds no replica of it (its replicas are nodes " + names + ")";
         if (placed.leader != 0) text += "; " + leader_text(placed.leader, state);
-        std::string& last = refusals_[{t->id, p}];
-        if (last == text) return;
-        last = text;
-        engine_->set_replica_role(t, p, false, 0, error{errc::not_leader, text});
+        return text;
     }
 
     // "leader is node 2 at 127.0.0.1:7171 (host ..., native port ..., ...)": the cluster

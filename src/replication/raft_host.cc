@@ -667,6 +667,10 @@ class host_impl final : public raft_host {
         return rpc_client_->call(address, request, timeout);
     }
 
+    void stop_calls() override {
+        if (rpc_client_) rpc_client_->stop();
+    }
+
   private:
     // Constant after start().
     const host_options options_;

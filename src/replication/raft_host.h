@@ -187,6 +187,11 @@ class raft_host {
     virtual result<std::vector<std::byte>> call(const std::string& address,
                                                 std::span<const std::byte> request,
                                                 std::chrono::milliseconds timeout) = 0;
+    // Ends every call waiting for an answer (they return unavailable) and fails later ones at
+    // once, so that a node shutting down does not wait out their time-outs. The groups and
+    // the handling of other nodes' requests go on until the host is destroyed. Any thread
+    // except a loop thread; idempotent.
+    virtual void stop_calls() = 0;
 };
 
 }  // namespace es::replication

@@ -131,6 +131,38 @@ TEST_F(client_library, keys_land_where_the_server_routes_them) {
     }
 }
 
+// With send_when_idle a partition with nothing out sends at once: the first event is acked
+// long before a one-minute linger, and so are the ones after it, each time the partition is
+// idle again.
+TEST_F(client_library, send_when_idle_does_not_wait_out_the_linger) {
+    create_topic("idle", 1);
+    auto o = producer_opts();
+    o.linger_ms = 60000;
+    o.send_when_idle = true;
+    auto p = producer::create(o);
+    ASSERT_TRUE(p);
+    auto first = (*p)->send_future("idle", keyed("", "first"));
+    ASSERT_EQ(first.wait_for(std::chrono::seconds(20)), std::future_status::ready);
+    auto r = first.get();
+    ASSERT_TRUE(r) << r.err().to_string();
+    EXPECT_EQ(r->offset, 0);
+    std::vector<std::future<eventstream::delivery_result>> more;
+    for (int i = 0; i < 3; ++i) more.push_back((*p)->send_future("idle", keyed("", "m")));
+    for (auto& f : more) {
+        ASSERT_EQ(f.wait_for(std::chrono::seconds(20)), std::future_status::ready);
+        ASSERT_TRUE(f.get());
+    }
+    // Without it, the same producer options wait the linger: nothing is acked in a second.
+    o.send_when_idle = false;
+    auto lingering = producer::create(o);
+    ASSERT_TRUE(lingering);
+    auto held = (*lingering)->send_future("idle", keyed("", "held"));
+    EXPECT_EQ(held.wait_for(std::chrono::seconds(1)), std::future_status::timeout);
+    ASSERT_TRUE((*lingering)->flush(20000));
+    ASSERT_EQ(held.wait_for(std::chrono::seconds(20)), std::future_status::ready);
+    EXPECT_TRUE(held.get());
+}
+
 TEST_F(client_library, one_partition_keeps_send_order_across_many_batches) {
     create_topic("seq", 1);
     auto o = producer_opts();

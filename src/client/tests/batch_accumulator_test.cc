@@ -79,6 +79,36 @@ TEST(batch_accumulator, a_lingered_batch_waits_open_while_the_partition_is_busy)
     EXPECT_EQ(second[0].first_sequence, 1u);
 }
 
+// send_when_idle: an idle partition sends at once; while a batch is out the next one gathers
+// events until the ack (or its linger), so it grows with the round trip.
+TEST(batch_accumulator, send_when_idle_sends_at_once_then_lingers_while_a_batch_is_out) {
+    batching_limits l = limits(100, 1 << 20, 5 * ms, 2);
+    l.send_when_idle = true;
+    batch_accumulator acc(l);
+    acc.add("t", 0, ev("a"), 1 * ms);
+    EXPECT_EQ(acc.next_wake_ns(), 1 * ms);
+    auto first = acc.take_ready(1 * ms, false);
+    ASSERT_EQ(first.size(), 1u);
+    EXPECT_EQ(values(first[0]), (std::vector<std::string>{"a"}));
+    // "a" is out: "b" and "c" wait, although the partition could have a second batch out.
+    acc.add("t", 0, ev("b"), 2 * ms);
+    acc.add("t", 0, ev("c"), 3 * ms);
+    EXPECT_TRUE(acc.take_ready(3 * ms, false).empty());
+    EXPECT_EQ(acc.next_wake_ns(), 7 * ms);  // the linger, from "b"
+    // The ack comes before the linger ends: they go at once, together.
+    acc.finished("t", 0);
+    EXPECT_EQ(acc.next_wake_ns(), 2 * ms);
+    auto second = acc.take_ready(4 * ms, false);
+    ASSERT_EQ(second.size(), 1u);
+    EXPECT_EQ(values(second[0]), (std::vector<std::string>{"b", "c"}));
+    // With one batch out, the linger still sends a second one.
+    acc.add("t", 0, ev("d"), 5 * ms);
+    EXPECT_TRUE(acc.take_ready(9 * ms, false).empty());
+    auto third = acc.take_ready(10 * ms, false);
+    ASSERT_EQ(third.size(), 1u);
+    EXPECT_EQ(values(third[0]), (std::vector<std::string>{"d"}));
+}
+
 // The producer wakes its sender only when add() says the schedule changed.
 TEST(batch_accumulator, add_tells_when_a_batch_opens_or_is_sealed) {
     batch_accumulator acc(limits(3, 1 << 20, 1000 * ms, 4));

@@ -563,6 +563,36 @@ TEST_F(rpc_test, destroying_the_calling_host_fails_its_calls_in_flight) {
     hold_.open();
 }
 
+TEST_F(rpc_test, stop_calls_fails_the_calls_in_flight_and_the_host_still_answers) {
+    raft_host& a = start_host();
+    raft_host& b = start_host();
+    b.set_rpc_handler([&](uint64_t, std::vector<std::byte> request, rpc_reply reply) {
+        hold_.wait();
+        reply(request);
+    });
+    a.set_rpc_handler(
+        [](uint64_t, std::vector<std::byte> request, rpc_reply reply) { reply(request); });
+    auto calls = start_calls(a, address_of(b), 2);
+    ASSERT_TRUE(eventually([&] { return hold_.waiting() == 2; }));
+    a.stop_calls();
+    // Each would have waited 60 s for b.
+    for (auto& c : calls) {
+        ASSERT_EQ(c.wait_for(10s), std::future_status::ready);
+        auto r = c.get();
+        ASSERT_FALSE(r);
+        EXPECT_EQ(r.err().code, errc::unavailable) << r.err().message;
+    }
+    auto later = a.call(address_of(b), bytes_of("later"), 60s);
+    ASSERT_FALSE(later);
+    EXPECT_EQ(later.err().code, errc::unavailable) << later.err().message;
+    a.stop_calls();  // idempotent
+    // a still answers the calls of others.
+    auto echoed = b.call(address_of(a), bytes_of("to a"), 10s);
+    ASSERT_TRUE(echoed) << echoed.err().message;
+    EXPECT_EQ(*echoed, bytes_of("to a"));
+    hold_.open();
+}
+
 // ---- the frame reader alone ----
 
 std::vector<std::byte> reply_frame(uint64_t id, uint16_t code, const std::string& body) {
