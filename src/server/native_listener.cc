@@ -39,6 +39,7 @@ native_listener::native_listener(core::engine& engine, native_options options,
         metrics_.connections->sub(1);
         std::lock_guard lock(mutex_);
         sessions_.erase(id);
+        refused_.erase(id);
     };
 }
 
@@ -56,10 +57,16 @@ void native_listener::on_accept(asio::ip::tcp::socket socket) {
     {
         std::lock_guard lock(mutex_);
         if (closed_) return;  // the socket closes as it goes
+        refuse = sessions_.size() - refused_.size() >= context_->options.connections_max;
+        if (refuse && refused_.size() >= k_native_refused_lingering_max) {
+            // A storm of connections: these go without an ERROR rather than pile up.
+            metrics_.error(native_error_kind::connections_max).inc();
+            return;  // the socket closes as it goes
+        }
         const uint64_t id = next_session_id_++;
         session = std::make_shared<native_session>(std::move(socket), context_, id);
-        refuse = sessions_.size() >= context_->options.connections_max;
         sessions_.emplace(id, session);
+        if (refuse) refused_.insert(id);
     }
     metrics_.connections->add(1);
     if (refuse) {

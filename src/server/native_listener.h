@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 
 #include "common/result.h"
 #include "core/engine.h"
@@ -55,9 +56,12 @@ class native_listener {
     std::unique_ptr<udp_publish_receiver> udp_;
 
     std::mutex mutex_;
-    std::map<uint64_t, std::weak_ptr<native_session>> sessions_;  // guarded by mutex_
-    uint64_t next_session_id_ = 1;                                // guarded by mutex_
-    bool closed_ = false;                                         // guarded by mutex_
+    // Every session, serving or refused (lingering to hand over its ERROR); guarded by mutex_.
+    std::map<uint64_t, std::weak_ptr<native_session>> sessions_;
+    // The ids of the refused ones among sessions_: they do not count against connections_max.
+    std::set<uint64_t> refused_;    // guarded by mutex_
+    uint64_t next_session_id_ = 1;  // guarded by mutex_
+    bool closed_ = false;           // guarded by mutex_
 };
 
 }  // namespace es::server

@@ -24,6 +24,10 @@ inline constexpr uint64_t k_native_held_bytes_max = 4u << 20;
 // After a protocol error: how long the server reads and discards what the client still sends
 // before it closes, so that the ERROR frame is not lost to a reset.
 inline constexpr uint32_t k_native_linger_ms = 2000;
+// Connections refused for --native-connections-max that may linger at once (to hand over
+// their ERROR frame); past this a refused connection is closed at once, without one. They do
+// not count against the maximum.
+inline constexpr size_t k_native_refused_lingering_max = 64;
 // Read size per receive call.
 inline constexpr size_t k_native_read_bytes = 64 * 1024;
 // Longest ERROR message sent.

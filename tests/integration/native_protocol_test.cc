@@ -869,16 +869,57 @@ TEST_F(native_protocol_test, a_connection_past_the_limit_is_refused_with_queue_f
     EXPECT_EQ(e->code, static_cast<uint16_t>(errc::queue_full));
     EXPECT_TRUE(e->retryable);
     EXPECT_TRUE((*third)->wait_closed());
-    // One closes: a new connection is taken again.
+    // Refused connections whose clients do not close linger (up to 2 s) to hand over their
+    // ERROR, but they do not hold the slot that frees next.
+    std::vector<std::unique_ptr<native_test_client>> refused;
+    for (int i = 0; i < 3; ++i) {
+        auto r = native_test_client::connect(small.native);
+        ASSERT_TRUE(r);
+        auto rf = (*r)->read_frame();
+        ASSERT_TRUE(rf && rf->header.type == message_type::error);
+        refused.push_back(std::move(*r));
+    }
+    // One closes: a new connection is taken again, well within the refused ones' linger.
     (*first)->close();
     bool taken = false;
-    for (int i = 0; i < 50 && !taken; ++i) {
+    for (int i = 0; i < 10 && !taken; ++i) {
         auto again = native_test_client::connect(small.native);
         ASSERT_TRUE(again);
         taken = static_cast<bool>((*again)->handshake());
         if (!taken) std::this_thread::sleep_for(milliseconds(100));
     }
     EXPECT_TRUE(taken);
+}
+
+// A storm of connections past the limit: 64 refused ones may wait at once for their clients
+// to close; more are closed at once, without an ERROR, and the node goes on serving.
+TEST_F(native_protocol_test, refused_connections_past_64_are_closed_without_an_error) {
+    server_launch launch;
+    launch.flags["native_connections_max"] = "1";
+    server::ports_record small;
+    ASSERT_NE(start_ready(launch, &small), nullptr);
+    auto held = native_test_client::connect(small.native);
+    ASSERT_TRUE(held && (*held)->handshake());
+    std::vector<std::unique_ptr<native_test_client>> refused;
+    for (int i = 0; i < 64; ++i) {
+        auto r = native_test_client::connect(small.native);
+        ASSERT_TRUE(r);
+        auto f = (*r)->read_frame();
+        ASSERT_TRUE(f) << "connection " << i << ": " << f.err().message;
+        ASSERT_EQ(f->header.type, message_type::error);
+        refused.push_back(std::move(*r));
+    }
+    auto more = native_test_client::connect(small.native);
+    ASSERT_TRUE(more);
+    auto none = (*more)->read_frame(std::chrono::seconds(3));
+    ASSERT_FALSE(none) << "the 66th connection got a frame";
+    EXPECT_NE(none.err().code, errc::timed_out) << "the 66th connection was not closed";
+    std::string p;
+    encode_ping(p, 7, ping{});
+    ASSERT_TRUE((*held)->send_raw(p));
+    auto pong = (*held)->read_frame();
+    ASSERT_TRUE(pong) << pong.err().message;
+    EXPECT_EQ(pong->header.type, message_type::pong);
 }
 
 TEST_F(native_protocol_test, idle_slowloris_and_silent_connections_are_closed) {
