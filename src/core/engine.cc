@@ -365,15 +365,7 @@ result<uint64_t> engine::subscribe(const topic_ptr& t, std::span<const uint32_t>
                                                    std::to_string(p));
         }
     }
-    if (!t->durable.empty()) {
-        // A replicated partition is served by its leader only.
-        for (uint32_t p : parts) {
-            if (auto refused = t->durable[p]->gate.refusal()) {
-                return make_error(refused->code, "partition " + std::to_string(p) + " of topic '" +
-                                                     t->config.name + "': " + refused->message);
-            }
-        }
-    }
+    for (uint32_t p : parts) ES_TRY(check_served(*t, p));
     // Starts that need a disk or group lookup are resolved here, off the workers.
     std::vector<start_position> starts;
     for (uint32_t p : parts) {
@@ -534,7 +526,19 @@ result<std::optional<uint64_t>> engine::committed_offset(const topic_ptr& t, std
         return make_error(errc::not_found, "topic '" + t->config.name + "' has no partition " +
                                                std::to_string(partition));
     }
+    // A follower applies a commit after its leader, and a new leader holds every commit of
+    // the terms before only once it serves: both would answer with an older offset.
+    ES_TRY(check_served(*t, partition));
     return committed_offset_of(*t, group, partition);
+}
+
+status engine::check_served(const topic& t, uint32_t partition) const {
+    if (t.durable.empty()) return {};
+    if (auto refused = t.durable[partition]->gate.refusal()) {
+        return make_error(refused->code, "partition " + std::to_string(partition) + " of topic '" +
+                                             t.config.name + "': " + refused->message);
+    }
+    return {};
 }
 
 result<std::optional<uint64_t>> engine::committed_offset_of(const topic& t, std::string_view group,

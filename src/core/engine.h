@@ -160,6 +160,9 @@ class engine {
                                                      uint32_t partition);
 
   private:
+    // Ok unless partition `partition` of a replicated topic refuses on this node (not its
+    // leader, or a new leader still applying what earlier terms committed): then its refusal.
+    status check_served(const topic& t, uint32_t partition) const;
     // What commit_offset checks before it stores anything.
     status check_commit(const topic_ptr& t, std::string_view group, uint32_t partition) const;
     // A memory topic's group offset, kept while the node runs.

@@ -3,6 +3,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -243,15 +244,12 @@ class cluster_impl final : public cluster {
                                           int64_t ts_ns) override {
         return local_.offset_for_timestamp(topic_id, partition, ts_ns);
     }
-    // Only the leader answers: a follower applies a commit after the leader did, so its copy
-    // may be older than what a consumer committed a moment ago.
+    // The engine asks only where the partition serves (engine::check_served): its leader,
+    // past the barrier of its term.
     result<std::optional<uint64_t>> committed_offset(uint64_t topic_id, std::string_view group,
                                                      uint32_t partition) override {
-        auto g = find_group(partition_group_id(topic_id, partition));
-        if (!g) return not_replica(topic_id, partition);
-        const group_view v = g->view();
-        if (v.self != role::leader) {
-            return error{v.leader ? errc::not_leader : errc::unavailable, leader_text(v)};
+        if (!find_group(partition_group_id(topic_id, partition))) {
+            return not_replica(topic_id, partition);
         }
         return local_.committed_offset(topic_id, group, partition);
     }
@@ -374,13 +372,21 @@ class cluster_impl final : public cluster {
 
     // The partition's group is not open here: this node holds no replica of it (or not yet).
     error not_replica(uint64_t topic_id, uint32_t partition) const {
+        if (!ready_.load(std::memory_order_acquire)) {
+            return error{errc::unavailable, "the node is still joining its cluster"};
+        }
         const controller_state state = controller_->copy();
         const topic_entry* t = state.find_topic(topic_id);
         if (t == nullptr || partition >= t->partitions.size()) {
             return error{errc::not_leader, "this node holds no replica of the partition"};
         }
-        return error{errc::not_leader, t->config.name + "/" + std::to_string(partition) + ": " +
-                                           not_replica_text(t->partitions[partition], state)};
+        const partition_entry& placed = t->partitions[partition];
+        const std::string where = t->config.name + "/" + std::to_string(partition) + ": ";
+        if (std::find(placed.replicas.begin(), placed.replicas.end(), options_.node_id) !=
+            placed.replicas.end()) {
+            return error{errc::unavailable, where + "its replica on this node is opening"};
+        }
+        return error{errc::not_leader, where + not_replica_text(placed, state)};
     }
 
     std::shared_ptr<raft_group> find_group(uint64_t id) const {
