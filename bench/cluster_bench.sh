@@ -10,7 +10,9 @@
 #      client's queue: esctl buffers up to 64 MiB, nats_bench --max-pending messages), in
 #      ES_CLUSTER_BENCH_ROUNDS rounds that take turns in a rotating order, each on a fresh
 #      stream or topic, the median round of each standing for it (the disk still writes back
-#      what one run left while the next runs, so a fixed order favours whoever goes first); then ack
+#      what one run left while the next runs, so a fixed order favours whoever goes first, and
+#      every figure starts after a `sync`: the 1 KiB RF 1 runs leave gigabytes to write back,
+#      and a Raft log's fsyncs queued behind them cut the RF 3 figure to a third); then ack
 #      latency p50/p99 with both publishing at one fixed rate, half of the pair's lower maximum,
 #      timed from each event's due time. Ours is `esctl bench --acks all`, JetStream is
 #      bench/nats_bench --mode jspub (asynchronous publish acks).
@@ -95,6 +97,7 @@ in_turn() {
 # ours KEY NATIVE_PORT TOPIC SIZE [RATE]: esctl bench with acks=all, recorded under KEY.
 ours() {
     local out
+    sync
     out=$(build/bin/esctl --server "127.0.0.1:$2" bench --topic "$3" --acks all -s "$4" \
         -d "$seconds" --in-flight "$in_flight" ${5:+--rate "$5"} --json \
         2>"$BENCH_WORK/esctl.err") ||
@@ -105,6 +108,7 @@ ours() {
 # jetstream KEY URLS NAMES STREAM REPLICAS SIZE [RATE]: nats_bench --mode jspub, recorded.
 jetstream() {
     local out
+    sync
     out=$(build/bin/nats_bench --url "$2" --names "$3" --mode jspub --stream "$4" \
         --subject "$4.js" --replicas "$5" --size "$6" --duration-ms "$ms" ${7:+--rate "$7"} \
         --max-pending "$js_pending" 2>"$BENCH_WORK/nats_bench.err") ||

@@ -28,16 +28,21 @@ constexpr int exit_usage = 2;
 void print_summary(const es::node_config& config, const es::server::node_ports& ports) {
     const std::string host =
         config.bind.find(':') != std::string::npos ? "[" + config.bind + "]" : config.bind;
+    const std::string cluster =
+        config.peers.empty()
+            ? "reserved: a single node (--peers forms a cluster)"
+            : "node-to-node, a cluster of " + std::to_string(config.peers.size()) + " nodes";
     std::printf(
         "eventstream %s: node %u ready\n"
         "  http     http://%s:%u   health: /health/ready, metrics: /metrics\n"
-        "  grpc     %s:%u   (not built yet)\n"
-        "  native   %s:%u   (not built yet)\n"
-        "  cluster  %s:%u   (not built yet)\n"
+        "  grpc     %s:%u\n"
+        "  native   %s:%u   TCP, and UDP publish\n"
+        "  cluster  %s:%u   %s\n"
         "  data     %s\n"
         "Press Ctrl-C to stop.\n",
         ES_VERSION, config.node_id, host.c_str(), ports.http, host.c_str(), ports.grpc,
-        host.c_str(), ports.native, host.c_str(), ports.cluster, config.data_dir.c_str());
+        host.c_str(), ports.native, host.c_str(), ports.cluster, cluster.c_str(),
+        config.data_dir.c_str());
     std::fflush(stdout);
 }
 
