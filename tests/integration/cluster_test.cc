@@ -186,6 +186,24 @@ class cluster_test : public server_process_fixture {
         return end;
     }
 
+    // Makes `want` partition 0's leader: kills whichever node leads and starts it again, until
+    // `want` wins an election (about one round in two). False after a failed assertion.
+    bool lead_with(node& want) {
+        for (int round = 0; round < 16; ++round) {
+            node* now = leader(30s);
+            EXPECT_NE(now, nullptr) << "partition 0 has no leader";
+            if (now == nullptr) return false;
+            if (now == &want) return true;
+            now->process->stop(SIGKILL, 10s);
+            now->process = nullptr;
+            EXPECT_NE(leader(30s), nullptr) << "no leader after node " << now->id << " died";
+            EXPECT_TRUE(start(*now));
+            if (now->process == nullptr) return false;
+        }
+        ADD_FAILURE() << "node " << want.id << " never won an election";
+        return false;
+    }
+
     // Partition 0's start offset on node n (nullopt after a failed assertion).
     std::optional<uint64_t> start_offset(node& n) {
         auto info = http_call(n.ports.http, "GET", std::string("/v1/topics/") + topic_name);
@@ -696,7 +714,9 @@ TEST_F(cluster_test, a_replica_down_past_compaction_catches_up_through_a_snapsho
     for (int64_t s : mine) found += s >= 0;
     EXPECT_EQ(found, acked.size());
 
-    // The snapshot carried the group's offset too: the commit's log entry was gone.
+    // The snapshot carried the group's offset too: the commit's log entry was gone. Only the
+    // leader answers an offset fetch.
+    ASSERT_TRUE(lead_with(down));
     auto cd = native(down);
     ASSERT_TRUE(cd);
     std::optional<uint64_t> offset;
