@@ -236,8 +236,7 @@ class cluster_impl final : public cluster {
     // Any replica serves an event by offset: a member stores only what its group committed.
     result<std::optional<core::event_record>> lookup(uint64_t topic_id, uint32_t partition,
                                                      uint64_t offset) override {
-        if (!find_group(partition_group_id(topic_id, partition)))
-            return not_replica(topic_id, partition);
+        ES_TRY(replica_group(topic_id, partition));
         return local_.lookup(topic_id, partition, offset);
     }
     result<uint64_t> offset_for_timestamp(uint64_t topic_id, uint32_t partition,
@@ -248,9 +247,7 @@ class cluster_impl final : public cluster {
     // past the barrier of its term.
     result<std::optional<uint64_t>> committed_offset(uint64_t topic_id, std::string_view group,
                                                      uint32_t partition) override {
-        if (!find_group(partition_group_id(topic_id, partition))) {
-            return not_replica(topic_id, partition);
-        }
+        ES_TRY(replica_group(topic_id, partition));
         return local_.committed_offset(topic_id, group, partition);
     }
     void read(uint64_t topic_id, uint32_t partition, uint64_t from, uint32_t max_events,
@@ -273,11 +270,11 @@ class cluster_impl final : public cluster {
 
     void commit_offset_async(uint64_t topic_id, std::string_view group, uint32_t partition,
                              uint64_t offset, std::function<void(status)> done) override {
-        auto g = find_group(partition_group_id(topic_id, partition));
-        if (!g) return done(not_replica(topic_id, partition));
+        auto g = replica_group(topic_id, partition);
+        if (!g) return done(std::move(g).err());
         // libraft answers every proposal: committed, or failed when leadership is lost.
-        g->propose(encode_commit_command(group, offset),
-                   [done = std::move(done)](status s, uint64_t) { done(std::move(s)); });
+        (*g)->propose(encode_commit_command(group, offset),
+                      [done = std::move(done)](status s, uint64_t) { done(std::move(s)); });
     }
 
     void write(std::unique_ptr<core::durable_write> w) override {
@@ -368,6 +365,12 @@ class cluster_impl final : public cluster {
             return v.leader ? v.leader->id : 0;
         }
         return t.partitions[p].leader;
+    }
+
+    // The partition's group on this node, or why there is none (not_replica).
+    result<std::shared_ptr<raft_group>> replica_group(uint64_t topic_id, uint32_t partition) const {
+        if (auto g = find_group(partition_group_id(topic_id, partition))) return g;
+        return not_replica(topic_id, partition);
     }
 
     // The partition's group is not open here: this node holds no replica of it (or not yet).

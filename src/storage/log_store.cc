@@ -423,27 +423,12 @@ result<partition_bounds> log_store::apply_retention(uint64_t topic_id, uint32_t 
         bytes -= e.bytes;
         ++drop;
     }
-    const partition_state before{ps.start_offset, ps.end_offset, ps.stored_bytes, {}};
-    if (drop == 0) return partition_bounds{before.start_offset, before.end_offset, bytes};
-
-    // The index changes before the range deletes, so no reader finds a batch in the index
-    // that its snapshot no longer holds (see the top of this file).
-    std::vector<batch_entry> removed(ps.batches.begin(), ps.batches.begin() + drop);
+    if (drop == 0) return partition_bounds{ps.start_offset, ps.end_offset, bytes};
     const uint64_t new_start =
         drop == ps.batches.size() ? ps.end_offset : ps.batches[drop].base_offset;
-    {
-        std::unique_lock lock(m.state_mutex);
-        ps.batches.erase(ps.batches.begin(), ps.batches.begin() + drop);
-        ps.start_offset = new_start;
-        ps.stored_bytes = bytes;
-    }
     // Not synced: lost at a crash, it only brings deleted events back until the next pass.
-    const rocksdb::Status s = m.write_log_start(*t, partition, new_start, ps.end_offset);
+    const rocksdb::Status s = m.move_log_start(*t, partition, drop, new_start, ps.end_offset);
     if (!s.ok()) {
-        std::unique_lock lock(m.state_mutex);
-        ps.batches.insert(ps.batches.begin(), removed.begin(), removed.end());
-        ps.start_offset = before.start_offset;
-        ps.stored_bytes = before.stored_bytes;
         return from_rocksdb(s,
                             "retention of " + t->where(partition) + " in the store at " + m.path);
     }
@@ -463,23 +448,8 @@ status log_store::skip_to(uint64_t topic_id, uint32_t partition, uint64_t offset
                                                       ": cannot skip to " + std::to_string(offset));
     }
     if (offset == ps.end_offset && ps.batches.empty()) return {};
-    const partition_state before{ps.start_offset, ps.end_offset, ps.stored_bytes, {}};
-    std::deque<batch_entry> removed;
-    {
-        // The index changes before the range deletes (see the top of this file).
-        std::unique_lock lock(m.state_mutex);
-        removed.swap(ps.batches);
-        ps.start_offset = offset;
-        ps.end_offset = offset;
-        ps.stored_bytes = 0;
-    }
-    const rocksdb::Status s = m.write_log_start(*t, partition, offset, offset);
+    const rocksdb::Status s = m.move_log_start(*t, partition, ps.batches.size(), offset, offset);
     if (!s.ok()) {
-        std::unique_lock lock(m.state_mutex);
-        ps.batches.swap(removed);
-        ps.start_offset = before.start_offset;
-        ps.end_offset = before.end_offset;
-        ps.stored_bytes = before.stored_bytes;
         return from_rocksdb(s, "skipping " + t->where(partition) + " to offset " +
                                    std::to_string(offset) + " in the store at " + m.path);
     }

@@ -181,11 +181,27 @@ struct log_store::impl {
         return wo;
     }
 
-    // Persists a partition's new bounds after its log start moved up: deletes the batches (data
-    // and index) below `start` and writes the bounds, not synced. The in-memory index must
-    // already be changed (see the top of log_store.cc).
-    rocksdb::Status write_log_start(const log_store_detail::topic_state& t, uint32_t partition,
-                                    uint64_t start, uint64_t end) const {
+    // Moves a partition's log start up: its first `drop` batches go and its bounds become
+    // [start, end). The index changes first, so no reader finds a batch in the index that its
+    // snapshot no longer holds (see the top of log_store.cc); then the batches below `start`
+    // (data and index) are deleted and the bounds written, not synced. On a failed write the
+    // index is put back. REQUIRES: write_mutex held; drop <= the partition's batches.
+    rocksdb::Status move_log_start(log_store_detail::topic_state& t, uint32_t partition,
+                                   size_t drop, uint64_t start, uint64_t end) {
+        log_store_detail::partition_state& ps = t.partitions[partition];
+        const log_store_detail::partition_state before{
+            ps.start_offset, ps.end_offset, ps.stored_bytes, {}};
+        std::vector<log_store_detail::batch_entry> removed(ps.batches.begin(),
+                                                           ps.batches.begin() + drop);
+        uint64_t removed_bytes = 0;
+        for (const auto& e : removed) removed_bytes += e.bytes;
+        {
+            std::unique_lock lock(state_mutex);
+            ps.batches.erase(ps.batches.begin(), ps.batches.begin() + drop);
+            ps.start_offset = start;
+            ps.end_offset = end;
+            ps.stored_bytes -= removed_bytes;
+        }
         rocksdb::WriteBatch wb;
         rocksdb::ColumnFamilyHandle* cf = t.cf.get();
         for (auto kind : {format::key_kind::data, format::key_kind::index}) {
@@ -194,7 +210,15 @@ struct log_store::impl {
         }
         log_store_detail::added(wb.Put(cf, format::partition_key(format::key_kind::meta, partition),
                                        format::encode_meta_value({start, end})));
-        return db->Write(topic_write_options(false), &wb);
+        const rocksdb::Status s = db->Write(topic_write_options(false), &wb);
+        if (!s.ok()) {
+            std::unique_lock lock(state_mutex);
+            ps.batches.insert(ps.batches.begin(), removed.begin(), removed.end());
+            ps.start_offset = before.start_offset;
+            ps.end_offset = before.end_offset;
+            ps.stored_bytes = before.stored_bytes;
+        }
+        return s;
     }
 
     // The live topic with this id. REQUIRES: state_mutex held.

@@ -212,6 +212,23 @@ class cluster_test : public server_process_fixture {
         return json::parse(info->body)["partition_detail"][0]["start_offset"].get<uint64_t>();
     }
 
+    // Creates a durable one-partition topic with `rf` replicas (and `settings`) through the
+    // controller; the topic as the node answered it (nullopt after a failed expectation).
+    std::optional<json> create_topic(const std::string& name, int rf,
+                                     const json& settings = json::object()) {
+        // Topic admin goes through the controller: the nodes that are not it answer 421.
+        std::string refusal;
+        json topic = {
+            {"name", name}, {"partitions", 1}, {"storage", "durable"}, {"replication_factor", rf}};
+        topic.update(settings);
+        auto created = any_node("POST", "/v1/topics", topic.dump(), 30s, &refusal);
+        EXPECT_TRUE(created) << "no controller took the topic; last refusal: " << refusal;
+        if (!created) return std::nullopt;
+        EXPECT_EQ(created->status, 201) << created->body;
+        if (created->status != 201) return std::nullopt;
+        return json::parse(created->body);
+    }
+
     // Starts the 3 nodes, creates the RF=3 topic through the controller, and returns the
     // partition's leader (nullptr after a failed assertion).
     node* bring_up(const json& topic_settings = json::object()) {
@@ -219,17 +236,7 @@ class cluster_test : public server_process_fixture {
             EXPECT_TRUE(start(n));
             if (n.process == nullptr) return nullptr;
         }
-        // Topic admin goes through the controller: the nodes that are not it answer 421.
-        std::string refusal;
-        json topic = {{"name", topic_name},
-                      {"partitions", 1},
-                      {"storage", "durable"},
-                      {"replication_factor", 3}};
-        topic.update(topic_settings);
-        auto created = any_node("POST", "/v1/topics", topic.dump(), 30s, &refusal);
-        EXPECT_TRUE(created) << "no controller took the topic; last refusal: " << refusal;
-        if (!created) return nullptr;
-        EXPECT_EQ(created->status, 201) << created->body;
+        if (!create_topic(topic_name, 3, topic_settings)) return nullptr;
         node* first = leader(30s);
         EXPECT_NE(first, nullptr) << "partition 0 got no leader";
         return first;
@@ -296,15 +303,7 @@ TEST_F(cluster_test, a_node_started_with_another_member_list_is_refused) {
     ASSERT_TRUE(refused()) << nodes_[0].process->log();
     EXPECT_NE(nodes_[0].process->log().find("the same --peers"), std::string::npos);
     // Nodes 1 and 2 are a majority of their own list: they go on (topic admin works).
-    auto created = any_node("POST", "/v1/topics",
-                            json{{"name", topic_name},
-                                 {"partitions", 1},
-                                 {"storage", "durable"},
-                                 {"replication_factor", 2}}
-                                .dump(),
-                            30s);
-    ASSERT_TRUE(created);
-    EXPECT_EQ(created->status, 201) << created->body;
+    EXPECT_TRUE(create_topic(topic_name, 2));
 }
 
 TEST_F(cluster_test, acks_all_waits_for_a_majority) {
@@ -479,15 +478,7 @@ TEST_F(cluster_test, nodes_without_a_replica_name_the_leader_the_controller_reco
     ASSERT_NE(bring_up(), nullptr);
     // One replica: two of the three nodes hold none, and know its leader only from the
     // leader's report to the controller.
-    auto made = any_node("POST", "/v1/topics",
-                         json{{"name", "single"},
-                              {"partitions", 1},
-                              {"storage", "durable"},
-                              {"replication_factor", 1}}
-                             .dump(),
-                         30s);
-    ASSERT_TRUE(made);
-    ASSERT_EQ(made->status, 201) << made->body;
+    ASSERT_TRUE(create_topic("single", 1));
     const std::string event = json{{"topic", "single"}, {"payload", 1}}.dump();
     node* holder = nullptr;
     for (int i = 0; i < 100 && holder == nullptr; ++i) {
@@ -799,16 +790,9 @@ TEST_F(cluster_test, a_topic_deleted_and_made_again_while_a_replica_is_down_is_r
     ASSERT_TRUE(deleted);
     ASSERT_EQ(deleted->status, 200) << deleted->body;
     // The same name again: a new topic, with a new id and new Raft groups.
-    auto made = any_node("POST", "/v1/topics",
-                         json{{"name", topic_name},
-                              {"partitions", 1},
-                              {"storage", "durable"},
-                              {"replication_factor", 3}}
-                             .dump(),
-                         30s);
+    const auto made = create_topic(topic_name, 3);
     ASSERT_TRUE(made);
-    ASSERT_EQ(made->status, 201) << made->body;
-    const uint64_t new_id = json::parse(made->body)["id"].get<uint64_t>();
+    const uint64_t new_id = (*made)["id"].get<uint64_t>();
     node* lead = leader(30s, down.id);
     ASSERT_NE(lead, nullptr);
     uint64_t seq = 0;
