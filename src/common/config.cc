@@ -176,6 +176,11 @@ std::vector<config_field> make_fields() {
              return {};
          },
          [](const node_config& c) { return std::string(c.pin_workers ? "true" : "false"); }});
+    f.push_back(int_field<uint32_t, &node_config::io_threads>(
+        "io_threads",
+        "network threads for the HTTP, WebSocket and native connections; 0 = 1 on up to 2 CPUs, "
+        "else 2",
+        0, 256));
     f.push_back(int_field<uint32_t, &node_config::worker_spin_us>(
         "worker_spin_us", "how long an idle worker spins before it sleeps (us)", 0, 1'000'000));
     f.push_back(int_field<uint64_t, &node_config::ingest_queue_bytes>(

@@ -63,6 +63,10 @@ struct node_config {
     uint32_t workers = 0;
     // Pin each worker to one core (and its memory to that core's NUMA node).
     bool pin_workers = true;
+    // Network threads serving the HTTP, WebSocket and native connections, each with its own
+    // Asio context; a connection stays on one. 0 picks 2, or 1 where the process may use at
+    // most 2 CPUs (there, a second one only takes turns with the workers on the same cores).
+    uint32_t io_threads = 0;
     // How long an idle worker spins before it sleeps (us): lower wake-up latency while busy,
     // against a core taken from the listeners' threads on a small machine.
     uint32_t worker_spin_us = 100;

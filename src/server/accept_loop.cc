@@ -60,9 +60,9 @@ result<asio::ip::tcp::acceptor> open_listener(asio::io_context& io, const std::s
     return acceptor;
 }
 
-accept_loop::accept_loop(asio::io_context& io, asio::ip::tcp::acceptor acceptor, std::string name,
+accept_loop::accept_loop(io_pool& pool, asio::ip::tcp::acceptor acceptor, std::string name,
                          on_accept handler)
-    : io_(io),
+    : pool_(pool),
       acceptor_(std::move(acceptor)),
       retry_timer_(acceptor_.get_executor()),
       endpoint_(acceptor_.local_endpoint()),
@@ -87,9 +87,11 @@ void accept_loop::close() {
 
 void accept_loop::accept_next() {
     if (closed_) return;
-    // Each connection gets a strand of its own; the handler runs on the acceptor's strand.
+    // Each connection gets a strand of its own, on the next io thread's context; the handler
+    // runs on the acceptor's strand.
     acceptor_.async_accept(
-        asio::make_strand(io_), [this](const boost::system::error_code& ec, strand_socket socket) {
+        asio::make_strand(pool_.next()),
+        [this](const boost::system::error_code& ec, strand_socket socket) {
             if (closed_ || ec == asio::error::operation_aborted) return;
             if (ec) {
                 spdlog::warn("{}: accept failed: {}; retrying", name_, ec.message());

@@ -13,6 +13,7 @@
 #include <string_view>
 
 #include "common/result.h"
+#include "server/io_pool.h"
 
 namespace es::server {
 
@@ -34,15 +35,18 @@ result<asio::ip::tcp::acceptor> open_listener(asio::io_context& io, const std::s
 using strand_socket =
     asio::ip::tcp::socket::rebind_executor<asio::strand<asio::io_context::executor_type>>::other;
 
-// Accepts connections until closed. Each accepted socket gets its own strand, so that a
-// listener may serve it from any io thread without further locking.
+// Accepts connections until closed. Each accepted socket gets its own strand on the pool's
+// next context, so that connections spread over the io threads and a listener may post to a
+// connection from any thread without further locking.
 class accept_loop {
   public:
     // Called on the acceptor's strand for every accepted connection.
     using on_accept = std::function<void(strand_socket)>;
 
     // `name` is used in log lines ("http", "native").
-    accept_loop(asio::io_context& io, asio::ip::tcp::acceptor acceptor, std::string name,
+    // The acceptor runs on its own executor (open_listener's strand); `pool` must outlive
+    // the loop.
+    accept_loop(io_pool& pool, asio::ip::tcp::acceptor acceptor, std::string name,
                 on_accept handler);
     accept_loop(const accept_loop&) = delete;
     accept_loop& operator=(const accept_loop&) = delete;
@@ -50,7 +54,7 @@ class accept_loop {
     // Starts accepting. Any thread.
     void start();
     // Stops accepting and closes the socket; returns once it is closed.
-    // REQUIRES: the io_context is being run by another thread (not called on an io thread).
+    // REQUIRES: the acceptor's context is run by another thread (not called on an io thread).
     void close();
 
     // The bound endpoint (with the port the OS chose for port 0). Constant after construction.
@@ -59,7 +63,7 @@ class accept_loop {
   private:
     void accept_next();
 
-    asio::io_context& io_;
+    io_pool& pool_;
     asio::ip::tcp::acceptor acceptor_;  // used on its strand only
     asio::steady_timer retry_timer_;    // on the acceptor's strand
     const asio::ip::tcp::endpoint endpoint_;

@@ -78,8 +78,13 @@ class http_listener::session : public std::enable_shared_from_this<session> {
     }
 
     void start() {
-        asio::dispatch(stream_.get_executor(),
-                       beast::bind_front_handler(&session::read_next, shared_from_this()));
+        asio::dispatch(stream_.get_executor(), [self = shared_from_this()] {
+            // An answer goes out whole at once, without waiting on the ACK of the one before
+            // (Nagle), as nginx's tcp_nodelay does for keep-alive connections.
+            beast::error_code ignored;
+            self->stream_.socket().set_option(asio::ip::tcp::no_delay(true), ignored);
+            self->read_next();
+        });
     }
 
     // On the session's strand.
@@ -254,11 +259,11 @@ class http_listener::session : public std::enable_shared_from_this<session> {
     std::chrono::steady_clock::time_point read_started_;
 };
 
-http_listener::http_listener(asio::io_context& io, asio::ip::tcp::acceptor acceptor,
+http_listener::http_listener(io_pool& pool, asio::ip::tcp::acceptor acceptor,
                              std::shared_ptr<const http_router> router,
                              http_listener_options options, metrics::registry* metrics)
     : state_(std::make_shared<shared_state>()),
-      loop_(io, std::move(acceptor), "http", [state = state_](strand_socket socket) {
+      loop_(pool, std::move(acceptor), "http", [state = state_](strand_socket socket) {
           std::shared_ptr<session> s;
           {
               std::lock_guard lock(state->mutex);

@@ -44,7 +44,7 @@ using http_upgrade_handler =
 class http_listener {
   public:
     // `metrics` may be null; else the listener registers eventstream_http_* series in it.
-    http_listener(asio::io_context& io, asio::ip::tcp::acceptor acceptor,
+    http_listener(io_pool& pool, asio::ip::tcp::acceptor acceptor,
                   std::shared_ptr<const http_router> router, http_listener_options options,
                   metrics::registry* metrics);
     ~http_listener();
@@ -59,7 +59,7 @@ class http_listener {
     void start();
     // Stops accepting and closes every open connection (a request being answered is cut
     // short); returns once all of them are closed.
-    // REQUIRES: the io_context is being run by other threads (not called on an io thread).
+    // REQUIRES: the io_pool is running (not called on one of its threads).
     void close();
 
     const asio::ip::tcp::endpoint& local_endpoint() const noexcept {
@@ -70,7 +70,7 @@ class http_listener {
     struct shared_state;
     class session;
 
-    // Shared with the sessions, which may outlive the listener while the io_context is torn
+    // Shared with the sessions, which may outlive the listener while the io_pool is torn
     // down.
     std::shared_ptr<shared_state> state_;
     accept_loop loop_;

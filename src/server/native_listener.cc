@@ -12,21 +12,21 @@
 
 namespace es::server {
 
-result<std::unique_ptr<native_listener>> native_listener::create(asio::io_context& io,
+result<std::unique_ptr<native_listener>> native_listener::create(io_pool& pool,
                                                                  asio::ip::tcp::acceptor acceptor,
                                                                  core::engine& engine,
                                                                  native_options options,
                                                                  metrics::registry* registry) {
     std::unique_ptr<native_listener> l(new native_listener(engine, options, registry));
     const auto endpoint = acceptor.local_endpoint();
-    auto udp =
-        udp_publish_receiver::open(io, endpoint.address(), endpoint.port(), engine, l->metrics_);
+    auto udp = udp_publish_receiver::open(pool.first(), endpoint.address(), endpoint.port(), engine,
+                                          l->metrics_);
     if (!udp) return std::move(udp).err();
     l->udp_ = std::move(*udp);
     l->context_->port = endpoint.port();
     native_listener* self = l.get();
     l->loop_ = std::make_unique<accept_loop>(
-        io, std::move(acceptor), "native",
+        pool, std::move(acceptor), "native",
         [self](asio::ip::tcp::socket socket) { self->on_accept(std::move(socket)); });
     return l;
 }

@@ -26,9 +26,10 @@ class udp_publish_receiver;
 
 class native_listener {
   public:
-    // Takes the bound TCP acceptor and binds UDP on the same address and port. Error: io_error
+    // Takes the bound TCP acceptor and binds UDP on the same address and port; connections
+    // spread over the pool's threads, UDP is received on its first context. Error: io_error
     // when the UDP port cannot be bound.
-    static result<std::unique_ptr<native_listener>> create(asio::io_context& io,
+    static result<std::unique_ptr<native_listener>> create(io_pool& pool,
                                                            asio::ip::tcp::acceptor acceptor,
                                                            core::engine& engine,
                                                            native_options options,
@@ -39,7 +40,7 @@ class native_listener {
     void start();
     // Stops accepting, tells every connection the node is stopping (ERROR shutting_down),
     // ends their subscriptions and closes them; returns once the subscriptions are ended.
-    // REQUIRES: the io_context is run by other threads (not called on an io thread).
+    // REQUIRES: the io_pool is running (not called on one of its threads).
     void close();
 
     const asio::ip::tcp::endpoint& local_endpoint() const noexcept {

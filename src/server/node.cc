@@ -1,11 +1,9 @@
 // Node assembly: start-up in dependency order, shutdown in reverse with the engine drained.
 #include "server/node.h"
 
-#include <pthread.h>
 #include <unistd.h>
 
 #include <spdlog/spdlog.h>
-#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/host_name.hpp>
@@ -23,6 +21,7 @@
 #include <vector>
 
 #include "common/assert.h"
+#include "core/cpu_affinity.h"
 #include "core/engine.h"
 #include "metrics/registry.h"
 #include "replication/cluster.h"
@@ -41,9 +40,15 @@
 namespace es::server {
 namespace {
 
-// Asio threads for the listeners. Two keep one slow handler from stalling every connection
-// while leaving the cores to the workers; the protocols' real work happens on the workers.
-constexpr int io_thread_count = 2;
+// Asio threads for the listeners, each with a context of its own (io_pool). Two keep one slow
+// handler from stalling the connections of every thread while leaving the cores to the
+// workers, whose work the protocols' real work is. Where the process may use only one or two
+// CPUs the workers already take them; a second io thread then only takes turns with them, and
+// HTTP served 15-20 % more requests/s with one (bench/RESULTS.md, 2026-11-29 afternoon).
+int io_thread_count(uint32_t configured) {
+    if (configured > 0) return static_cast<int>(configured);
+    return core::allowed_cpus().size() <= 2 ? 1 : 2;
+}
 
 core::engine_options engine_options_of(const node_config& c, metrics::registry* registry,
                                        core::durable_backend* durable,
@@ -100,7 +105,7 @@ const char* signal_name(int signo) {
 
 struct node::impl {
     explicit impl(node_config c, bool signals)
-        : config(std::move(c)), handle_signals(signals), work(io.get_executor()) {}
+        : config(std::move(c)), handle_signals(signals), io(io_thread_count(config.io_threads)) {}
 
     status start_steps();
     void on_signal(const boost::system::error_code& ec, int signo);
@@ -124,12 +129,10 @@ struct node::impl {
     data_dir_lock lock;
     bool ports_file_written = false;
     node_ports ports;
-    std::vector<std::thread> io_threads;
 
-    // The io_context outlives the listeners declared after it: they hold sockets of it.
-    asio::io_context io;
-    std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
-    std::optional<asio::signal_set> signals;  // used on io threads once started
+    // The io contexts outlive the listeners declared after them: they hold sockets of them.
+    io_pool io;
+    std::optional<asio::signal_set> signals;  // on io.first(), used on io threads once started
     std::unique_ptr<http_listener> http;
     std::shared_ptr<rest_service> rest;  // REST and WebSocket; closed with the listeners
     std::vector<std::unique_ptr<reserved_port_listener>> reserved_ports;
@@ -175,16 +178,10 @@ status node::impl::start_steps() {
     // Signals are caught before anything else starts, so that a stop requested during start-up
     // is honoured rather than killing the process half-way.
     if (handle_signals) {
-        signals.emplace(io, SIGINT, SIGTERM);
+        signals.emplace(io.first(), SIGINT, SIGTERM);
         signals->async_wait([this](const boost::system::error_code& e, int s) { on_signal(e, s); });
     }
-    for (int i = 0; i < io_thread_count; ++i) {
-        io_threads.emplace_back([this, i] {
-            const std::string name = "es-io-" + std::to_string(i);
-            pthread_setname_np(pthread_self(), name.c_str());
-            io.run();
-        });
-    }
+    io.start("es-io");
 
     // The store: a directory that is not ours, or a corrupt one, stops the start here with the
     // store's message; nothing in it is changed.
@@ -250,7 +247,7 @@ status node::impl::start_steps() {
 
     // Bind every port before serving any, so that a conflict on the last one leaves nothing
     // half-served.
-    auto http_acceptor = open_listener(io, config.bind, config.http_port, "http_port");
+    auto http_acceptor = open_listener(io.first(), config.bind, config.http_port, "http_port");
     if (!http_acceptor) return std::move(http_acceptor).err();
     // gRPC binds its own port and serves from the moment it is bound; the engine it serves
     // is already running.
@@ -261,12 +258,13 @@ status node::impl::start_steps() {
     auto grpc_started = grpc_endpoint::start(*engine, metrics, grpc_opts);
     if (!grpc_started) return std::move(grpc_started).err();
     grpc = std::move(*grpc_started);
-    auto native_acceptor = open_listener(io, config.bind, config.native_port, "native_port");
+    auto native_acceptor =
+        open_listener(io.first(), config.bind, config.native_port, "native_port");
     if (!native_acceptor) return std::move(native_acceptor).err();
     // A single node keeps the cluster port reserved; in a cluster the Raft host binds it.
     std::optional<asio::ip::tcp::acceptor> cluster_acceptor;
     if (!clustered) {
-        auto a = open_listener(io, config.bind, config.cluster_port, "cluster_port");
+        auto a = open_listener(io.first(), config.bind, config.cluster_port, "cluster_port");
         if (!a) return std::move(a).err();
         cluster_acceptor.emplace(std::move(*a));
     }
@@ -284,7 +282,7 @@ status node::impl::start_steps() {
     if (clustered) {
         rest_opts.cluster_json = [c = cluster.get()] { return c->describe_json(); };
     }
-    rest = rest_service::create(io, *engine, &metrics, rest_opts);
+    rest = rest_service::create(io.first(), *engine, &metrics, rest_opts);
     add_node_routes(
         *router, [this] { return state.load(std::memory_order_acquire); }, config.node_id, metrics,
         rest.get());
@@ -411,7 +409,7 @@ void node::stop() {
     if (was_running) spdlog::info("node {} stopping", n.config.node_id);
 
     // 1. No new connections or requests; /health/ready already says 503 (state is stopping).
-    if (!n.io_threads.empty()) n.close_listeners();
+    if (n.io.running()) n.close_listeners();
     // 2. Everything queued is appended and delivered, then the workers stop. Producers are gone:
     //    the listeners that feed the engine are closed.
     //    Durable batches are on disk and acked before the workers stop; then the store closes.
@@ -423,10 +421,7 @@ void node::stop() {
     if (n.store_service) n.store_service->stop();
     // 3. The io threads end once their work is gone. The signal_set stays (without a running
     //    io_context a signal is only recorded), so that a late signal cannot kill us half-way.
-    n.work.reset();
     n.io.stop();
-    for (auto& t : n.io_threads) t.join();
-    n.io_threads.clear();
     n.http.reset();
     n.rest.reset();
     n.reserved_ports.clear();

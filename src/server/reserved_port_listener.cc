@@ -7,10 +7,9 @@
 
 namespace es::server {
 
-reserved_port_listener::reserved_port_listener(asio::io_context& io,
-                                               asio::ip::tcp::acceptor acceptor, std::string name,
-                                               std::string protocol)
-    : loop_(io, std::move(acceptor), name, [name, protocol](asio::ip::tcp::socket socket) {
+reserved_port_listener::reserved_port_listener(io_pool& pool, asio::ip::tcp::acceptor acceptor,
+                                               std::string name, std::string protocol)
+    : loop_(pool, std::move(acceptor), name, [name, protocol](asio::ip::tcp::socket socket) {
           boost::system::error_code ec;
           const auto peer = socket.remote_endpoint(ec);
           spdlog::debug("{}: closing connection from {}: {} is not built yet", name,

@@ -13,7 +13,7 @@ class reserved_port_listener {
   public:
     // `name` names the listener in logs ("native"); `protocol` what is missing ("the native
     // protocol").
-    reserved_port_listener(asio::io_context& io, asio::ip::tcp::acceptor acceptor, std::string name,
+    reserved_port_listener(io_pool& pool, asio::ip::tcp::acceptor acceptor, std::string name,
                            std::string protocol);
 
     void start() { loop_.start(); }

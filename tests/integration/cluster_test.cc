@@ -810,7 +810,9 @@ TEST_F(cluster_test, a_topic_deleted_and_made_again_while_a_replica_is_down_is_r
     ASSERT_EQ(after.size(), 2u) << down.process->log();
     EXPECT_TRUE(after.count("g0"));
     for (const auto& d : before) {
-        if (d != "g0") EXPECT_FALSE(after.count(d)) << d << " is still there";
+        if (d != "g0") {
+            EXPECT_FALSE(after.count(d)) << d << " is still there";
+        }
     }
     EXPECT_EQ(read_all(down), read_all(*lead));
     EXPECT_EQ(down.process->log().find("cannot create topic"), std::string::npos)

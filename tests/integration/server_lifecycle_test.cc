@@ -6,6 +6,8 @@
 #include <fstream>
 #include <set>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "tests/integration/server_process_fixture.h"
 #include "tests/integration/test_http_client.h"
@@ -104,6 +106,71 @@ TEST_F(server_lifecycle_test, sigterm_closes_open_connections) {
     EXPECT_TRUE(exit->exited_with(0)) << *exit << "\n" << node->log();
     EXPECT_TRUE(idle->closed_by_server());
     EXPECT_TRUE(partial->closed_by_server());
+}
+
+TEST_F(server_lifecycle_test, several_io_threads_share_the_connections_and_stop_cleanly) {
+    // Connections are spread over the io threads' contexts in turn; a long poll lives on the
+    // first context while the connection polling it may live on another. Everything must
+    // work across contexts and the node must stop cleanly with all of it open. (Test
+    // machines have 2 CPUs, where the node picks one io thread unless told otherwise.)
+    server_launch launch;
+    launch.flags["io_threads"] = "3";
+    server::ports_record ports;
+    server_process* node = start_ready(launch, &ports);
+    ASSERT_NE(node, nullptr);
+    auto admin = http_test_client::connect(ports.http);
+    ASSERT_TRUE(admin) << admin.err().message;
+    auto created = admin->request("POST", "/v1/topics", R"({"name":"spread","partitions":1})");
+    ASSERT_TRUE(created && created->status == 201) << (created ? created->body : "");
+
+    std::vector<http_test_client> clients;
+    for (int c = 0; c < 6; ++c) {
+        auto client = http_test_client::connect(ports.http);
+        ASSERT_TRUE(client) << client.err().message;
+        clients.push_back(std::move(*client));
+    }
+    int64_t expected_offset = 0;
+    for (int round = 0; round < 5; ++round) {
+        for (size_t c = 0; c < clients.size(); ++c) {
+            const std::string body = R"({"topic":"spread","payload":")" + std::to_string(c) + "-" +
+                                     std::to_string(round) + R"("})";
+            auto r = clients[c].request("POST", "/v1/events?acks=leader", body);
+            ASSERT_TRUE(r) << r.err().message;
+            ASSERT_EQ(r->status, 201) << r->body;
+            EXPECT_EQ(nlohmann::json::parse(r->body)["offset"], expected_offset++);
+        }
+    }
+    // A subscription opened on one connection and polled from every other one, in turn.
+    auto sub = clients[0].request("POST", "/v1/topics/subscribe",
+                                  R"({"topic":"spread","start":"earliest"})");
+    ASSERT_TRUE(sub && sub->status == 201) << (sub ? sub->body : "");
+    const std::string id = nlohmann::json::parse(sub->body)["subscription_id"];
+    std::vector<std::string> payloads;
+    for (size_t c = 1; payloads.size() < 30 && c < 30; ++c) {
+        auto poll = clients[c % clients.size()].request(
+            "GET", "/v1/subscriptions/" + id + "/events?max=7&wait_ms=1000");
+        ASSERT_TRUE(poll && poll->status == 200) << (poll ? poll->body : "");
+        const auto doc = nlohmann::json::parse(poll->body);
+        for (const auto& e : doc["events"]) {
+            payloads.push_back(e["payload"].get<std::string>());
+        }
+    }
+    ASSERT_EQ(payloads.size(), 30u);
+    for (int round = 0, i = 0; round < 5; ++round) {
+        for (size_t c = 0; c < clients.size(); ++c, ++i) {
+            EXPECT_EQ(payloads[static_cast<size_t>(i)],
+                      std::to_string(c) + "-" + std::to_string(round));
+        }
+    }
+    // A long poll left waiting on one connection while the node stops.
+    ASSERT_TRUE(clients[1].send_raw("GET /v1/subscriptions/" + id +
+                                    "/events?max=1&wait_ms=20000 HTTP/1.1\r\nHost: x\r\n\r\n"));
+    std::this_thread::sleep_for(100ms);
+
+    auto exit = node->stop(SIGTERM, 10s);
+    ASSERT_TRUE(exit) << "did not stop within 10 s; log:\n" << node->log();
+    EXPECT_TRUE(exit->exited_with(0)) << *exit << "\n" << node->log();
+    for (size_t c = 2; c < clients.size(); ++c) EXPECT_TRUE(clients[c].closed_by_server());
 }
 
 TEST_F(server_lifecycle_test, data_dir_can_be_reused_after_a_clean_stop) {
