@@ -34,7 +34,7 @@ class io_pool {
     // Starts the threads. Each context keeps running while it has no work, until stop().
     // REQUIRES: not started yet.
     void start(const std::string& name);
-    // Lets every context finish, stops them and joins the threads. Handlers not yet run are
+    // Stops every context at once and joins the threads. Handlers not yet run are
     // dropped (their objects destroyed with the contexts). Not on an io thread. Idempotent.
     void stop();
 

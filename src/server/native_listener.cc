@@ -34,7 +34,8 @@ result<std::unique_ptr<native_listener>> native_listener::create(io_pool& pool,
 native_listener::native_listener(core::engine& engine, native_options options,
                                  metrics::registry* registry)
     : metrics_(registry) {
-    context_ = std::make_shared<native_context>(native_context{engine, options, metrics_, 0, {}});
+    context_ = std::make_shared<native_context>(
+        native_context{engine, options, metrics_, 0, &admin_pool_, {}});
     context_->on_closed = [this](uint64_t id) {
         metrics_.connections->sub(1);
         std::lock_guard lock(mutex_);
@@ -111,6 +112,8 @@ void native_listener::close() {
         spdlog::warn("native: {} connection(s) did not end their subscriptions in time",
                      done->left);
     }
+    // Topic creations and deletions in progress finish before the engine stops.
+    admin_pool_.join();
 }
 
 }  // namespace es::server

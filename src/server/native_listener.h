@@ -2,6 +2,8 @@
 // each) and UDP datagrams (udp_publish_receiver) on the same port number.
 #pragma once
 
+#include <boost/asio/thread_pool.hpp>
+
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -39,7 +41,8 @@ class native_listener {
     // Starts accepting and receiving. Any thread.
     void start();
     // Stops accepting, tells every connection the node is stopping (ERROR shutting_down),
-    // ends their subscriptions and closes them; returns once the subscriptions are ended.
+    // ends their subscriptions and closes them; returns once the subscriptions are ended and
+    // the topic creations and deletions in progress are done.
     // REQUIRES: the io_pool is running (not called on one of its threads).
     void close();
 
@@ -63,6 +66,10 @@ class native_listener {
     std::set<uint64_t> refused_;    // guarded by mutex_
     uint64_t next_session_id_ = 1;  // guarded by mutex_
     bool closed_ = false;           // guarded by mutex_
+    // Topic creations and deletions (native_session::run_admin): in a cluster they wait for the
+    // controller, and on an io thread every connection of that thread would wait with them.
+    // Joined by close(), so that they finish before the engine stops.
+    asio::thread_pool admin_pool_{1};
 };
 
 }  // namespace es::server

@@ -57,7 +57,7 @@ void native_session::shut_down(std::function<void()> done) {
 // ---- reading
 
 bool native_session::can_take_requests() const noexcept {
-    return state_ == state::open && slots_.size() < k_native_in_flight_max &&
+    return state_ == state::open && !admin_in_flight_ && slots_.size() < k_native_in_flight_max &&
            outgoing_bytes() < k_native_outgoing_bytes_max;
 }
 

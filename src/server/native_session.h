@@ -11,6 +11,7 @@
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
 
 #include <chrono>
 #include <cstdint>
@@ -40,6 +41,9 @@ struct native_context {
     native_options options;
     native_metrics& metrics;
     uint16_t port = 0;
+    // Where topic creations and deletions run (they may block: see native_listener). Set
+    // once before the listener starts.
+    boost::asio::thread_pool* admin = nullptr;
     // Called once, on the session's strand, when the session is over.
     std::function<void(uint64_t session_id)> on_closed;
 };
@@ -101,6 +105,12 @@ class native_session : public std::enable_shared_from_this<native_session> {
     void commit_offset(const protocol::frame& f);
     void fetch_offset(const protocol::frame& f);
     result<core::topic_ptr> find_topic(std::string_view name);
+    // Runs `work` on the admin pool (it may block) and answers request `id` in answer slot
+    // `seq` with the bytes it returns, or an ERROR; then `then` (when it succeeded), on the
+    // strand. No further request is taken until then, so that requests pipelined after it
+    // see its effect, as they would if it had run on the strand.
+    void run_admin(uint64_t seq, uint64_t id, std::function<result<std::string>()> work,
+                   std::function<void(native_session&)> then);
     void end_deleted_subscriptions();
     void send_ended(uint64_t id, const subscription_entry& s);
 
@@ -146,6 +156,7 @@ class native_session : public std::enable_shared_from_this<native_session> {
     bool hello_done_ = false;
     bool reading_ = false;
     bool processing_ = false;
+    bool admin_in_flight_ = false;  // a run_admin call is not answered yet
     bool writing_ = false;
     protocol::frame_reader reader_;
     std::deque<reply_slot> slots_;

@@ -73,29 +73,72 @@ result<core::topic_ptr> native_session::find_topic(std::string_view name) {
     return t;
 }
 
+void native_session::run_admin(uint64_t seq, uint64_t id, std::function<result<std::string>()> work,
+                               std::function<void(native_session&)> then) {
+    admin_in_flight_ = true;
+    std::weak_ptr<native_session> weak = weak_from_this();
+    auto executor = socket_.get_executor();
+    asio::post(*context_->admin, [weak, executor, seq, id, work = std::move(work),
+                                  then = std::move(then)] {
+        result<std::string> answer = work();
+        asio::post(executor, [weak, seq, id, answer = std::move(answer), then]() mutable {
+            auto self = weak.lock();
+            if (!self) return;
+            self->admin_in_flight_ = false;
+            if (answer) {
+                self->fill(seq, std::move(*answer));
+                then(*self);
+            } else {
+                self->context_->metrics.error(native_error_kind::refused).inc();
+                std::string bytes;
+                encode_error(bytes, id, answer.err());
+                self->fill(seq, std::move(bytes));
+            }
+            self->progress();
+        });
+    });
+}
+
 void native_session::create_topic(const protocol::frame& f) {
     auto m = protocol::decode_create_topic(f.body);
     if (!m) return protocol_error(f.header.request_id, m.err());
     auto config = topic_config_of(m->settings);
     if (!config) return reply_error(f.header.request_id, config.err());
-    auto info = context_->engine.create_topic(*config);
-    if (!info) return reply_error(f.header.request_id, info.err());
-    std::string bytes;
-    protocol::encode(bytes, f.header.request_id,
-                     topic_detail_of(*info, leaders_of(*info, context_->engine.layout())));
-    reply(std::move(bytes));
+    // In a cluster a creation waits for the controller's commit and the partitions' groups
+    // (seconds when the controller lacks a majority): off the io thread, whose other
+    // connections would wait with it.
+    const uint64_t id = f.header.request_id;
+    run_admin(
+        open_slot(), id,
+        [context = context_, config = std::move(*config), id]() -> result<std::string> {
+            auto info = context->engine.create_topic(config);
+            if (!info) return std::move(info).err();
+            std::string bytes;
+            protocol::encode(
+                bytes, id,
+                topic_detail_of(*info, core::partition_leaders(*info, context->engine.layout(),
+                                                               context->options.node_id)));
+            return bytes;
+        },
+        [](native_session&) {});
 }
 
 void native_session::delete_topic(const protocol::frame& f) {
     auto m = protocol::decode_topic_name(f.body);
     if (!m) return protocol_error(f.header.request_id, m.err());
-    auto s = context_->engine.delete_topic(m->name);
-    if (!s) return reply_error(f.header.request_id, s.err());
-    topics_.erase(m->name);
-    std::string bytes;
-    protocol::encode_ok(bytes, f.header.request_id);
-    reply(std::move(bytes));
-    end_deleted_subscriptions();
+    const uint64_t id = f.header.request_id;
+    run_admin(
+        open_slot(), id,
+        [context = context_, name = m->name, id]() -> result<std::string> {
+            ES_TRY(context->engine.delete_topic(name));
+            std::string bytes;
+            protocol::encode_ok(bytes, id);
+            return bytes;
+        },
+        [name = m->name](native_session& self) {
+            self.topics_.erase(name);
+            self.end_deleted_subscriptions();
+        });
 }
 
 std::vector<uint32_t> native_session::leaders_of(

@@ -162,6 +162,8 @@ void rest_service::close() {
     std::latch done(static_cast<std::ptrdiff_t>(sessions.size()));
     for (auto& s : sessions) s->shut_down([&done] { done.count_down(); });
     done.wait();
+    // Admin calls in progress finish before the engine stops (queued ones still run).
+    admin_pool_.join();
 }
 
 }  // namespace es::server

@@ -10,6 +10,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
 
 #include <cstdint>
 #include <functional>
@@ -63,8 +64,9 @@ class rest_service : public std::enable_shared_from_this<rest_service> {
     static constexpr const char* websocket_path = "/v1/stream";
 
     // Ends every long-poll subscription and WebSocket session and stops the reaper; new
-    // subscriptions and sessions are refused. Call after the HTTP listener is closed and
-    // before the engine stops. REQUIRES: not on an io thread (it waits for the sessions).
+    // subscriptions and sessions are refused; waits for topic creations and deletions in
+    // progress. Call after the HTTP listener is closed and before the engine stops.
+    // REQUIRES: not on an io thread (it waits for the sessions).
     void close();
 
     // For the pieces in other files.
@@ -91,6 +93,8 @@ class rest_service : public std::enable_shared_from_this<rest_service> {
     http_response subscribe(const http_request& request);
     void poll(const http_request& request, http_responder respond);
     http_response end_subscription(const http_request& request);
+    // On admin_pool_.
+    http_response delete_topic(const std::string& name);
 
     std::shared_ptr<http_subscription> find_subscription(const std::string& id);
     void schedule_reap();
@@ -106,6 +110,11 @@ class rest_service : public std::enable_shared_from_this<rest_service> {
     bool closed_ = false;                                                      // guarded by mutex_
     std::map<std::string, std::shared_ptr<http_subscription>> subscriptions_;  // guarded by mutex_
     std::map<const websocket_session*, std::weak_ptr<websocket_session>> sessions_;  // ditto
+    // Topic creations and deletions run here, not on an io thread: in a cluster they wait for
+    // the controller's commit and for the partitions' groups (seconds when the controller has
+    // lost its majority), and every connection of that io thread would wait with them. Last,
+    // so that it is joined before the members its work uses are destroyed.
+    asio::thread_pool admin_pool_{1};
 };
 
 }  // namespace es::server

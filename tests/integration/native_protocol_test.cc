@@ -330,6 +330,45 @@ TEST_F(native_protocol_test, topic_requests) {
     EXPECT_EQ(error_of(call(*c, out)).code, static_cast<uint16_t>(errc::not_found));
 }
 
+// Topic creation and deletion run off the io thread; requests pipelined behind them still see
+// their effect, and the answers keep the request order.
+TEST_F(native_protocol_test, requests_pipelined_after_topic_admin_see_its_effect) {
+    auto c = connect();
+    ASSERT_TRUE(c);
+    // Each batch is sent in one write; `expected` the answers' types, in request order from
+    // request id `first_id`.
+    auto expect_answers = [&](const std::string& out, uint64_t first_id,
+                              std::vector<message_type> expected) {
+        ASSERT_TRUE(c->send_raw(out));
+        for (size_t i = 0; i < expected.size(); ++i) {
+            auto f = c->read_frame();
+            ASSERT_TRUE(f) << f.err().message;
+            EXPECT_EQ(f->header.request_id, first_id + i);
+            EXPECT_EQ(f->header.type, expected[i])
+                << (f->header.type == message_type::error ? error_of(*f).message : "");
+        }
+    };
+    std::string out;
+    topic_settings s;
+    s.name = "piped";
+    encode(out, 20, create_topic_request{s});
+    publish_request p;
+    p.topic = "piped";
+    p.acks = acks_level::leader;
+    p.partition = 0;
+    p.events.push_back(wire_event{false, 0, {}, "first", 0, 0});
+    encode(out, 21, p);
+    encode_ping(out, 22, ping{"after"});
+    expect_answers(out, 20,
+                   {message_type::topic_info, message_type::publish_ack, message_type::pong});
+    // A publish racing a deletion may be refused either way, so the deletion goes alone.
+    out.clear();
+    encode_delete_topic(out, 30, topic_name_request{"piped"});
+    encode_describe_topic(out, 31, topic_name_request{"piped"});
+    encode_ping(out, 32, ping{"after"});
+    expect_answers(out, 30, {message_type::ok, message_type::error, message_type::pong});
+}
+
 TEST_F(native_protocol_test, publish_and_subscribe_round_trip_in_order) {
     auto c = connect();
     ASSERT_TRUE(c);

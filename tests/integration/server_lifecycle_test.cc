@@ -162,15 +162,25 @@ TEST_F(server_lifecycle_test, several_io_threads_share_the_connections_and_stop_
                       std::to_string(c) + "-" + std::to_string(round));
         }
     }
-    // A long poll left waiting on one connection while the node stops.
+    // The node runs the three threads it was told to.
+    std::set<std::string> threads;
+    for (const auto& t :
+         std::filesystem::directory_iterator("/proc/" + std::to_string(node->pid()) + "/task")) {
+        std::ifstream comm(t.path() / "comm");
+        std::string name;
+        std::getline(comm, name);
+        threads.insert(name);
+    }
+    EXPECT_TRUE(threads.count("es-io-0") && threads.count("es-io-1") && threads.count("es-io-2") &&
+                !threads.count("es-io-3"));
+    // A long poll left waiting on one connection while the node stops: the stop ends it and
+    // does not wait out its 20 s.
     ASSERT_TRUE(clients[1].send_raw("GET /v1/subscriptions/" + id +
                                     "/events?max=1&wait_ms=20000 HTTP/1.1\r\nHost: x\r\n\r\n"));
     std::this_thread::sleep_for(100ms);
-
     auto exit = node->stop(SIGTERM, 10s);
     ASSERT_TRUE(exit) << "did not stop within 10 s; log:\n" << node->log();
     EXPECT_TRUE(exit->exited_with(0)) << *exit << "\n" << node->log();
-    for (size_t c = 2; c < clients.size(); ++c) EXPECT_TRUE(clients[c].closed_by_server());
 }
 
 TEST_F(server_lifecycle_test, data_dir_can_be_reused_after_a_clean_stop) {

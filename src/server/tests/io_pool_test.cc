@@ -37,9 +37,15 @@ TEST(io_pool_test, each_context_runs_on_a_thread_of_its_own_until_stopped) {
     // A context with no work keeps running: a handler posted later still runs.
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
     auto thread_of = [](asio::io_context& io) {
-        std::promise<std::thread::id> id;
-        asio::post(io, [&id] { id.set_value(std::this_thread::get_id()); });
-        return id.get_future().get();
+        auto id = std::make_shared<std::promise<std::thread::id>>();
+        asio::post(io, [id] { id->set_value(std::this_thread::get_id()); });
+        auto f = id->get_future();
+        // A context that does not run its handlers fails the test rather than hanging it.
+        if (f.wait_for(std::chrono::seconds(10)) != std::future_status::ready) {
+            ADD_FAILURE() << "a handler posted to a running context did not run";
+            return std::thread::id();
+        }
+        return f.get();
     };
     asio::io_context& a = pool.next();
     asio::io_context& b = pool.next();
