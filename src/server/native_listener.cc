@@ -35,7 +35,7 @@ native_listener::native_listener(core::engine& engine, native_options options,
                                  metrics::registry* registry)
     : metrics_(registry) {
     context_ = std::make_shared<native_context>(
-        native_context{engine, options, metrics_, 0, &admin_pool_, {}});
+        native_context{engine, options, metrics_, 0, &admin_pool_, &admin_closing_, {}});
     context_->on_closed = [this](uint64_t id) {
         metrics_.connections->sub(1);
         std::lock_guard lock(mutex_);
@@ -82,6 +82,7 @@ void native_listener::on_accept(asio::ip::tcp::socket socket) {
 }
 
 void native_listener::close() {
+    admin_closing_.store(true, std::memory_order_release);
     loop_->close();
     udp_->close();
     std::vector<std::shared_ptr<native_session>> live;

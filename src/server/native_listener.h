@@ -4,6 +4,7 @@
 
 #include <boost/asio/thread_pool.hpp>
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -68,7 +69,9 @@ class native_listener {
     bool closed_ = false;           // guarded by mutex_
     // Topic creations and deletions (native_session::run_admin): in a cluster they wait for the
     // controller, and on an io thread every connection of that thread would wait with them.
-    // Joined by close(), so that they finish before the engine stops.
+    // Joined by close(), so that they finish before the engine stops; what is queued when
+    // close() begins is answered shutting_down (admin_closing_) without running.
+    std::atomic<bool> admin_closing_{false};
     asio::thread_pool admin_pool_{1};
 };
 

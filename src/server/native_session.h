@@ -13,6 +13,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -41,9 +42,11 @@ struct native_context {
     native_options options;
     native_metrics& metrics;
     uint16_t port = 0;
-    // Where topic creations and deletions run (they may block: see native_listener). Set
-    // once before the listener starts.
+    // Where topic creations and deletions run (they may block: see native_listener), and
+    // whether the listener is closing (work queued then is not started). Set once before the
+    // listener starts.
     boost::asio::thread_pool* admin = nullptr;
+    const std::atomic<bool>* closing = nullptr;
     // Called once, on the session's strand, when the session is over.
     std::function<void(uint64_t session_id)> on_closed;
 };

@@ -79,8 +79,19 @@ void native_session::run_admin(uint64_t seq, uint64_t id, std::function<result<s
     std::weak_ptr<native_session> weak = weak_from_this();
     auto executor = socket_.get_executor();
     asio::post(*context_->admin, [weak, executor, seq, id, work = std::move(work),
-                                  then = std::move(then)] {
-        result<std::string> answer = work();
+                                  then = std::move(then), closing = context_->closing] {
+        result<std::string> answer = make_error(errc::shutting_down, "the node is stopping");
+        // Work queued when the node began to stop is not started: the stop would wait for
+        // each (seconds apiece when a cluster's controller is out of reach).
+        if (!closing->load(std::memory_order_acquire)) {
+            try {
+                answer = work();
+            } catch (const std::exception& e) {
+                // A bug answers an error; it does not stop the node.
+                spdlog::error("native: topic admin failed: {}", e.what());
+                answer = make_error(errc::io_error, std::string("internal error: ") + e.what());
+            }
+        }
         asio::post(executor, [weak, seq, id, answer = std::move(answer), then]() mutable {
             auto self = weak.lock();
             if (!self) return;

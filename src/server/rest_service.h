@@ -4,8 +4,9 @@
 // and docs/openapi.yaml.
 //
 // Threads: handlers run on the Asio io threads. Publishes never block them (backpressure::fail,
-// answers handed back from the workers by asio::post). Admin calls (create/delete topic,
-// subscribe, unsubscribe, read_event, offsets) wait briefly for the workers or the store.
+// answers handed back from the workers by asio::post). Topic creation and deletion run on
+// admin_pool_ (in a cluster they wait for the controller). Other admin calls (subscribe,
+// unsubscribe, read_event, offsets) wait briefly for the workers or the store.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -93,6 +94,9 @@ class rest_service : public std::enable_shared_from_this<rest_service> {
     http_response subscribe(const http_request& request);
     void poll(const http_request& request, http_responder respond);
     http_response end_subscription(const http_request& request);
+    // Runs `work` on admin_pool_ and answers with what it returns; once close() has begun,
+    // answers shutting_down without running it.
+    void run_admin(http_responder respond, std::function<http_response()> work);
     // On admin_pool_.
     http_response delete_topic(const std::string& name);
 

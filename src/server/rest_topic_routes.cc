@@ -1,4 +1,5 @@
 // Topic admin over REST: POST/GET /v1/topics, GET/DELETE /v1/topics/{name}.
+#include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
 
 #include <boost/asio/post.hpp>
@@ -14,22 +15,21 @@
 namespace es::server {
 
 void rest_service::add_topic_routes(http_router& router) {
-    router.add_async(
-        "POST", "/v1/topics", [this](const http_request& request, http_responder respond) {
-            auto body = parse_json_body(request.body);
-            if (!body) return respond(json_error(body.err()));
-            auto config = topic_config_of(*body);
-            if (!config) return respond(json_error(config.err()));
-            asio::post(admin_pool_, [self = shared_from_this(), config = std::move(*config),
-                                     respond = std::move(respond)] {
-                auto info = self->engine_.create_topic(config);
-                if (!info) return respond(json_error(info.err()));
-                auto r = json_ok(dump_json(topic_json(*info, true)));
-                r.status = 201;
-                r.headers.emplace_back("Location", "/v1/topics/" + info->config.name);
-                respond(std::move(r));
-            });
-        });
+    router.add_async("POST", "/v1/topics",
+                     [this](const http_request& request, http_responder respond) {
+                         auto body = parse_json_body(request.body);
+                         if (!body) return respond(json_error(body.err()));
+                         auto config = topic_config_of(*body);
+                         if (!config) return respond(json_error(config.err()));
+                         run_admin(std::move(respond), [this, config = std::move(*config)] {
+                             auto info = engine_.create_topic(config);
+                             if (!info) return json_error(info.err());
+                             auto r = json_ok(dump_json(topic_json(*info, true)));
+                             r.status = 201;
+                             r.headers.emplace_back("Location", "/v1/topics/" + info->config.name);
+                             return r;
+                         });
+                     });
     router.add("GET", "/v1/topics", [this](const http_request&) {
         auto list = nlohmann::json::array();
         for (const auto& info : engine_.list_topics()) list.push_back(topic_json(info, false));
@@ -42,10 +42,29 @@ void rest_service::add_topic_routes(http_router& router) {
     });
     router.add_async(
         "DELETE", "/v1/topics/{name}", [this](const http_request& request, http_responder respond) {
-            asio::post(admin_pool_,
-                       [self = shared_from_this(), name = std::string(request.param("name")),
-                        respond = std::move(respond)] { respond(self->delete_topic(name)); });
+            run_admin(std::move(respond), [this, name = std::string(request.param("name"))] {
+                return delete_topic(name);
+            });
         });
+}
+
+void rest_service::run_admin(http_responder respond, std::function<http_response()> work) {
+    // `this` outlives the work: close() joins the pool before the node lets the service go.
+    asio::post(admin_pool_, [this, respond = std::move(respond), work = std::move(work)] {
+        // Work queued when the node began to stop is not started: a stop would otherwise wait
+        // for each (seconds apiece when a cluster's controller is out of reach).
+        if (!open()) {
+            return respond(
+                json_error(error{errc::shutting_down, "the node is stopping; retry elsewhere"}));
+        }
+        try {
+            respond(work());
+        } catch (const std::exception& e) {
+            // As on the io threads (http_listener): a bug answers 500, it does not stop the node.
+            spdlog::error("http: topic admin failed: {}", e.what());
+            respond(json_error(500, "internal", "internal error"));
+        }
+    });
 }
 
 http_response rest_service::delete_topic(const std::string& name) {

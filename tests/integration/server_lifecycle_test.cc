@@ -171,8 +171,11 @@ TEST_F(server_lifecycle_test, several_io_threads_share_the_connections_and_stop_
         std::getline(comm, name);
         threads.insert(name);
     }
+    std::string names;
+    for (const auto& t : threads) names += t + " ";
     EXPECT_TRUE(threads.count("es-io-0") && threads.count("es-io-1") && threads.count("es-io-2") &&
-                !threads.count("es-io-3"));
+                !threads.count("es-io-3"))
+        << names;
     // A long poll left waiting on one connection while the node stops: the stop ends it and
     // does not wait out its 20 s.
     ASSERT_TRUE(clients[1].send_raw("GET /v1/subscriptions/" + id +
