@@ -51,10 +51,9 @@ struct node_config {
     uint32_t raft_snapshot_threshold = 16384;
     uint32_t raft_snapshot_trailing = 2048;
     uint64_t raft_log_bytes = 256ull << 20;
-    // Size of the Raft log's segment files, which libraft preallocates: three per group (the
-    // open one and two ready), so an idle partition replica takes three times this on disk. A
-    // segment must hold several batches: one write carries only entries of one segment, and
-    // every segment costs a preallocation and a close.
+    // A partition's Raft log begins a new segment file once one holds this much (our own log,
+    // raft_log_store; files are not preallocated). A segment must hold several batches: one
+    // write carries only entries of one segment, and every segment costs a sync and a close.
     uint64_t raft_segment_bytes = 8ull << 20;
     // "text" or "json" log lines on stderr; level as in spdlog.
     std::string log_format = "text";
