@@ -40,11 +40,11 @@
 namespace es::server {
 namespace {
 
-// Asio threads for the listeners, each with a context of its own (io_pool). Two keep one slow
-// handler from stalling the connections of every thread while leaving the cores to the
-// workers, whose work the protocols' real work is. Where the process may use only one or two
+// Asio threads for the listeners, each with a context of its own (io_pool). Two keep a slow
+// handler on one thread from stalling the other's connections while leaving the cores to the
+// workers, where the protocols' real work happens. Where the process may use only one or two
 // CPUs the workers already take them; a second io thread then only takes turns with them, and
-// HTTP served 15-20 % more requests/s with one (bench/RESULTS.md, 2026-11-29 afternoon).
+// HTTP served about 14 % more requests/s with one (bench/RESULTS.md, 2026-11-29 afternoon).
 int io_thread_count(uint32_t configured) {
     if (configured > 0) return static_cast<int>(configured);
     return core::allowed_cpus().size() <= 2 ? 1 : 2;

@@ -162,7 +162,8 @@ void rest_service::close() {
     std::latch done(static_cast<std::ptrdiff_t>(sessions.size()));
     for (auto& s : sessions) s->shut_down([&done] { done.count_down(); });
     done.wait();
-    // Admin calls in progress finish before the engine stops (queued ones still run).
+    // A topic creation or deletion in progress finishes before the engine stops; queued ones
+    // answer shutting_down (run_admin).
     admin_pool_.join();
 }
 
