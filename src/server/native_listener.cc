@@ -12,12 +12,12 @@
 
 namespace es::server {
 
-result<std::unique_ptr<native_listener>> native_listener::create(io_pool& pool,
+result<std::unique_ptr<native_listener>> native_listener::create(io_pool& pool, admin_pool& admin,
                                                                  asio::ip::tcp::acceptor acceptor,
                                                                  core::engine& engine,
                                                                  native_options options,
                                                                  metrics::registry* registry) {
-    std::unique_ptr<native_listener> l(new native_listener(engine, options, registry));
+    std::unique_ptr<native_listener> l(new native_listener(engine, admin, options, registry));
     const auto endpoint = acceptor.local_endpoint();
     auto udp = udp_publish_receiver::open(pool.first(), endpoint.address(), endpoint.port(), engine,
                                           l->metrics_);
@@ -31,11 +31,11 @@ result<std::unique_ptr<native_listener>> native_listener::create(io_pool& pool,
     return l;
 }
 
-native_listener::native_listener(core::engine& engine, native_options options,
+native_listener::native_listener(core::engine& engine, admin_pool& admin, native_options options,
                                  metrics::registry* registry)
     : metrics_(registry) {
-    context_ = std::make_shared<native_context>(
-        native_context{engine, options, metrics_, 0, &admin_pool_, &admin_closing_, {}});
+    context_ =
+        std::make_shared<native_context>(native_context{engine, options, metrics_, 0, admin, {}});
     context_->on_closed = [this](uint64_t id) {
         metrics_.connections->sub(1);
         std::lock_guard lock(mutex_);
@@ -82,7 +82,6 @@ void native_listener::on_accept(asio::ip::tcp::socket socket) {
 }
 
 void native_listener::close() {
-    admin_closing_.store(true, std::memory_order_release);
     loop_->close();
     udp_->close();
     std::vector<std::shared_ptr<native_session>> live;
@@ -113,8 +112,6 @@ void native_listener::close() {
         spdlog::warn("native: {} connection(s) did not end their subscriptions in time",
                      done->left);
     }
-    // Topic creations and deletions in progress finish before the engine stops.
-    admin_pool_.join();
 }
 
 }  // namespace es::server

@@ -2,9 +2,6 @@
 // each) and UDP datagrams (udp_publish_receiver) on the same port number.
 #pragma once
 
-#include <boost/asio/thread_pool.hpp>
-
-#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -23,6 +20,7 @@ class registry;
 
 namespace es::server {
 
+class admin_pool;
 class native_session;
 struct native_context;
 class udp_publish_receiver;
@@ -30,9 +28,10 @@ class udp_publish_receiver;
 class native_listener {
   public:
     // Takes the bound TCP acceptor and binds UDP on the same address and port; connections
-    // spread over the pool's threads, UDP is received on its first context. Error: io_error
-    // when the UDP port cannot be bound.
-    static result<std::unique_ptr<native_listener>> create(io_pool& pool,
+    // spread over the pool's threads, UDP is received on its first context; topic creations
+    // and deletions run on `admin`, which must outlive the listener. Error: io_error when the
+    // UDP port cannot be bound.
+    static result<std::unique_ptr<native_listener>> create(io_pool& pool, admin_pool& admin,
                                                            asio::ip::tcp::acceptor acceptor,
                                                            core::engine& engine,
                                                            native_options options,
@@ -42,8 +41,7 @@ class native_listener {
     // Starts accepting and receiving. Any thread.
     void start();
     // Stops accepting, tells every connection the node is stopping (ERROR shutting_down),
-    // ends their subscriptions and closes them; returns once the subscriptions are ended and
-    // the topic creations and deletions in progress are done.
+    // ends their subscriptions and closes them; returns once the subscriptions are ended.
     // REQUIRES: the io_pool is running (not called on one of its threads).
     void close();
 
@@ -52,7 +50,8 @@ class native_listener {
     }
 
   private:
-    native_listener(core::engine& engine, native_options options, metrics::registry* registry);
+    native_listener(core::engine& engine, admin_pool& admin, native_options options,
+                    metrics::registry* registry);
     void on_accept(asio::ip::tcp::socket socket);
 
     native_metrics metrics_;
@@ -67,12 +66,6 @@ class native_listener {
     std::set<uint64_t> refused_;    // guarded by mutex_
     uint64_t next_session_id_ = 1;  // guarded by mutex_
     bool closed_ = false;           // guarded by mutex_
-    // Topic creations and deletions (native_session::run_admin): in a cluster they wait for the
-    // controller, and on an io thread every connection of that thread would wait with them.
-    // Joined by close(), so that they finish before the engine stops; what is queued when
-    // close() begins is answered shutting_down (admin_closing_) without running.
-    std::atomic<bool> admin_closing_{false};
-    asio::thread_pool admin_pool_{1};
 };
 
 }  // namespace es::server

@@ -11,9 +11,7 @@
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/thread_pool.hpp>
 
-#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -34,6 +32,8 @@
 
 namespace es::server {
 
+class admin_pool;
+
 namespace asio = boost::asio;
 
 // What every session of a listener shares. Constant after construction.
@@ -42,11 +42,8 @@ struct native_context {
     native_options options;
     native_metrics& metrics;
     uint16_t port = 0;
-    // Where topic creations and deletions run (they may block: see native_listener), and
-    // whether the listener is closing (work queued then is not started). Set once before the
-    // listener starts.
-    boost::asio::thread_pool* admin = nullptr;
-    const std::atomic<bool>* closing = nullptr;
+    // Where topic creations and deletions run (they may block).
+    admin_pool& admin;
     // Called once, on the session's strand, when the session is over.
     std::function<void(uint64_t session_id)> on_closed;
 };

@@ -2,6 +2,7 @@
 #include <spdlog/spdlog.h>
 #include <boost/asio/post.hpp>
 
+#include "server/admin_pool.h"
 #include "server/native_errors.h"
 #include "server/native_publish.h"
 #include "server/native_session.h"
@@ -78,36 +79,35 @@ void native_session::run_admin(uint64_t seq, uint64_t id, std::function<result<s
     admin_in_flight_ = true;
     std::weak_ptr<native_session> weak = weak_from_this();
     auto executor = socket_.get_executor();
-    asio::post(*context_->admin, [weak, executor, seq, id, work = std::move(work),
-                                  then = std::move(then), closing = context_->closing] {
-        result<std::string> answer = make_error(errc::shutting_down, "the node is stopping");
-        // Work queued when the node began to stop is not started: the stop would wait for
-        // each (seconds apiece when a cluster's controller is out of reach).
-        if (!closing->load(std::memory_order_acquire)) {
-            try {
-                answer = work();
-            } catch (const std::exception& e) {
-                // A bug answers an error; it does not stop the node.
-                spdlog::error("native: topic admin failed: {}", e.what());
-                answer = make_error(errc::io_error, std::string("internal error: ") + e.what());
-            }
-        }
-        asio::post(executor, [weak, seq, id, answer = std::move(answer), then]() mutable {
+    // Back on the strand: the answer in its slot, then the requests held behind it.
+    auto answer = [weak, executor, seq, id, then = std::move(then)](result<std::string> r) {
+        asio::post(executor, [weak, seq, id, r = std::move(r), then]() mutable {
             auto self = weak.lock();
             if (!self) return;
             self->admin_in_flight_ = false;
-            if (answer) {
-                self->fill(seq, std::move(*answer));
+            if (r) {
+                self->fill(seq, std::move(*r));
                 then(*self);
             } else {
                 self->context_->metrics.error(native_error_kind::refused).inc();
                 std::string bytes;
-                encode_error(bytes, id, answer.err());
+                encode_error(bytes, id, r.err());
                 self->fill(seq, std::move(bytes));
             }
             self->progress();
         });
-    });
+    };
+    context_->admin.post(
+        [answer, work = std::move(work)] {
+            try {
+                answer(work());
+            } catch (const std::exception& e) {
+                // A bug answers an error; it does not stop the node.
+                spdlog::error("native: topic admin failed: {}", e.what());
+                answer(make_error(errc::io_error, std::string("internal error: ") + e.what()));
+            }
+        },
+        [answer] { answer(make_error(errc::shutting_down, "the node is stopping")); });
 }
 
 void native_session::create_topic(const protocol::frame& f) {

@@ -26,6 +26,7 @@
 #include "metrics/registry.h"
 #include "replication/cluster.h"
 #include "server/accept_loop.h"
+#include "server/admin_pool.h"
 #include "server/data_dir_lock.h"
 #include "server/grpc_endpoint.h"
 #include "server/http_listener.h"
@@ -132,6 +133,9 @@ struct node::impl {
 
     // The io contexts outlive the listeners declared after them: they hold sockets of them.
     io_pool io;
+    // Topic creations and deletions, off the io threads; closed after the listeners, before
+    // the engine stops.
+    admin_pool admin;
     std::optional<asio::signal_set> signals;  // on io.first(), used on io threads once started
     std::unique_ptr<http_listener> http;
     std::shared_ptr<rest_service> rest;  // REST and WebSocket; closed with the listeners
@@ -282,7 +286,7 @@ status node::impl::start_steps() {
     if (clustered) {
         rest_opts.cluster_json = [c = cluster.get()] { return c->describe_json(); };
     }
-    rest = rest_service::create(io.first(), *engine, &metrics, rest_opts);
+    rest = rest_service::create(io.first(), *engine, admin, &metrics, rest_opts);
     add_node_routes(
         *router, [this] { return state.load(std::memory_order_acquire); }, config.node_id, metrics,
         rest.get());
@@ -301,8 +305,8 @@ status node::impl::start_steps() {
     native_opts.node_id = config.node_id;
     const std::string advertised = advertised_host(config, peers_host);
     native_opts.host = advertised;
-    auto native_created =
-        native_listener::create(io, std::move(*native_acceptor), *engine, native_opts, &metrics);
+    auto native_created = native_listener::create(io, admin, std::move(*native_acceptor), *engine,
+                                                  native_opts, &metrics);
     if (!native_created) return std::move(native_created).err();
     native = std::move(*native_created);
     if (cluster_acceptor) {
@@ -410,6 +414,9 @@ void node::stop() {
 
     // 1. No new connections or requests; /health/ready already says 503 (state is stopping).
     if (n.io.running()) n.close_listeners();
+    // A topic creation or deletion in progress finishes before the engine stops; queued ones
+    // are answered shutting_down.
+    n.admin.close();
     // 2. Everything queued is appended and delivered, then the workers stop. Producers are gone:
     //    the listeners that feed the engine are closed.
     //    Durable batches are on disk and acked before the workers stop; then the store closes.

@@ -20,17 +20,19 @@
 namespace es::server {
 
 std::shared_ptr<rest_service> rest_service::create(asio::io_context& io, core::engine& engine,
-                                                   metrics::registry* registry,
+                                                   admin_pool& admin, metrics::registry* registry,
                                                    rest_options options) {
-    std::shared_ptr<rest_service> s(new rest_service(io, engine, registry, std::move(options)));
+    std::shared_ptr<rest_service> s(
+        new rest_service(io, engine, admin, registry, std::move(options)));
     s->schedule_reap();
     return s;
 }
 
-rest_service::rest_service(asio::io_context& io, core::engine& engine, metrics::registry* registry,
-                           rest_options options)
+rest_service::rest_service(asio::io_context& io, core::engine& engine, admin_pool& admin,
+                           metrics::registry* registry, rest_options options)
     : io_(io),
       engine_(engine),
+      admin_(admin),
       options_(std::move(options)),
       metrics_(registry),
       reap_timer_(asio::make_strand(io)) {}
@@ -162,9 +164,6 @@ void rest_service::close() {
     std::latch done(static_cast<std::ptrdiff_t>(sessions.size()));
     for (auto& s : sessions) s->shut_down([&done] { done.count_down(); });
     done.wait();
-    // A topic creation or deletion in progress finishes before the engine stops; queued ones
-    // answer shutting_down (run_admin).
-    admin_pool_.join();
 }
 
 }  // namespace es::server

@@ -4,14 +4,13 @@
 // and docs/openapi.yaml.
 //
 // Threads: handlers run on the Asio io threads. Publishes never block them (backpressure::fail,
-// answers handed back from the workers by asio::post). Topic creation and deletion run on
-// admin_pool_ (in a cluster they wait for the controller). Other admin calls (subscribe,
+// answers handed back from the workers by asio::post). Topic creation and deletion run on the
+// node's admin_pool (in a cluster they wait for the controller). Other admin calls (subscribe,
 // unsubscribe, read_event, offsets) wait briefly for the workers or the store.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/thread_pool.hpp>
 
 #include <cstdint>
 #include <functional>
@@ -31,6 +30,7 @@ class registry;
 
 namespace es::server {
 
+class admin_pool;
 class http_subscription;
 class websocket_session;
 
@@ -52,9 +52,10 @@ struct rest_options {
 
 class rest_service : public std::enable_shared_from_this<rest_service> {
   public:
-    // REQUIRES: io, engine and registry (may be null) outlive the service.
+    // REQUIRES: io, engine, admin and registry (may be null) outlive the service.
     static std::shared_ptr<rest_service> create(asio::io_context& io, core::engine& engine,
-                                                metrics::registry* registry, rest_options options);
+                                                admin_pool& admin, metrics::registry* registry,
+                                                rest_options options);
     ~rest_service();
 
     // Adds every /v1 route, and GET /v1/metrics (Prometheus text of `registry`, which must
@@ -65,9 +66,8 @@ class rest_service : public std::enable_shared_from_this<rest_service> {
     static constexpr const char* websocket_path = "/v1/stream";
 
     // Ends every long-poll subscription and WebSocket session and stops the reaper; new
-    // subscriptions and sessions are refused; waits for topic creations and deletions in
-    // progress. Call after the HTTP listener is closed and before the engine stops.
-    // REQUIRES: not on an io thread (it waits for the sessions).
+    // subscriptions and sessions are refused. Call after the HTTP listener is closed and
+    // before the engine stops. REQUIRES: not on an io thread (it waits for the sessions).
     void close();
 
     // For the pieces in other files.
@@ -82,8 +82,8 @@ class rest_service : public std::enable_shared_from_this<rest_service> {
     void remove_session(const websocket_session* s);
 
   private:
-    rest_service(asio::io_context& io, core::engine& engine, metrics::registry* registry,
-                 rest_options options);
+    rest_service(asio::io_context& io, core::engine& engine, admin_pool& admin,
+                 metrics::registry* registry, rest_options options);
 
     void add_topic_routes(http_router& router);
     void add_event_routes(http_router& router);
@@ -94,10 +94,10 @@ class rest_service : public std::enable_shared_from_this<rest_service> {
     http_response subscribe(const http_request& request);
     void poll(const http_request& request, http_responder respond);
     http_response end_subscription(const http_request& request);
-    // Runs `work` on admin_pool_ and answers with what it returns; once close() has begun,
-    // answers shutting_down without running it.
+    // Runs `work` on the admin pool and answers with what it returns (shutting_down once the
+    // pool is closing).
     void run_admin(http_responder respond, std::function<http_response()> work);
-    // On admin_pool_.
+    // On the admin pool.
     http_response delete_topic(const std::string& name);
 
     std::shared_ptr<http_subscription> find_subscription(const std::string& id);
@@ -106,6 +106,7 @@ class rest_service : public std::enable_shared_from_this<rest_service> {
 
     asio::io_context& io_;
     core::engine& engine_;
+    admin_pool& admin_;
     const rest_options options_;
     rest_metrics metrics_;
     asio::steady_timer reap_timer_;  // used on io threads, cancelled by close()
@@ -114,11 +115,6 @@ class rest_service : public std::enable_shared_from_this<rest_service> {
     bool closed_ = false;                                                      // guarded by mutex_
     std::map<std::string, std::shared_ptr<http_subscription>> subscriptions_;  // guarded by mutex_
     std::map<const websocket_session*, std::weak_ptr<websocket_session>> sessions_;  // ditto
-    // Topic creations and deletions run here, not on an io thread: in a cluster they wait for
-    // the controller's commit and for the partitions' groups (seconds when the controller has
-    // lost its majority), and every connection of that io thread would wait with them. Last,
-    // so that it is joined before the members its work uses are destroyed.
-    asio::thread_pool admin_pool_{1};
 };
 
 }  // namespace es::server

@@ -2,11 +2,10 @@
 #include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
 
-#include <boost/asio/post.hpp>
-
 #include <string>
 #include <vector>
 
+#include "server/admin_pool.h"
 #include "server/event_json.h"
 #include "server/http_subscription.h"
 #include "server/rest_service.h"
@@ -49,22 +48,21 @@ void rest_service::add_topic_routes(http_router& router) {
 }
 
 void rest_service::run_admin(http_responder respond, std::function<http_response()> work) {
-    // `this` outlives the work: close() joins the pool before the node lets the service go.
-    asio::post(admin_pool_, [this, respond = std::move(respond), work = std::move(work)] {
-        // Work queued when the node began to stop is not started: a stop would otherwise wait
-        // for each (seconds apiece when a cluster's controller is out of reach).
-        if (!open()) {
-            return respond(
+    // `this` outlives the work: the node closes the pool before it lets the service go.
+    admin_.post(
+        [respond, work = std::move(work)] {
+            try {
+                respond(work());
+            } catch (const std::exception& e) {
+                // As on the io threads (http_listener): a bug answers 500, not a dead node.
+                spdlog::error("http: topic admin failed: {}", e.what());
+                respond(json_error(500, "internal", "internal error"));
+            }
+        },
+        [respond] {
+            respond(
                 json_error(error{errc::shutting_down, "the node is stopping; retry elsewhere"}));
-        }
-        try {
-            respond(work());
-        } catch (const std::exception& e) {
-            // As on the io threads (http_listener): a bug answers 500, it does not stop the node.
-            spdlog::error("http: topic admin failed: {}", e.what());
-            respond(json_error(500, "internal", "internal error"));
-        }
-    });
+        });
 }
 
 http_response rest_service::delete_topic(const std::string& name) {

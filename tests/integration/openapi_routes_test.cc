@@ -10,6 +10,7 @@
 
 #include "core/engine.h"
 #include "metrics/registry.h"
+#include "server/admin_pool.h"
 #include "server/node_routes.h"
 #include "server/rest_service.h"
 #include "tests/integration/rest_test_util.h"
@@ -42,7 +43,8 @@ route_set served_routes() {
     options.workers = 1;
     options.pin_workers = false;
     core::engine engine(options);
-    auto rest = server::rest_service::create(io, engine, &registry, {});
+    server::admin_pool admin;
+    auto rest = server::rest_service::create(io, engine, admin, &registry, {});
     server::http_router router;
     server::add_node_routes(
         router, [] { return server::node_state::running; }, 1, registry, rest.get());
