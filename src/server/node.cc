@@ -109,6 +109,7 @@ struct node::impl {
         : config(std::move(c)), handle_signals(signals), io(io_thread_count(config.io_threads)) {}
 
     status start_steps();
+    status write_ports();  // ports.json, once the node is running
     void on_signal(const boost::system::error_code& ec, int signo);
     void close_listeners();
 
@@ -330,17 +331,6 @@ status node::impl::start_steps() {
     for (auto& p : reserved_ports) p->start();
     native->start();
 
-    ports_record record;
-    record.node_id = config.node_id;
-    record.bind = http_ep.address().to_string();
-    record.http = ports.http;
-    record.grpc = ports.grpc;
-    record.native = ports.native;
-    record.cluster = ports.cluster;
-    record.pid = ::getpid();
-    ES_TRY(write_ports_file(config.data_dir, record));
-    ports_file_written = true;
-
     spdlog::info("http listening on {} (REST /v1, WebSocket /v1/stream, health, metrics)",
                  endpoint_text(http_ep));
     spdlog::info(
@@ -357,6 +347,20 @@ status node::impl::start_steps() {
         spdlog::info("cluster listening on {} (single node: no peers; connections are closed)",
                      endpoint_text(reserved_ports[0]->local_endpoint()));
     }
+    return {};
+}
+
+status node::impl::write_ports() {
+    ports_record record;
+    record.node_id = config.node_id;
+    record.bind = http->local_endpoint().address().to_string();
+    record.http = ports.http;
+    record.grpc = ports.grpc;
+    record.native = ports.native;
+    record.cluster = ports.cluster;
+    record.pid = ::getpid();
+    ES_TRY(write_ports_file(config.data_dir, record));
+    ports_file_written = true;
     return {};
 }
 
@@ -387,6 +391,13 @@ status node::start() {
         return s;
     }
     impl_->state.store(node_state::running, std::memory_order_release);
+    // ports.json is the sign, for scripts and tests, that the node is ready: written only once
+    // /health/ready answers 200.
+    s = impl_->write_ports();
+    if (!s) {
+        stop();
+        return s;
+    }
     spdlog::info("node {} ready", impl_->config.node_id);
     return {};
 }

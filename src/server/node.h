@@ -42,11 +42,11 @@ class node {
     node(const node&) = delete;
     node& operator=(const node&) = delete;
 
-    // Takes the data directory, starts the engine, binds every listener, writes ports.json and
-    // then reports ready. On an error everything already started is stopped again and the node
-    // cannot be started again. Errors name the field or the path: not_supported (peers given:
-    // clustering is not built), io_error (data directory unusable or locked, a port that cannot
-    // be bound, ports.json not writable), config_error (bind address cannot be resolved).
+    // Takes the data directory, starts the engine, binds every listener, reports ready and then
+    // writes ports.json (so a reader of the file finds /health/ready at 200). On an error
+    // everything already started is stopped again and the node cannot be started again. Errors
+    // name the field or the path: io_error (data directory unusable or locked, a port that
+    // cannot be bound, ports.json not writable), config_error (bind address cannot be resolved).
     // REQUIRES: called once.
     status start();
 
