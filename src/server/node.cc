@@ -196,6 +196,8 @@ status node::impl::start_steps() {
     // In a cluster the Raft logs are the durable copy of every topic's writes (the partition
     // groups flush the store before each snapshot).
     so.topic_wal = !clustered;
+    // ... and what the store flushes there goes past the page cache (store_options).
+    so.direct_flush = clustered;
     auto opened = storage::log_store::open(so);
     if (!opened) {
         return make_error(opened.err().code,

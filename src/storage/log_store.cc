@@ -188,7 +188,8 @@ status log_store::append(std::span<const append_batch> batches, bool sync) {
     }
     if (plan.empty()) return {};
 
-    rocksdb::WriteBatch wb;
+    rocksdb::WriteBatch& wb = m.append_batch;
+    wb.Clear();  // keeps the buffer
     for (const planned& p : plan) {
         const auto* data = reinterpret_cast<const char*>(p.batch->records.data);
         added(wb.Put(p.topic->cf.get(),
@@ -200,6 +201,8 @@ status log_store::append(std::span<const append_batch> batches, bool sync) {
             format::encode_index_value({p.entry.count, p.entry.bytes, p.entry.max_timestamp_ns})));
     }
     const rocksdb::Status s = m.db->Write(m.topic_write_options(sync), &wb);
+    // A rare huge append does not keep its buffer for good.
+    if (wb.GetDataSize() > impl::k_append_buffer_kept) wb = rocksdb::WriteBatch();
     if (!s.ok()) {
         const planned& first = plan.front();
         return from_rocksdb(s, "appending " + std::to_string(plan.size()) + " batches (first " +
@@ -215,6 +218,10 @@ status log_store::append(std::span<const append_batch> batches, bool sync) {
         ps.stored_bytes += p.entry.bytes;
     }
     return {};
+}
+
+bool log_store::direct_flush() const noexcept {
+    return impl_->direct_flush;
 }
 
 status log_store::sync() {

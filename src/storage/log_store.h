@@ -42,6 +42,15 @@ struct store_options {
     // until flush(), and what survives of a topic is always a prefix of its writes, since
     // none of them is logged. The topics' metadata always goes through the WAL, synced.
     bool topic_wal = true;
+    // Memtable flushes and compactions write their files with O_DIRECT, past the page cache,
+    // when the directory's file system takes it (checked at open; tmpfs before Linux 6.6 does
+    // not). Readers still read through the cache, but recent events come from the
+    // partitions' rings. The node turns it on in a cluster: there the page cache's copying
+    // and write-back took half the CPU of a 3-node cluster on this project's 2-CPU VM at
+    // 1 KiB events, and replicated throughput rose 1.3-2x without it; a single node's
+    // throughput fell 5-9 % with it, its flushes then waiting for the disk
+    // (bench/RESULTS.md, 2026-11-29 evening).
+    bool direct_flush = false;
 };
 
 // A durable topic as persisted: its configuration and the id its column family is named by.
@@ -111,6 +120,9 @@ class log_store {
     // On error nothing is written. REQUIRES (asserted): the records are well formed, with
     // offsets base_offset, base_offset + 1, ... and timestamps set.
     status append(std::span<const append_batch> batches, bool sync);
+    // Whether flushes and compactions write with O_DIRECT (store_options::direct_flush, and
+    // the file system takes it).
+    bool direct_flush() const noexcept;
     // Syncs the WAL to disk (for the interval fsync policy).
     status sync();
     // Writes the topic's memtables to disk and waits until they are there: with topic_wal

@@ -161,7 +161,8 @@ struct log_store::impl {
 
     // Constant after open.
     std::string path;
-    bool topic_wal = true;  // store_options::topic_wal
+    bool topic_wal = true;      // store_options::topic_wal
+    bool direct_flush = false;  // store_options::direct_flush, where the file system takes it
     std::shared_ptr<rocksdb::Cache> block_cache;
     rocksdb::ColumnFamilyOptions topic_options;
     std::unique_ptr<rocksdb::DB> db;
@@ -169,6 +170,11 @@ struct log_store::impl {
 
     std::mutex admin_mutex;
     std::mutex write_mutex;
+    // append()'s batch, kept between calls (guarded by write_mutex) so that its buffer is not
+    // allocated afresh and faulted in page by page every time; one that grew past
+    // k_append_buffer_kept is let go after its append.
+    static constexpr size_t k_append_buffer_kept = 16u << 20;
+    rocksdb::WriteBatch append_batch;
     mutable std::shared_mutex state_mutex;
     // Guarded by state_mutex.
     std::map<uint64_t, std::shared_ptr<log_store_detail::topic_state>> topics;

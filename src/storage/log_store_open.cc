@@ -7,6 +7,11 @@
 #include <rocksdb/iterator.h>
 #include <rocksdb/table.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
 #include <filesystem>
 
 #include "storage/log_store_impl.h"
@@ -32,6 +37,25 @@ error not_a_store(const std::string& path, const std::string& why) {
     return make_error(errc::config_error,
                       path + " is not an eventstream store (" + why +
                           "); point the store at an empty or missing directory");
+}
+
+// Whether a file in `dir` can be written with O_DIRECT: some file systems (tmpfs) refuse the
+// flag, others the alignment; either way RocksDB's flushes would then fail.
+bool direct_writes_work(const std::string& dir) {
+    const std::string probe = (fs::path(dir) / ".direct-io-probe").string();
+    const int fd = ::open(probe.c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_DIRECT | O_CLOEXEC, 0600);
+    if (fd < 0) return false;
+    constexpr size_t block = 4096;
+    void* buffer = nullptr;
+    bool ok = ::posix_memalign(&buffer, block, block) == 0;
+    if (ok) {
+        std::memset(buffer, 0, block);
+        ok = ::pwrite(fd, buffer, block, 0) == static_cast<ssize_t>(block);
+    }
+    std::free(buffer);
+    ::close(fd);
+    ::unlink(probe.c_str());
+    return ok;
 }
 
 }  // namespace
@@ -192,6 +216,14 @@ result<std::unique_ptr<log_store>> log_store::open(const store_options& options)
     auto im = std::make_unique<impl>();
     im->path = path;
     im->topic_wal = options.topic_wal;
+    im->direct_flush = options.direct_flush && direct_writes_work(path);
+    if (im->direct_flush) {
+        spdlog::info("store: flushes and compactions in {} write past the page cache (O_DIRECT)",
+                     path);
+    } else if (options.direct_flush) {
+        spdlog::info("store: {} does not take O_DIRECT writes; flushes go through the page cache",
+                     path);
+    }
     im->block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
     rocksdb::BlockBasedTableOptions table;
     table.block_cache = im->block_cache;
@@ -232,6 +264,7 @@ result<std::unique_ptr<log_store>> log_store::open(const store_options& options)
     // the write latency flat.
     db_options.bytes_per_sync = 1 << 20;
     db_options.wal_bytes_per_sync = 1 << 20;
+    db_options.use_direct_io_for_flush_and_compaction = im->direct_flush;
 
     std::vector<std::string> names{rocksdb::kDefaultColumnFamilyName};
     if (!create) {
