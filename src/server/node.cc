@@ -361,9 +361,10 @@ status node::impl::write_ports() {
     record.native = ports.native;
     record.cluster = ports.cluster;
     record.pid = ::getpid();
-    ES_TRY(write_ports_file(config.data_dir, record));
+    // Set first: a write that fails after its rename (syncing the directory) leaves the file,
+    // and stop() must remove it.
     ports_file_written = true;
-    return {};
+    return write_ports_file(config.data_dir, record);
 }
 
 void node::impl::close_listeners() {

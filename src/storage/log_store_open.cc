@@ -10,9 +10,11 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <string>
 
 #include "storage/log_store_impl.h"
 #include "storage/rocksdb_crc32c.h"
@@ -39,23 +41,31 @@ error not_a_store(const std::string& path, const std::string& why) {
                           "); point the store at an empty or missing directory");
 }
 
-// Whether a file in `dir` can be written with O_DIRECT: some file systems (tmpfs) refuse the
-// flag, others the alignment; either way RocksDB's flushes would then fail.
-bool direct_writes_work(const std::string& dir) {
+// Whether a file in `dir` can be written with O_DIRECT: some file systems (tmpfs before Linux
+// 6.6) refuse the flag, others the alignment; either way RocksDB's flushes would then fail.
+// Empty when it can, else why not. The probe's name is gone before this returns, even when
+// open() created the file and then refused the flag, so it never counts as a foreign file in
+// the store's directory.
+std::string direct_write_refusal(const std::string& dir) {
     const std::string probe = (fs::path(dir) / ".direct-io-probe").string();
     const int fd = ::open(probe.c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_DIRECT | O_CLOEXEC, 0600);
-    if (fd < 0) return false;
+    const int open_errno = errno;
+    ::unlink(probe.c_str());
+    if (fd < 0) return std::string("open with O_DIRECT: ") + std::strerror(open_errno);
     constexpr size_t block = 4096;
     void* buffer = nullptr;
-    bool ok = ::posix_memalign(&buffer, block, block) == 0;
-    if (ok) {
+    std::string why;
+    if (::posix_memalign(&buffer, block, block) != 0) {
+        why = "no memory for the probe block";
+    } else {
         std::memset(buffer, 0, block);
-        ok = ::pwrite(fd, buffer, block, 0) == static_cast<ssize_t>(block);
+        if (::pwrite(fd, buffer, block, 0) != static_cast<ssize_t>(block)) {
+            why = std::string("an aligned O_DIRECT write: ") + std::strerror(errno);
+        }
     }
     std::free(buffer);
     ::close(fd);
-    ::unlink(probe.c_str());
-    return ok;
+    return why;
 }
 
 }  // namespace
@@ -216,13 +226,18 @@ result<std::unique_ptr<log_store>> log_store::open(const store_options& options)
     auto im = std::make_unique<impl>();
     im->path = path;
     im->topic_wal = options.topic_wal;
-    im->direct_flush = options.direct_flush && direct_writes_work(path);
-    if (im->direct_flush) {
-        spdlog::info("store: flushes and compactions in {} write past the page cache (O_DIRECT)",
-                     path);
-    } else if (options.direct_flush) {
-        spdlog::info("store: {} does not take O_DIRECT writes; flushes go through the page cache",
-                     path);
+    if (options.direct_flush) {
+        const std::string refusal = direct_write_refusal(path);
+        im->direct_flush = refusal.empty();
+        if (im->direct_flush) {
+            spdlog::info(
+                "store: flushes and compactions in {} write past the page cache "
+                "(O_DIRECT)",
+                path);
+        } else {
+            spdlog::info("store: {} refuses O_DIRECT ({}); flushes go through the page cache", path,
+                         refusal);
+        }
     }
     im->block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
     rocksdb::BlockBasedTableOptions table;
