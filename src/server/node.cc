@@ -398,6 +398,7 @@ status node::start() {
     // /health/ready answers 200.
     s = impl_->write_ports();
     if (!s) {
+        impl_->state.store(node_state::starting, std::memory_order_release);  // a failed start
         stop();
         return s;
     }
