@@ -9,6 +9,8 @@
 #include <atomic>
 #include <functional>
 
+#include "common/result.h"
+
 namespace es::server {
 
 class admin_pool {
@@ -17,9 +19,10 @@ class admin_pool {
     admin_pool(const admin_pool&) = delete;
     admin_pool& operator=(const admin_pool&) = delete;
 
-    // Runs `work` on the admin thread, in the order posted; once close() has begun, runs
-    // `refused` there instead (the caller answers shutting_down). Any thread.
-    void post(std::function<void()> work, std::function<void()> refused);
+    // Runs `work` on the admin thread, in the order posted. `failed` runs there instead, with
+    // shutting_down once close() has begun, or with an io_error "internal error: ..." when
+    // `work` throws (a bug answers an error; it does not end the process). Any thread.
+    void post(std::function<void()> work, std::function<void(const error&)> failed);
     // Refuses what is queued and waits for the work running now: call after the listeners are
     // closed and before the engine stops. Work posted later is dropped unrun.
     void close();

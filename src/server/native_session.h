@@ -95,9 +95,11 @@ class native_session : public std::enable_shared_from_this<native_session> {
     void list_topics(const protocol::frame& f);
     void describe_topic(const protocol::frame& f);
     void metadata(const protocol::frame& f);
-    // Each partition's leader (core::partition_leaders) as this node knows it.
-    std::vector<uint32_t> leaders_of(const core::topic_info& info,
-                                     const std::optional<core::cluster_layout>& layout) const;
+    // Each partition's leader (core::partition_leaders) as this node knows it. Static: admin
+    // work off the strand calls it too.
+    static std::vector<uint32_t> leaders_of(const native_context& context,
+                                            const core::topic_info& info,
+                                            const std::optional<core::cluster_layout>& layout);
     void publish(const protocol::frame& f);
     void subscribe(const protocol::frame& f);
     void credit(const protocol::frame& f);

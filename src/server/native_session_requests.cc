@@ -97,17 +97,8 @@ void native_session::run_admin(uint64_t seq, uint64_t id, std::function<result<s
             self->progress();
         });
     };
-    context_->admin.post(
-        [answer, work = std::move(work)] {
-            try {
-                answer(work());
-            } catch (const std::exception& e) {
-                // A bug answers an error; it does not stop the node.
-                spdlog::error("native: topic admin failed: {}", e.what());
-                answer(make_error(errc::io_error, std::string("internal error: ") + e.what()));
-            }
-        },
-        [answer] { answer(make_error(errc::shutting_down, "the node is stopping")); });
+    context_->admin.post([answer, work = std::move(work)] { answer(work()); },
+                         [answer](const error& e) { answer(e); });
 }
 
 void native_session::create_topic(const protocol::frame& f) {
@@ -127,8 +118,7 @@ void native_session::create_topic(const protocol::frame& f) {
             std::string bytes;
             protocol::encode(
                 bytes, id,
-                topic_detail_of(*info, core::partition_leaders(*info, context->engine.layout(),
-                                                               context->options.node_id)));
+                topic_detail_of(*info, leaders_of(*context, *info, context->engine.layout())));
             return bytes;
         },
         [](native_session&) {});
@@ -153,8 +143,9 @@ void native_session::delete_topic(const protocol::frame& f) {
 }
 
 std::vector<uint32_t> native_session::leaders_of(
-    const core::topic_info& info, const std::optional<core::cluster_layout>& layout) const {
-    return core::partition_leaders(info, layout, context_->options.node_id);
+    const native_context& context, const core::topic_info& info,
+    const std::optional<core::cluster_layout>& layout) {
+    return core::partition_leaders(info, layout, context.options.node_id);
 }
 
 void native_session::list_topics(const protocol::frame& f) {
@@ -163,7 +154,7 @@ void native_session::list_topics(const protocol::frame& f) {
     protocol::topic_list list;
     const auto layout = context_->engine.layout();
     for (const core::topic_info& info : context_->engine.list_topics()) {
-        list.topics.push_back(topic_detail_of(info, leaders_of(info, layout)));
+        list.topics.push_back(topic_detail_of(info, leaders_of(*context_, info, layout)));
     }
     std::string bytes;
     protocol::encode(bytes, f.header.request_id, list);
@@ -176,8 +167,9 @@ void native_session::describe_topic(const protocol::frame& f) {
     auto info = context_->engine.describe_topic(m->name);
     if (!info) return reply_error(f.header.request_id, info.err());
     std::string bytes;
-    protocol::encode(bytes, f.header.request_id,
-                     topic_detail_of(*info, leaders_of(*info, context_->engine.layout())));
+    protocol::encode(
+        bytes, f.header.request_id,
+        topic_detail_of(*info, leaders_of(*context_, *info, context_->engine.layout())));
     reply(std::move(bytes));
 }
 
@@ -194,7 +186,7 @@ void native_session::metadata(const protocol::frame& f) {
     auto add = [&](const core::topic_info& info) {
         protocol::topic_leaders t;
         t.name = info.config.name;
-        t.leader_by_partition = leaders_of(info, layout);
+        t.leader_by_partition = leaders_of(*context_, info, layout);
         r.topics.push_back(std::move(t));
     };
     if (m->topics.empty()) {

@@ -1,5 +1,4 @@
 // Topic admin over REST: POST/GET /v1/topics, GET/DELETE /v1/topics/{name}.
-#include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
 
 #include <string>
@@ -49,20 +48,14 @@ void rest_service::add_topic_routes(http_router& router) {
 
 void rest_service::run_admin(http_responder respond, std::function<http_response()> work) {
     // `this` outlives the work: the node closes the pool before it lets the service go.
-    admin_.post(
-        [respond, work = std::move(work)] {
-            try {
-                respond(work());
-            } catch (const std::exception& e) {
-                // As on the io threads (http_listener): a bug answers 500, not a dead node.
-                spdlog::error("http: topic admin failed: {}", e.what());
-                respond(json_error(500, "internal", "internal error"));
-            }
-        },
-        [respond] {
-            respond(
-                json_error(error{errc::shutting_down, "the node is stopping; retry elsewhere"}));
-        });
+    admin_.post([respond, work = std::move(work)] { respond(work()); },
+                [respond](const error& e) {
+                    // A bug's message stays in the log (as on the io threads: http_listener).
+                    respond(e.code == errc::shutting_down
+                                ? json_error(error{errc::shutting_down,
+                                                   "the node is stopping; retry elsewhere"})
+                                : json_error(500, "internal", "internal error"));
+                });
 }
 
 http_response rest_service::delete_topic(const std::string& name) {
