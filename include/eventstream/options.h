@@ -20,6 +20,12 @@ struct connection_options {
     uint32_t reconnect_backoff_initial_ms = 50;  // first wait after a lost connection
     uint32_t reconnect_backoff_max_ms = 2000;    // waits double up to this
     uint32_t idle_ping_ms = 10000;               // PING after this long without input; 0: never
+    // The socket's send buffer (SO_SNDBUF; Linux doubles it and caps it at net.core.wmem_max).
+    // A fixed buffer of a few hundred KiB keeps a fast producer's bytes in the CPU's cache: on
+    // loopback, 1 KiB events went 35-45 % faster than with the kernel's autotuning, which grows
+    // it to megabytes. On links with a large bandwidth-delay product it caps a connection at
+    // about twice this per round trip: raise it there, or 0 for the kernel's autotuning.
+    uint32_t send_buffer_bytes = 256 * 1024;
 };
 
 enum class acks : uint8_t {

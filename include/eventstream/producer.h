@@ -12,6 +12,10 @@
 // buffer space or for the partition count of a new topic) or its future. Events of one partition
 // are reported in the order they were sent.
 //
+// Sending: a batch that is ready goes to the connection from the thread that made it so: send()
+// (the event filled it), or the I/O thread (an ack let the partition send again). A sender
+// thread sends what time makes ready (lingers, retry waits) and what flush() asks for.
+//
 // Thread safety: send(), flush() and close() may be called from any thread, concurrently.
 #pragma once
 

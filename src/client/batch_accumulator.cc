@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "common/assert.h"
+#include "common/cache.h"
 #include "protocol/codec.h"
 
 namespace es::client {
@@ -53,6 +54,16 @@ void batch_accumulator::seal(partition_state& s) {
     s.sealed.push_back(std::move(b));
 }
 
+namespace {
+
+// The producer copies each event into its batch here and then unlocks its mutex, and the
+// unlock (a locked instruction) waits for every store before it to finish. A batch's next bytes
+// are in no cache of this core (the buffers cycle through the megabytes in flight), so every
+// line of the copy waited for its fetch at the unlock: 15-19 % of a 1 KiB producer's CPU.
+constexpr size_t fetch_ahead_bytes = 2048;
+
+}  // namespace
+
 template <class Now>
 bool batch_accumulator::add_reading(topic_ref topic, uint32_t partition, pending_event ev,
                                     Now now) {
@@ -84,8 +95,12 @@ bool batch_accumulator::add_reading(topic_ref topic, uint32_t partition, pending
     }
     batch& b = *s.open;
     const auto& e = ev.ev;
+    const size_t written_from = b.records.size();
     protocol::append_publish_record(b.records, e.key, e.value, e.timestamp_ns, e.headers.size());
     for (const auto& h : e.headers) protocol::append_publish_header(b.records, h.name, h.value);
+    const char* records = b.records.data();
+    fetch_ahead_for_writing(records + written_from, records + b.records.size(),
+                            records + b.records.capacity(), fetch_ahead_bytes);
     b.done.push_back(std::move(ev.done));
     b.bytes += ev.bytes;
     ++events_held_;

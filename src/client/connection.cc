@@ -18,6 +18,7 @@
 #include "client/wire.h"
 #include "common/assert.h"
 #include "common/clock.h"
+#include "common/socket_buffers.h"
 #include "protocol/codec.h"
 
 namespace es::client {
@@ -149,6 +150,8 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
     void on_connected() {
         boost::system::error_code ignored;
         socket.set_option(tcp::no_delay(true), ignored);
+        // Best effort, as no_delay: a socket that refuses keeps the kernel's autotuning.
+        (void)set_send_buffer_bytes(socket.native_handle(), options.send_buffer_bytes);
         reader = protocol::frame_reader(protocol::max_frame_bytes_limit);
         st = state::handshaking;
         last_input_ns = monotonic_ns();

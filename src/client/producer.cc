@@ -1,10 +1,14 @@
 // The producer (include/eventstream/producer.h): send() fills the batch_accumulator under a
-// mutex; a sender thread takes ready batches and writes them; answers arrive on the
-// connection's I/O thread, which reports deliveries or puts batches back for a retry.
+// mutex. A batch that is ready at once (full, or due with send_when_idle) goes to the
+// connection from the thread that made it ready: send() for a new or full batch, the
+// connection's I/O thread for a batch an ack let go. A sender thread sends what only time
+// makes ready (lingers, retry back-offs). Answers arrive on the I/O thread, which reports
+// deliveries or puts batches back for a retry.
 #include "eventstream/producer.h"
 
 #include <chrono>
 #include <condition_variable>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <random>
@@ -55,8 +59,12 @@ struct producer::impl {
         es::client::batch_accumulator::topic_ref batches;  // the topic in `acc`
     };
 
+    // Held while batches are taken from `acc` and handed to the connection, by whichever
+    // thread sends them, so a partition's batches reach the connection in the order taken.
+    // Taken before mu, never while holding it.
+    std::mutex send_mu;
     std::mutex mu;
-    std::condition_variable wake_sender;  // new work or a finished batch
+    std::condition_variable wake_sender;  // an earlier deadline, a retry, a flush or close
     std::condition_variable room;         // buffer space freed, or everything reported
     // Guarded by mu.
     es::client::batch_accumulator acc;
@@ -67,6 +75,9 @@ struct producer::impl {
     std::map<std::pair<std::string, uint32_t>, uint64_t> fresh_ids;
     uint64_t buffered_bytes = 0;
     uint32_t flush_requests = 0;
+    // When the sleeping sender wakes by itself (the maximum: not by itself); 0: it is awake and
+    // looks at `acc` again before it sleeps.
+    int64_t sender_wake_ns = 0;
     bool closing = false;
     bool closed = false;
 
@@ -157,37 +168,75 @@ struct producer::impl {
             p = t.sticky;
         }
         buffered_bytes += bytes;
-        const bool wake = acc.add(t.batches, p, pending_event{e, std::move(done), bytes},
-                                  es::client::batch_accumulator::clock_fn{&es::monotonic_ns});
+        const bool changed = acc.add(t.batches, p, pending_event{e, std::move(done), bytes},
+                                     es::client::batch_accumulator::clock_fn{&es::monotonic_ns});
         lk.unlock();
-        // An event joining a batch already open changes nothing the sender waits for.
-        if (wake) wake_sender.notify_one();
+        // An event joining a batch already open changes nothing: no batch became ready and no
+        // deadline moved.
+        if (changed) dispatch();
         return {};
     }
 
-    void run_sender() {
-        std::unique_lock lk(mu);
-        for (;;) {
-            const bool flush = flush_requests > 0 || closing;
-            auto ready = acc.take_ready(es::monotonic_ns(), flush);
+    // Sends every batch ready now, from the calling thread, then wakes the sender if it
+    // sleeps past the next deadline in `acc` (a linger started or a retry is due earlier).
+    // Returns the number of batches sent. REQUIRES: neither mu nor send_mu held.
+    size_t dispatch() {
+        // A connection that is closed fails a request inline, and a batch failed for good
+        // finishes, which dispatches again: on this thread, under send_mu. The sender sends
+        // what that made ready instead.
+        static thread_local const impl* dispatching = nullptr;
+        if (dispatching == this) {
+            wake_sender.notify_one();
+            return 0;
+        }
+        std::lock_guard order(send_mu);
+        dispatching = this;
+        struct reset {
+            ~reset() { dispatching = nullptr; }
+        } on_exit;
+        std::vector<batch> ready;
+        {
+            std::lock_guard lk(mu);
+            ready = acc.take_ready(es::monotonic_ns(), flush_requests > 0 || closing);
             for (auto& b : ready) {
                 // A batch keeps the id it was first sent under through its retries.
                 if (b.attempts == 1) b.producer_id = id_for(b.topic, b.partition);
             }
-            if (!ready.empty()) {
-                lk.unlock();
-                for (auto& b : ready) send_batch(std::make_shared<batch>(std::move(b)));
-                lk.lock();
-                continue;
-            }
+            wake_sender_if_late();
+        }
+        for (auto& b : ready) send_batch(std::make_shared<batch>(std::move(b)));
+        return ready.size();
+    }
+
+    // REQUIRES: mu held.
+    void wake_sender_if_late() {
+        if (sender_wake_ns == 0) return;  // awake: it looks at acc before it sleeps again
+        const auto next = acc.next_wake_ns();
+        if (next && *next < sender_wake_ns) wake_sender.notify_one();
+    }
+
+    // Sends what time makes ready: batches whose linger or retry back-off ends, and
+    // everything at a flush or close.
+    void run_sender() {
+        std::unique_lock lk(mu);
+        for (;;) {
+            lk.unlock();
+            const size_t sent = dispatch();
+            lk.lock();
+            if (sent > 0) continue;
             if (closed) return;
+            // Whatever changed since dispatch() let go of mu is in acc now: another thread
+            // sent what was ready, and the deadlines are read here.
             auto wake = acc.next_wake_ns();
+            sender_wake_ns =
+                wake ? std::max<int64_t>(*wake, 1) : std::numeric_limits<int64_t>::max();
             if (wake) {
                 const int64_t wait = std::max<int64_t>(*wake - es::monotonic_ns(), 0);
                 wake_sender.wait_for(lk, std::chrono::nanoseconds(wait));
             } else {
                 wake_sender.wait(lk);
             }
+            sender_wake_ns = 0;
         }
     }
 
@@ -291,6 +340,7 @@ struct producer::impl {
         return it == fresh_ids.end() ? producer_id : it->second;
     }
 
+    // The partition may send its next batch: it goes from here, on the I/O thread.
     void finish(const std::shared_ptr<batch>& b) {
         {
             std::lock_guard lk(mu);
@@ -298,7 +348,7 @@ struct producer::impl {
             buffered_bytes -= b->bytes;
         }
         room.notify_all();
-        wake_sender.notify_one();
+        dispatch();
     }
 
     status flush(uint32_t timeout_ms) {

@@ -257,6 +257,11 @@ std::vector<config_field> make_fields() {
         "a write to a native client must make progress within this long, or the client (which "
         "stopped reading) is disconnected (ms)",
         100, 600'000));
+    f.push_back(int_field<uint32_t, &node_config::native_send_buffer_bytes>(
+        "native_send_buffer_bytes",
+        "socket send buffer of each native connection (bytes; Linux doubles it and caps it at "
+        "net.core.wmem_max); 0 = the kernel's autotuning",
+        0, 64u << 20));
     f.push_back(int_field<uint32_t, &node_config::http_io_timeout_ms>(
         "http_io_timeout_ms",
         "an HTTP request must arrive whole, and its answer be taken, within this long; also the "

@@ -95,6 +95,8 @@ struct node_config {
     uint32_t native_handshake_timeout_ms = 10'000;
     uint32_t native_frame_timeout_ms = 30'000;
     uint32_t native_write_timeout_ms = 30'000;
+    // SO_SNDBUF of each native connection (common/socket_buffers.h); 0: the kernel's autotuning.
+    uint32_t native_send_buffer_bytes = 256 * 1024;
     // An HTTP request must arrive whole, and its answer be taken, within this long; also how long
     // an idle keep-alive connection stays open (slowloris guard).
     uint32_t http_io_timeout_ms = 30'000;

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <string>
 
+#include "common/socket_buffers.h"
 #include "protocol/frame_format.h"
 
 namespace es::server {
@@ -46,6 +47,8 @@ struct native_options {
     // reading is disconnected, as NATS does a slow consumer past its write deadline. One that
     // reads slowly but steadily is kept (back-pressure slows its subscriptions instead).
     uint32_t write_timeout_ms = 30'000;
+    // SO_SNDBUF of each connection (common/socket_buffers.h); 0: the kernel's autotuning.
+    uint32_t send_buffer_bytes = k_default_socket_send_buffer_bytes;
     // Connections open at once; more are refused with ERROR queue_full.
     uint32_t connections_max = 10'000;
     // This node, for HELLO_OK and METADATA_INFO: its id and the host clients reach it at.

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 
+#include "common/socket_buffers.h"
 #include "server/native_errors.h"
 
 namespace es::server {
@@ -26,6 +27,11 @@ void native_session::start() {
     asio::post(socket_.get_executor(), [self = shared_from_this()] {
         boost::system::error_code ec;
         self->socket_.set_option(asio::ip::tcp::no_delay(true), ec);
+        if (auto s = es::set_send_buffer_bytes(self->socket_.native_handle(),
+                                               self->context_->options.send_buffer_bytes);
+            !s) {
+            spdlog::warn("native: session {}: {}", self->session_id_, s.err().message);
+        }
         self->connected_at_ = clock::now();
         self->last_frame_at_ = self->connected_at_;
         self->arm_tick();

@@ -304,6 +304,7 @@ status node::impl::start_steps() {
     native_opts.handshake_timeout_ms = config.native_handshake_timeout_ms;
     native_opts.frame_timeout_ms = config.native_frame_timeout_ms;
     native_opts.write_timeout_ms = config.native_write_timeout_ms;
+    native_opts.send_buffer_bytes = config.native_send_buffer_bytes;
     native_opts.connections_max = config.native_connections_max;
     native_opts.node_id = config.node_id;
     const std::string advertised = advertised_host(config, peers_host);

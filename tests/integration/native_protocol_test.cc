@@ -4,6 +4,7 @@
 // serves and every accepted event can be read back.
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <cstring>
 #include <map>
 #include <string>
@@ -67,6 +68,7 @@ class native_protocol_test : public server_process_fixture {
         launch.flags["native_frame_timeout_ms"] = "1000";
         launch.flags["native_write_timeout_ms"] = "1000";
         launch.flags["native_max_frame_bytes"] = "65536";
+        launch.flags["native_send_buffer_bytes"] = "98304";
         node_ = start_ready(launch, &ports_);
         ASSERT_NE(node_, nullptr);
     }
@@ -281,6 +283,27 @@ TEST_F(native_protocol_test, handshake_ping_and_metadata) {
     out.clear();
     encode(out, 8, metadata_request{{"nope"}});
     EXPECT_EQ(error_of(call(*c, out)).code, static_cast<uint16_t>(errc::not_found));
+}
+
+// The node fixes each native connection's send buffer at --native-send-buffer-bytes (98304
+// here, which Linux doubles), as `ss` (iproute2) reports it for the node's end of a connection.
+TEST_F(native_protocol_test, connections_get_the_send_buffer_the_node_is_given) {
+    auto c = connect();
+    ASSERT_NE(c, nullptr);
+    const std::string command =
+        "ss -tmnH state established '( sport = :" + std::to_string(ports_.native) + " )' 2>&1";
+    std::string out;
+    if (FILE* p = ::popen(command.c_str(), "r")) {
+        char buf[4096];
+        size_t n;
+        while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+        ::pclose(p);
+    }
+    // skmem:(r0,rb131072,t0,tb196608,f0,w0,o0,bl0,d0): tb is the send buffer.
+    const auto at = out.find(",tb");
+    ASSERT_NE(at, std::string::npos) << command << " gave: " << out;
+    EXPECT_EQ(std::stoul(out.substr(at + 3)), 2u * 98304) << out;
+    EXPECT_EQ(out.find(",tb", at + 1), std::string::npos) << "one connection only: " << out;
 }
 
 TEST_F(native_protocol_test, topic_requests) {

@@ -2,10 +2,15 @@
 // matched by request id, time-outs, and reconnection after a dropped connection.
 #include "client/connection.h"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
+#include <filesystem>
 #include <future>
 #include <thread>
 
@@ -213,6 +218,53 @@ TEST(connection, a_pending_request_fails_with_connection_lost_when_dropped) {
     ASSERT_FALSE(r);
     EXPECT_EQ(r.err().code, error_code::connection_lost);
     EXPECT_TRUE(r.err().retryable());
+}
+
+// SO_SNDBUF of this process's socket connected to `port` on loopback; -1 when there is none.
+int send_buffer_of_socket_to(uint16_t port) {
+    for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+        const int fd = std::stoi(entry.path().filename().string());
+        sockaddr_in peer{};
+        socklen_t len = sizeof peer;
+        if (::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &len) != 0 ||
+            peer.sin_family != AF_INET || ntohs(peer.sin_port) != port)
+            continue;
+        int value = -1;
+        len = sizeof value;
+        if (::getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &value, &len) != 0) return -1;
+        return value;
+    }
+    return -1;
+}
+
+TEST(connection, the_socket_gets_the_send_buffer_asked_again_after_a_reconnect) {
+    fake_server server([](fake_server&, const protocol::frame&) {});
+    auto o = options_for(server);
+    o.send_buffer_bytes = 96 * 1024;
+    auto c = connection::open(o, [] {});
+    ASSERT_TRUE(c);
+    EXPECT_EQ(send_buffer_of_socket_to(server.port()), 2 * 96 * 1024);  // Linux doubles it
+    server.drop_connection();
+    ASSERT_TRUE(eventually([&] { return server.connections() == 2 && (*c)->connected(); }));
+    EXPECT_EQ(send_buffer_of_socket_to(server.port()), 2 * 96 * 1024);
+}
+
+TEST(connection, a_send_buffer_of_zero_leaves_the_kernels_own) {
+    fake_server server([](fake_server&, const protocol::frame&) {});
+    auto o = options_for(server);
+    o.send_buffer_bytes = 0;
+    auto c = connection::open(o);
+    ASSERT_TRUE(c);
+    const int own = send_buffer_of_socket_to(server.port());
+    ASSERT_GT(own, 0);
+    // A fresh TCP socket's own size (net.ipv4.tcp_wmem's default), not one set by the client.
+    const int fresh = ::socket(AF_INET, SOCK_STREAM, 0);
+    int value = -1;
+    socklen_t len = sizeof value;
+    ASSERT_EQ(::getsockopt(fresh, SOL_SOCKET, SO_SNDBUF, &value, &len), 0);
+    ::close(fresh);
+    EXPECT_NE(own, 2 * int(eventstream::connection_options{}.send_buffer_bytes));
+    EXPECT_GE(own, value);
 }
 
 TEST(connection, open_fails_when_nothing_listens) {

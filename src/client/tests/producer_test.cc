@@ -11,6 +11,8 @@
 #include <chrono>
 #include <cmath>
 #include <future>
+#include <mutex>
+#include <thread>
 
 #include "client/routing.h"
 #include "fake_server.h"
@@ -215,6 +217,111 @@ TEST(producer, linger_gathers_events_into_one_publish) {
     for (auto& f : fs) ASSERT_TRUE(f.get());
     EXPECT_EQ(publishes.load(), 1);
     EXPECT_EQ(events.load(), 5u);
+}
+
+// Batches are handed to the connection by whichever thread made them ready: the sending
+// threads (full batches), the I/O thread (an ack frees the partition) and the sender (lingers).
+// Whatever the mix, a partition's batches must reach the server in the order they were sealed:
+// with idempotence, each PUBLISH starts its sequence where the one before it ended, and each
+// sending thread's events arrive in the order it sent them.
+TEST(producer, batches_from_several_sending_threads_reach_the_server_in_sequence) {
+    constexpr int threads = 6;
+    constexpr int per_thread = 2000;
+    std::mutex mu;
+    std::vector<std::pair<uint64_t, size_t>> publishes;  // first_sequence, events
+    std::vector<std::string> values;
+    uint64_t next_offset = 0;
+    fake_server server(
+        topic_server([&](fake_server& s, uint64_t id, const protocol::publish_request& p) {
+            std::lock_guard lk(mu);
+            publishes.emplace_back(p.first_sequence, p.events.size());
+            for (const auto& e : p.events) values.emplace_back(e.payload);
+            ack(s, id, p, next_offset);
+            next_offset += p.events.size();
+        }));
+    auto o = options_for(server);
+    o.idempotent = true;
+    // Mostly one-event batches, sealed and sent by the sending threads at once (many may be
+    // out), some by the I/O thread or the sender: the most hand-overs that could reorder.
+    o.batch_events_max = 2;
+    o.max_in_flight_per_partition = 64;
+    o.linger_ms = 0.05;
+    auto p = producer::create(o);
+    ASSERT_TRUE(p);
+    std::vector<std::thread> senders;
+    std::atomic<int> failed{0};
+    for (int t = 0; t < threads; ++t) {
+        senders.emplace_back([&, t] {
+            for (int i = 0; i < per_thread; ++i) {
+                auto v = std::to_string(t) + ":" + std::to_string(i);
+                if (!(*p)->send(
+                        "t", keyless(std::move(v)),
+                        [&](const auto& r) {
+                            if (!r) ++failed;
+                        },
+                        2u))
+                    ++failed;
+            }
+        });
+    }
+    for (auto& t : senders) t.join();
+    ASSERT_TRUE((*p)->flush(10000));
+    EXPECT_EQ(failed.load(), 0);
+    std::lock_guard lk(mu);
+    ASSERT_EQ(values.size(), size_t(threads * per_thread));
+    uint64_t expected_sequence = 0;
+    for (const auto& [first, count] : publishes) {
+        ASSERT_EQ(first, expected_sequence) << "a PUBLISH overtook the one before it";
+        expected_sequence += count;
+    }
+    std::vector<int> next(threads, 0);
+    for (const auto& v : values) {
+        const int t = std::stoi(v.substr(0, v.find(':')));
+        const int i = std::stoi(v.substr(v.find(':') + 1));
+        ASSERT_EQ(i, next[t]) << "thread " << t << "'s events out of order";
+        ++next[t];
+    }
+}
+
+// With send_when_idle, the batch that gathered while one was out goes as soon as the ack
+// comes (sent from the I/O thread), not at the end of its linger.
+TEST(producer, an_ack_sends_the_batch_gathered_meanwhile_without_waiting_its_linger) {
+    std::mutex mu;
+    std::vector<size_t> sizes;
+    std::promise<void> first_arrived;
+    std::promise<void> release_first;
+    auto released = release_first.get_future().share();
+    fake_server server(
+        topic_server([&](fake_server& s, uint64_t id, const protocol::publish_request& p) {
+            bool first = false;
+            {
+                std::lock_guard lk(mu);
+                sizes.push_back(p.events.size());
+                first = sizes.size() == 1;
+            }
+            if (first) {
+                first_arrived.set_value();
+                released.wait();  // holds the ack while the producer gathers the next batch
+            }
+            ack(s, id, p, 0);
+        }));
+    auto o = options_for(server);
+    o.linger_ms = 60000;
+    o.send_when_idle = true;
+    auto p = producer::create(o);
+    ASSERT_TRUE(p);
+    auto f1 = (*p)->send_future("t", keyless("a"), 0u);
+    ASSERT_EQ(first_arrived.get_future().wait_for(std::chrono::seconds(5)),
+              std::future_status::ready);
+    auto f2 = (*p)->send_future("t", keyless("b"), 0u);
+    auto f3 = (*p)->send_future("t", keyless("c"), 0u);
+    release_first.set_value();
+    ASSERT_EQ(f3.wait_for(std::chrono::seconds(5)), std::future_status::ready);
+    EXPECT_TRUE(f1.get());
+    EXPECT_TRUE(f2.get());
+    EXPECT_TRUE(f3.get());
+    std::lock_guard lk(mu);
+    EXPECT_EQ(sizes, (std::vector<size_t>{1, 2}));
 }
 
 TEST(producer, keys_go_to_the_servers_partition) {

@@ -256,6 +256,23 @@ TEST_F(config_test, ranges_are_checked) {
     EXPECT_NE(load_error().find("workers: must be 0..1024"), std::string::npos);
 }
 
+TEST_F(config_test, native_send_buffer_is_256_kib_or_what_is_set_and_zero_leaves_the_kernels) {
+    auto c = load();
+    ASSERT_TRUE(c) << c.err().message;
+    EXPECT_EQ(c->native_send_buffer_bytes, 256u * 1024);
+    env_["EVENTSTREAM_NATIVE_SEND_BUFFER_BYTES"] = "0";
+    c = load();
+    ASSERT_TRUE(c) << c.err().message;
+    EXPECT_EQ(c->native_send_buffer_bytes, 0u);
+    flags_["native_send_buffer_bytes"] = "1048576";
+    c = load();
+    ASSERT_TRUE(c) << c.err().message;
+    EXPECT_EQ(c->native_send_buffer_bytes, 1u << 20);
+    flags_["native_send_buffer_bytes"] = std::to_string((64u << 20) + 1);
+    EXPECT_NE(load_error().find("native_send_buffer_bytes: must be 0.."), std::string::npos)
+        << load_error();
+}
+
 TEST_F(config_test, booleans) {
     for (const char* yes : {"true", "1", "yes", "on"}) {
         flags_["pin_workers"] = yes;
