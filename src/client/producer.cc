@@ -63,6 +63,8 @@ struct producer::impl {
     // thread sends them, so a partition's batches reach the connection in the order taken.
     // Taken before mu, never while holding it.
     std::mutex send_mu;
+    // The impl whose batches this thread is handing to the connection (see dispatch()).
+    static inline thread_local const impl* dispatching = nullptr;
     std::mutex mu;
     std::condition_variable wake_sender;  // an earlier deadline, a retry, a flush or close
     std::condition_variable room;         // buffer space freed, or everything reported
@@ -74,6 +76,7 @@ struct producer::impl {
     // for); the others use producer_id.
     std::map<std::pair<std::string, uint32_t>, uint64_t> fresh_ids;
     uint64_t buffered_bytes = 0;
+    uint32_t reporting = 0;  // batches released whose reports have not all been made
     uint32_t flush_requests = 0;
     // When the sleeping sender wakes by itself (the maximum: not by itself); 0: it is awake and
     // looks at `acc` again before it sleeps.
@@ -177,33 +180,38 @@ struct producer::impl {
         return {};
     }
 
-    // Sends every batch ready now, from the calling thread, then wakes the sender if it
-    // sleeps past the next deadline in `acc` (a linger started or a retry is due earlier).
-    // Returns the number of batches sent. REQUIRES: neither mu nor send_mu held.
-    size_t dispatch() {
+    // Sends every batch ready now, from the calling thread, and wakes the sender if it sleeps
+    // past the next deadline in `acc` (a linger started, or a retry is due earlier).
+    // REQUIRES: neither mu nor send_mu held.
+    void dispatch() {
         // A connection that is closed fails a request inline, and a batch failed for good
         // finishes, which dispatches again: on this thread, under send_mu. The sender sends
         // what that made ready instead.
-        static thread_local const impl* dispatching = nullptr;
         if (dispatching == this) {
             wake_sender.notify_one();
-            return 0;
+            return;
         }
         std::lock_guard order(send_mu);
+        std::unique_lock lk(mu);
+        take_and_send(lk);
+    }
+
+    // Takes the batches ready now and hands them to the connection in the order taken.
+    // Returns how many; mu is let go only when there are some (to send them).
+    // REQUIRES: send_mu held, and mu held by `lk`.
+    size_t take_and_send(std::unique_lock<std::mutex>& lk) {
+        auto ready = acc.take_ready(es::monotonic_ns(), flush_requests > 0 || closing);
+        wake_sender_if_late();
+        if (ready.empty()) return 0;
+        for (auto& b : ready) {
+            // A batch keeps the id it was first sent under through its retries.
+            if (b.attempts == 1) b.producer_id = id_for(b.topic, b.partition);
+        }
+        lk.unlock();
         dispatching = this;
         struct reset {
             ~reset() { dispatching = nullptr; }
         } on_exit;
-        std::vector<batch> ready;
-        {
-            std::lock_guard lk(mu);
-            ready = acc.take_ready(es::monotonic_ns(), flush_requests > 0 || closing);
-            for (auto& b : ready) {
-                // A batch keeps the id it was first sent under through its retries.
-                if (b.attempts == 1) b.producer_id = id_for(b.topic, b.partition);
-            }
-            wake_sender_if_late();
-        }
         for (auto& b : ready) send_batch(std::make_shared<batch>(std::move(b)));
         return ready.size();
     }
@@ -218,15 +226,14 @@ struct producer::impl {
     // Sends what time makes ready: batches whose linger or retry back-off ends, and
     // everything at a flush or close.
     void run_sender() {
-        std::unique_lock lk(mu);
         for (;;) {
-            lk.unlock();
-            const size_t sent = dispatch();
-            lk.lock();
-            if (sent > 0) continue;
+            std::unique_lock order(send_mu);
+            std::unique_lock lk(mu);
+            if (take_and_send(lk) > 0) continue;
             if (closed) return;
-            // Whatever changed since dispatch() let go of mu is in acc now: another thread
-            // sent what was ready, and the deadlines are read here.
+            // Nothing is ready, seen under mu, which is held until the wait: a flush, a retry
+            // or close() that comes after finds the sender waiting and wakes it.
+            order.unlock();
             auto wake = acc.next_wake_ns();
             sender_wake_ns =
                 wake ? std::max<int64_t>(*wake, 1) : std::numeric_limits<int64_t>::max();
@@ -285,7 +292,7 @@ struct producer::impl {
 
     // On the I/O thread: the batch is appended (ack) or written out (acks=0, ack null).
     void complete(const std::shared_ptr<batch>& b, const protocol::batch_ack* ack) {
-        finish(b);
+        release(b);
         // One report for the batch, its offset set for each event in turn (the callbacks get
         // it by reference, for the length of the call).
         delivery d;
@@ -301,8 +308,7 @@ struct producer::impl {
         // The callbacks (and what they hold) go here, outside the lock; the buffers are kept
         // for the next batches. The connection wrote the records before the ack came.
         b->done.clear();
-        std::lock_guard lk(mu);
-        acc.recycle(std::move(b->records), std::move(b->done));
+        reported(b, true);
     }
 
     // On the I/O thread: retry when the policy says so, else report the error.
@@ -327,9 +333,10 @@ struct producer::impl {
                 fresh_ids[{b->topic, b->partition}] = random_producer_id();
             }
         }
-        finish(b);
+        release(b);
         for (auto& done : b->done)
             if (done) done(e);
+        reported(b, false);
     }
 
     // The producer id a partition's batches are first sent under (0: not idempotent).
@@ -340,23 +347,35 @@ struct producer::impl {
         return it == fresh_ids.end() ? producer_id : it->second;
     }
 
-    // The partition may send its next batch: it goes from here, on the I/O thread.
-    void finish(const std::shared_ptr<batch>& b) {
+    // A batch is done with (acknowledged, written out with acks=0, or failed for good): its
+    // partition may send the next one, which goes from here, before this batch's reports.
+    void release(const std::shared_ptr<batch>& b) {
         {
             std::lock_guard lk(mu);
             acc.finished(b->topic, b->partition);
+            ++reporting;
+        }
+        dispatch();
+    }
+
+    // The released batch's events are all reported: its bytes leave the buffer, and flush()
+    // may return. `recycle`: its buffers (callbacks gone) are kept for new batches.
+    void reported(const std::shared_ptr<batch>& b, bool recycle) {
+        {
+            std::lock_guard lk(mu);
+            --reporting;
             buffered_bytes -= b->bytes;
+            if (recycle) acc.recycle(std::move(b->records), std::move(b->done));
         }
         room.notify_all();
-        dispatch();
     }
 
     status flush(uint32_t timeout_ms) {
         std::unique_lock lk(mu);
         ++flush_requests;
         wake_sender.notify_one();
-        const bool done =
-            room.wait_for(lk, std::chrono::milliseconds(timeout_ms), [&] { return acc.empty(); });
+        const bool done = room.wait_for(lk, std::chrono::milliseconds(timeout_ms),
+                                        [&] { return acc.empty() && reporting == 0; });
         --flush_requests;
         if (!done)
             return error{error_code::timed_out, "flush: events still unreported after " +

@@ -324,6 +324,28 @@ TEST(producer, an_ack_sends_the_batch_gathered_meanwhile_without_waiting_its_lin
     EXPECT_EQ(sizes, (std::vector<size_t>{1, 2}));
 }
 
+// flush() sends a batch whose linger is far off at once, many times over: the sender may be
+// asleep until the linger or just deciding to sleep when the flush comes.
+TEST(producer, flush_sends_a_lingering_batch_at_once) {
+    std::atomic<int> events{0};
+    fake_server server(
+        topic_server([&](fake_server& s, uint64_t id, const protocol::publish_request& p) {
+            events += int(p.events.size());
+            ack(s, id, p, 0);
+        }));
+    auto o = options_for(server);
+    o.linger_ms = 600000;
+    auto p = producer::create(o);
+    ASSERT_TRUE(p);
+    for (int i = 0; i < 200; ++i) {
+        auto f = (*p)->send_future("t", keyless("x"), uint32_t(i % topic_partitions));
+        ASSERT_TRUE((*p)->flush(5000)) << "round " << i;
+        ASSERT_EQ(f.wait_for(std::chrono::seconds(0)), std::future_status::ready);
+        ASSERT_TRUE(f.get());
+    }
+    EXPECT_EQ(events.load(), 200);
+}
+
 TEST(producer, keys_go_to_the_servers_partition) {
     std::mutex mu;
     std::vector<std::pair<std::string, uint32_t>> seen;  // key, partition
