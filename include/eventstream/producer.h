@@ -9,8 +9,9 @@
 //
 // Delivery reports: every send() is reported exactly once, through its callback (called on the
 // producer's I/O thread: it must not block, and so must not call send(), which may wait for
-// buffer space or for the partition count of a new topic) or its future. Events of one partition
-// are reported in the order they were sent.
+// buffer space, for the partition count of a new topic or for another thread handing batches
+// to the connection, nor flush(), which waits for the reports it is part of) or its future. Events
+// of one partition are reported in the order they were sent.
 //
 // Sending: a batch that is ready goes to the connection from the thread that made it so: send()
 // (the event filled it), or the I/O thread (an ack let the partition send again). A sender

@@ -208,10 +208,12 @@ struct producer::impl {
             if (b.attempts == 1) b.producer_id = id_for(b.topic, b.partition);
         }
         lk.unlock();
-        dispatching = this;
-        struct reset {
-            ~reset() { dispatching = nullptr; }
+        // Restored, not cleared: a callback run inline may be another producer's send().
+        struct restore {
+            const impl* previous = dispatching;
+            ~restore() { dispatching = previous; }
         } on_exit;
+        dispatching = this;
         for (auto& b : ready) send_batch(std::make_shared<batch>(std::move(b)));
         return ready.size();
     }
