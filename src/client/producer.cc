@@ -184,9 +184,10 @@ struct producer::impl {
     // past the next deadline in `acc` (a linger started, or a retry is due earlier).
     // REQUIRES: neither mu nor send_mu held.
     void dispatch() {
-        // A connection that is closed fails a request inline, and a batch failed for good
-        // finishes, which dispatches again: on this thread, under send_mu. The sender sends
-        // what that made ready instead.
+        // Re-entry on this thread, under send_mu, would deadlock. It takes a request failed
+        // inline (the connection fails requests inline only once closed, which close() does
+        // after the last hand-over) that releases its batch; should that ever happen, the
+        // sender sends what it made ready instead.
         if (dispatching == this) {
             wake_sender.notify_one();
             return;

@@ -14,6 +14,7 @@
 #include <future>
 #include <thread>
 
+#include "common/socket_buffers.h"
 #include "fake_server.h"
 #include "protocol/codec.h"
 
@@ -247,6 +248,13 @@ TEST(connection, the_socket_gets_the_send_buffer_asked_again_after_a_reconnect) 
     server.drop_connection();
     ASSERT_TRUE(eventually([&] { return server.connections() == 2 && (*c)->connected(); }));
     EXPECT_EQ(send_buffer_of_socket_to(server.port()), 2 * 96 * 1024);
+}
+
+// The public default (include/eventstream/options.h cannot include the library's headers) is
+// the one the node uses.
+TEST(connection, the_default_send_buffer_is_the_one_the_node_uses) {
+    EXPECT_EQ(eventstream::connection_options{}.send_buffer_bytes,
+              es::k_default_socket_send_buffer_bytes);
 }
 
 TEST(connection, a_send_buffer_of_zero_leaves_the_kernels_own) {

@@ -1,6 +1,7 @@
 // Tests of load_config: defaults, each source (YAML file, environment, flags), their precedence,
 // and that every bad value is refused with a message naming the field and its source.
 #include "common/config.h"
+#include "common/socket_buffers.h"
 
 #include <gtest/gtest.h>
 
@@ -260,6 +261,7 @@ TEST_F(config_test, native_send_buffer_is_256_kib_or_what_is_set_and_zero_leaves
     auto c = load();
     ASSERT_TRUE(c) << c.err().message;
     EXPECT_EQ(c->native_send_buffer_bytes, 256u * 1024);
+    EXPECT_EQ(c->native_send_buffer_bytes, k_default_socket_send_buffer_bytes);
     env_["EVENTSTREAM_NATIVE_SEND_BUFFER_BYTES"] = "0";
     c = load();
     ASSERT_TRUE(c) << c.err().message;
