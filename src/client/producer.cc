@@ -264,7 +264,7 @@ struct producer::impl {
             protocol::encode_publish(frame, id, head, count, b->records);
             conn->send(std::move(frame), [this, b](status s) {
                 if (s) {
-                    complete(b, nullptr);
+                    complete(b, {});
                 } else {
                     failed(b, s.err());
                 }
@@ -285,27 +285,41 @@ struct producer::impl {
                 if (!ack)
                     return failed(b, error{error_code::protocol_error,
                                            "bad PUBLISH_ACK: " + ack.err().message});
-                if (ack->batches.size() != 1 || ack->batches[0].partition != b->partition ||
-                    ack->batches[0].count != b->size())
+                // The node may have appended the batch in several parts (docs/protocol.md):
+                // in offset order, they cover its events one after the other.
+                uint64_t covered = 0;
+                for (const protocol::batch_ack& part : ack->batches) {
+                    if (part.partition != b->partition) covered = UINT64_MAX;
+                    if (covered != UINT64_MAX) covered += part.count;
+                }
+                if (ack->batches.empty() || covered != b->size())
                     return failed(b, error{error_code::protocol_error,
                                            "PUBLISH_ACK does not match the batch sent"});
-                complete(b, &ack->batches[0]);
+                complete(b, ack->batches);
             });
     }
 
-    // On the I/O thread: the batch is appended (ack) or written out (acks=0, ack null).
-    void complete(const std::shared_ptr<batch>& b, const protocol::batch_ack* ack) {
+    // On the I/O thread: the batch is appended (`parts` in offset order, covering its events
+    // one after the other) or written out (acks=0: no parts).
+    void complete(const std::shared_ptr<batch>& b, std::span<const protocol::batch_ack> parts) {
         release(b);
         // One report for the batch, its offset set for each event in turn (the callbacks get
         // it by reference, for the length of the call).
         delivery d;
         d.topic = b->topic;
         d.partition = b->partition;
-        d.duplicate = ack && ack->duplicate;
         delivery_result report(std::move(d));
-        for (size_t i = 0; i < b->size(); ++i) {
+        size_t part = 0;
+        uint64_t in_part = 0;  // events of parts[part] before event i
+        for (size_t i = 0; i < b->size(); ++i, ++in_part) {
+            while (part < parts.size() && in_part == parts[part].count) {
+                ++part;
+                in_part = 0;
+            }
             if (!b->done[i]) continue;
-            report->offset = ack ? int64_t(ack->base_offset + i) : -1;
+            const bool acked = part < parts.size();
+            report->offset = acked ? int64_t(parts[part].base_offset + in_part) : -1;
+            report->duplicate = acked && parts[part].duplicate;
             b->done[i](report);
         }
         // The callbacks (and what they hold) go here, outside the lock; the buffers are kept

@@ -11,11 +11,20 @@
 namespace es::core {
 namespace {
 
-// Per publishing thread: the partition of each event and the group of each partition, kept
-// between calls so that routing allocates nothing once warm.
+// One batch of a partition's events in a publish call.
+struct piece {
+    size_t first;    // index of its first event
+    uint32_t count;  // events
+    size_t bytes;    // encoded
+};
+
+// Per publishing thread: the partition of each event, the group of each partition and the
+// batches of one group, kept between calls so that routing allocates nothing once warm.
 struct routing_scratch {
     std::vector<uint32_t> partition_of;
     std::vector<int32_t> group_of;  // by partition; -1 when the call has none for it
+    std::vector<piece> pieces;      // one partition's batches
+    std::vector<mpsc_byte_ring::claim> claims;
 };
 
 thread_local routing_scratch scratch;
@@ -89,6 +98,7 @@ result<publish_summary> dispatcher::publish(const topic_ptr& t, std::span<const 
     part_of.resize(events.size());
     uint32_t unkeyed = options.partition.value_or(UINT32_MAX);
     bool single = true;
+    size_t total_bytes = 0;
     for (size_t i = 0; i < events.size(); ++i) {
         const event_in& e = events[i];
         if (auto s = validate_event(e, tp.config.max_event_bytes); !s) {
@@ -118,6 +128,7 @@ result<publish_summary> dispatcher::publish(const topic_ptr& t, std::span<const 
         }
         part_of[i] = p;
         single &= (p == part_of[0]);
+        total_bytes += encoded_size(e);
     }
 
     // Group the events by partition, in order of first appearance.
@@ -126,6 +137,7 @@ result<publish_summary> dispatcher::publish(const topic_ptr& t, std::span<const 
     std::span<group> groups(&one, 1);
     if (single) {
         one.events = static_cast<uint32_t>(events.size());
+        one.bytes = total_bytes;
     } else {
         auto& group_of = scratch.group_of;
         if (group_of.size() < partitions) group_of.resize(partitions, -1);
@@ -136,9 +148,29 @@ result<publish_summary> dispatcher::publish(const topic_ptr& t, std::span<const 
                 groups_storage.push_back({part_of[i], 0});
             }
             groups_storage[g].events++;
+            groups_storage[g].bytes += encoded_size(events[i]);
         }
         for (const auto& g : groups_storage) group_of[g.partition] = -1;
         groups = groups_storage;
+    }
+
+    if (options.on_full == backpressure::fail) {
+        // A partition's batches are claimed all at once (below): they must fit the queue
+        // together. Half of it always can (each batch takes at most a quarter, and the padding
+        // at the ring's end less than another).
+        for (const group& g : groups) {
+            const size_t most = 2 * workers_[tp.owner_worker[g.partition]]->max_entry_bytes();
+            if (g.bytes > most) {
+                metrics_.publish_invalid->inc();
+                return make_error(errc::too_large,
+                                  "the events for partition " + std::to_string(g.partition) +
+                                      " encode to " + std::to_string(g.bytes) +
+                                      " bytes, more than this node's ingest queue takes for one "
+                                      "partition in one publish (" +
+                                      std::to_string(most) +
+                                      "); publish fewer at a time or raise ingest_queue_bytes");
+            }
+        }
     }
 
     if (!tp.durable.empty()) {
@@ -157,45 +189,75 @@ result<publish_summary> dispatcher::publish(const topic_ptr& t, std::span<const 
     const int64_t deadline =
         options.block_timeout_ns > 0 ? monotonic_ns() + options.block_timeout_ns : 0;
     publish_summary summary;
+    auto& pieces = scratch.pieces;
+    auto& claims = scratch.claims;
     for (const group& g : groups) {
         worker& w = *workers_[tp.owner_worker[g.partition]];
         const size_t batch_max =
             std::min(options_.batch_bytes_max, w.max_entry_bytes() - ingest_header_bytes);
-        size_t i = 0;  // next event of this group to place
-        uint32_t left = g.events;
-        while (left > 0) {
-            // Take the group's next events up to batch_max bytes (always at least one).
-            while (part_of[i] != g.partition) ++i;
-            size_t bytes = 0;
-            uint32_t count = 0;
-            size_t end = i;
-            for (; end < events.size() && count < left; ++end) {
-                if (part_of[end] != g.partition) continue;
-                const size_t size = encoded_size(events[end]);
-                if (count > 0 && bytes + size > batch_max) break;
-                bytes += size;
-                ++count;
+        // Cut the group into batches of up to batch_max bytes (always at least one event).
+        pieces.clear();
+        for (size_t i = 0, placed = 0; placed < g.events; ++i) {
+            if (part_of[i] != g.partition) continue;
+            const size_t size = encoded_size(events[i]);
+            if (pieces.empty() || pieces.back().bytes + size > batch_max) {
+                pieces.push_back({i, 0, 0});
             }
-            mpsc_byte_ring::claim c;
-            if (!claim(w, ingest_header_bytes + bytes, c, options, deadline)) {
-                // Refused: the rest of this group goes no further, so its order holds.
-                summary.events_refused += left;
-                break;
-            }
-            // A group split into several batches numbers each from where the last ended.
+            pieces.back().count++;
+            pieces.back().bytes += size;
+            ++placed;
+        }
+        // A batch numbers its events from where the one before it in the group ended.
+        uint64_t sequence = options.first_sequence;
+        const auto place = [&](const piece& b, const mpsc_byte_ring::claim& c) {
             write_ingest_header(
-                c.data, {tp.slot[g.partition], tp.generation[g.partition], g.partition, count, done,
-                         options.producer_id, options.first_sequence + (g.events - left)});
+                c.data, {tp.slot[g.partition], tp.generation[g.partition], g.partition, b.count,
+                         done, options.producer_id, sequence});
             std::byte* out = c.data + ingest_header_bytes;
-            for (uint32_t placed = 0; placed < count; ++i) {
+            for (size_t i = b.first, n = 0; n < b.count; ++i) {
                 if (part_of[i] != g.partition) continue;
                 out += encode_record(events[i], out);
-                ++placed;
+                ++n;
             }
             w.commit(c);
+            sequence += b.count;
             summary.batches_queued++;
-            summary.events_queued += count;
-            left -= count;
+            summary.events_queued += b.count;
+        };
+        if (options.on_full == backpressure::fail) {
+            // All of the group or none of it: claim every batch before filling any. A group
+            // half appended would be retried whole, and an idempotent producer's retry would
+            // then be taken for a duplicate and its refused tail lost.
+            claims.clear();
+            for (const piece& b : pieces) {
+                mpsc_byte_ring::claim c;
+                if (!w.try_claim(ingest_header_bytes + b.bytes, c)) break;
+                claims.push_back(c);
+            }
+            if (claims.size() < pieces.size()) {
+                // Given back: the worker skips an entry of no events.
+                for (const mpsc_byte_ring::claim& c : claims) {
+                    write_ingest_header(c.data, ingest_header{});
+                    w.commit(c);
+                }
+                summary.events_refused += g.events;
+                continue;
+            }
+            for (size_t k = 0; k < pieces.size(); ++k) place(pieces[k], claims[k]);
+        } else {
+            // Waiting for room: each batch goes before the next is claimed, since the worker
+            // may have to take it to make that room.
+            uint32_t left = g.events;
+            for (const piece& b : pieces) {
+                mpsc_byte_ring::claim c;
+                if (!claim(w, ingest_header_bytes + b.bytes, c, options, deadline)) {
+                    // Refused: the rest of this group goes no further, so its order holds.
+                    summary.events_refused += left;
+                    break;
+                }
+                place(b, c);
+                left -= b.count;
+            }
         }
     }
     if (summary.events_refused > 0) {

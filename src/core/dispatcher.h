@@ -46,7 +46,8 @@ struct publish_summary {
     uint32_t batches_queued = 0;
     uint32_t events_queued = 0;
     // Events refused because a queue was full (only with backpressure::fail, and only when
-    // some other batch of the same call was queued: if none was, publish returns queue_full).
+    // another partition's batch of the same call was queued: if none was, publish returns
+    // queue_full). With backpressure::fail a partition's events are queued all or none.
     uint32_t events_refused = 0;
 };
 
@@ -67,8 +68,12 @@ class dispatcher {
     // Any thread. Routes each event to a partition: the explicit one in `options`, else
     // stable_hash(key) mod partitions for keyed events, else one partition per call chosen
     // round-robin. Events of one partition keep their order. The events are encoded straight
-    // into the owning worker's ingest queue. `done` is called once for every batch that was
-    // queued (never for refused ones).
+    // into the owning worker's ingest queue, in batches of up to batch_bytes_max (each
+    // numbered on from the last for an idempotent producer). `done` is called once for every
+    // batch that was queued (never for refused ones). With backpressure::fail one partition's
+    // events are queued all or none: a half-queued partition would be retried whole, and an
+    // idempotent producer's retry taken for a duplicate, its refused rest lost. With
+    // backpressure::block a later batch may time out after earlier ones were queued.
     // Errors, with nothing queued: invalid_argument / too_large (the message names the event),
     // not_found (topic deleted), shutting_down, queue_full (fail mode), timed_out (block mode).
     result<publish_summary> publish(const topic_ptr& t, std::span<const event_in> events,
@@ -81,6 +86,7 @@ class dispatcher {
     struct group {
         uint32_t partition;
         uint32_t events;
+        size_t bytes = 0;  // encoded
     };
 
     // Claims room for `bytes` in the worker's ingest queue, waiting as options say.

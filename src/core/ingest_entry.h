@@ -6,7 +6,7 @@
 //   0       4     slot          the partition's slot in the owning worker's table
 //   4       4     generation    the slot's generation when the batch was routed
 //   8       4     partition     the partition's index in its topic (for the outcome)
-//   12      4     count         records in the batch
+//   12      4     count         records in the batch (0: room claimed and given back, skipped)
 //   16      8     completion    publish_completion::fn (0: none)
 //   24      8     context       publish_completion::context
 //   32      8     producer_id   idempotent producer (0: none)

@@ -179,6 +179,7 @@ bool worker::run_ingest() {
 
 void worker::append(std::span<const std::byte> entry, int64_t now_ns) {
     const ingest_header h = read_ingest_header(entry.data());
+    if (h.count == 0) return;  // room the dispatcher claimed and gave back (dispatcher.cc)
     publish_outcome out;
     out.partition = h.partition;
     out.count = h.count;

@@ -85,10 +85,10 @@ void make_publish_views(const protocol::publish_request& request, publish_views&
 }
 
 protocol::publish_ack publish_ack_of(std::vector<core::publish_outcome> outcomes) {
-    std::sort(outcomes.begin(), outcomes.end(), [](const auto& a, const auto& b) {
-        return a.partition != b.partition ? a.partition < b.partition
-                                          : a.base_offset < b.base_offset;
-    });
+    // One partition's batches come in the order of its events (one worker appends them in
+    // turn); kept so, since a duplicate whose offset is forgotten carries 0.
+    std::stable_sort(outcomes.begin(), outcomes.end(),
+                     [](const auto& a, const auto& b) { return a.partition < b.partition; });
     protocol::publish_ack ack;
     ack.batches.reserve(outcomes.size());
     for (const core::publish_outcome& o : outcomes) {

@@ -3,6 +3,7 @@
 // make the server hold.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -29,6 +30,13 @@ inline constexpr uint32_t k_native_linger_ms = 2000;
 // their ERROR frame); past this a refused connection is closed at once, without one. They do
 // not count against the maximum.
 inline constexpr size_t k_native_refused_lingering_max = 64;
+// A PUBLISH the engine's ingest queue has no room for is tried again, first after
+// k_native_publish_retry_first and then at twice the wait up to k_native_publish_retry_most,
+// while the connection reads nothing more (the client feels TCP back-pressure), until
+// k_native_publish_wait_max has passed: then it gets queue_full.
+inline constexpr std::chrono::microseconds k_native_publish_retry_first{50};
+inline constexpr std::chrono::microseconds k_native_publish_retry_most{1000};
+inline constexpr std::chrono::milliseconds k_native_publish_wait_max{1000};
 // Read size per receive call.
 inline constexpr size_t k_native_read_bytes = 64 * 1024;
 // Longest ERROR message sent.

@@ -17,6 +17,7 @@ native_session::native_session(asio::ip::tcp::socket socket,
                                std::shared_ptr<const native_context> context, uint64_t session_id)
     : socket_(std::move(socket)),
       tick_(socket_.get_executor()),
+      held_timer_(socket_.get_executor()),
       context_(std::move(context)),
       session_id_(session_id),
       reader_(context_->options.max_frame_bytes) {}
@@ -63,8 +64,8 @@ void native_session::shut_down(std::function<void()> done) {
 // ---- reading
 
 bool native_session::can_take_requests() const noexcept {
-    return state_ == state::open && !admin_in_flight_ && slots_.size() < k_native_in_flight_max &&
-           outgoing_bytes() < k_native_outgoing_bytes_max;
+    return state_ == state::open && !admin_in_flight_ && !held_ &&
+           slots_.size() < k_native_in_flight_max && outgoing_bytes() < k_native_outgoing_bytes_max;
 }
 
 void native_session::maybe_read() {
@@ -347,6 +348,8 @@ void native_session::close_now() {
     queued_bytes_ = 0;
     boost::system::error_code ignored;
     tick_.cancel();
+    held_timer_.cancel();
+    held_.reset();
     socket_.close(ignored);
     if (context_->on_closed) context_->on_closed(session_id_);
 }

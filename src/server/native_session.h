@@ -101,6 +101,11 @@ class native_session : public std::enable_shared_from_this<native_session> {
                                             const core::topic_info& info,
                                             const std::optional<core::cluster_layout>& layout);
     void publish(const protocol::frame& f);
+    // A PUBLISH the engine had no room for (nothing queued): kept, and tried again on a timer
+    // while no later request is taken (native_options.h). False once it has waited its
+    // longest: the caller answers queue_full.
+    bool hold_publish(const protocol::frame& f);
+    void retry_held_publish(const boost::system::error_code& ec);
     void subscribe(const protocol::frame& f);
     void credit(const protocol::frame& f);
     void unsubscribe(const protocol::frame& f);
@@ -150,6 +155,7 @@ class native_session : public std::enable_shared_from_this<native_session> {
 
     asio::ip::tcp::socket socket_;
     asio::steady_timer tick_;
+    asio::steady_timer held_timer_;
     const std::shared_ptr<const native_context> context_;
     const uint64_t session_id_;
 
@@ -171,6 +177,14 @@ class native_session : public std::enable_shared_from_this<native_session> {
     uint64_t next_subscription_id_ = 1;
     std::unordered_map<std::string, core::topic_ptr> topics_;  // lookups cache, bounded
     publish_views views_;                                      // reused by publish()
+    struct held_publish {
+        protocol::frame_header header;
+        std::string body;  // the frame's, copied out of the reader
+        std::chrono::steady_clock::time_point give_up_at;
+        std::chrono::microseconds wait{0};
+        bool armed = false;  // a retry is due on held_timer_
+    };
+    std::optional<held_publish> held_;
     clock::time_point connected_at_;
     clock::time_point last_frame_at_;
     std::optional<clock::time_point> frame_started_at_;

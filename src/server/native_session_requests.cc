@@ -226,6 +226,7 @@ void native_session::publish(const protocol::frame& f) {
     const size_t events = views_.events.size();
     if (m->acks == protocol::acks_level::none) {
         auto r = context_->engine.publish(*topic, views_.events, options);
+        if (!r && r.err().code == errc::queue_full && hold_publish(f)) return;
         if (!r) return reply_error(id, r.err());
         context_->metrics.events_published->inc(r->events_queued);
         if (r->events_refused > 0) {
@@ -241,17 +242,55 @@ void native_session::publish(const protocol::frame& f) {
     std::weak_ptr<native_session> weak = weak_from_this();
     auto executor = socket_.get_executor();
     native_metrics& metrics = context_->metrics;
-    publish_with_ack(context_->engine, *topic, views_.events, options, id,
-                     [weak, executor, seq, events, &metrics](std::string frame, bool acked) {
-                         // On a worker thread, or here: hand the answer to the strand.
-                         if (acked) metrics.events_published->inc(events);
-                         asio::post(executor, [weak, seq, frame = std::move(frame)]() mutable {
-                             auto self = weak.lock();
-                             if (!self) return;
-                             self->fill(seq, std::move(frame));
-                             self->progress();
+    auto refused =
+        publish_with_ack(context_->engine, *topic, views_.events, options, id,
+                         [weak, executor, seq, events, &metrics](std::string frame, bool acked) {
+                             // On a worker thread, or here: hand the answer to the strand.
+                             if (acked) metrics.events_published->inc(events);
+                             asio::post(executor, [weak, seq, frame = std::move(frame)]() mutable {
+                                 auto self = weak.lock();
+                                 if (!self) return;
+                                 self->fill(seq, std::move(frame));
+                                 self->progress();
+                             });
                          });
-                     });
+    if (!refused) return;
+    slots_.pop_back();  // its slot, opened above: nothing will answer it
+    if (!hold_publish(f)) reply_error(id, *refused);
+}
+
+bool native_session::hold_publish(const protocol::frame& f) {
+    const auto now = clock::now();
+    if (!held_) {
+        held_.emplace();
+        held_->header = f.header;
+        held_->body.assign(f.body);
+        held_->give_up_at = now + k_native_publish_wait_max;
+        held_->wait = k_native_publish_retry_first;
+    } else if (now >= held_->give_up_at) {
+        held_.reset();
+        return false;
+    } else {
+        held_->wait = std::min(2 * held_->wait, k_native_publish_retry_most);
+    }
+    held_->armed = true;
+    held_timer_.expires_after(held_->wait);
+    held_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+        self->retry_held_publish(ec);
+    });
+    return true;
+}
+
+void native_session::retry_held_publish(const boost::system::error_code& ec) {
+    if (ec || !held_) return;
+    if (state_ != state::open) {
+        held_.reset();  // closing: nothing of it was accepted
+        return;
+    }
+    held_->armed = false;
+    publish(protocol::frame{held_->header, held_->body});  // may hold it again (armed)
+    if (held_ && !held_->armed) held_.reset();
+    progress();  // the requests behind it, and reading
 }
 
 void native_session::subscribe(const protocol::frame& f) {

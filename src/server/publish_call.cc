@@ -69,32 +69,43 @@ const char* acks_name(acks_mode m) noexcept {
 void publish_async(core::engine& engine, const core::topic_ptr& t,
                    std::span<const core::event_in> events, acks_mode acks, publish_done done,
                    core::publish_options options) {
+    if (auto refused = try_publish_async(engine, t, events, acks, done, options)) {
+        done(std::move(*refused));
+    }
+}
+
+std::optional<error> try_publish_async(core::engine& engine, const core::topic_ptr& t,
+                                       std::span<const core::event_in> events, acks_mode acks,
+                                       publish_done& done, core::publish_options options) {
     options.on_full = core::backpressure::fail;
     if (acks == acks_mode::none) {
         auto summary = engine.publish(t, events, options);
         if (!summary) {
+            if (summary.err().code == errc::queue_full) return std::move(summary).err();
             done(std::move(summary).err());
-            return;
+            return std::nullopt;
         }
         done(publish_report{*summary, {}});
-        return;
+        return std::nullopt;
     }
-    auto* pending = new pending_publish;
-    pending->done = std::move(done);
-    auto summary = engine.publish(t, events, options,
-                                  core::publish_completion{&pending_publish::on_batch, pending});
+    auto pending = std::make_unique<pending_publish>();
+    auto summary = engine.publish(
+        t, events, options, core::publish_completion{&pending_publish::on_batch, pending.get()});
     if (!summary) {
         // Nothing was queued, so no completion will come.
-        std::unique_ptr<pending_publish> owned(pending);
-        owned->done(std::move(summary).err());
-        return;
+        if (summary.err().code == errc::queue_full) return std::move(summary).err();
+        done(std::move(summary).err());
+        return std::nullopt;
     }
+    pending->done = std::move(done);
     pending->summary = *summary;
     const auto n = static_cast<int64_t>(summary->batches_queued);
-    if (pending->remaining.fetch_add(n, std::memory_order_acq_rel) == -n) {
-        std::unique_ptr<pending_publish> owned(pending);
+    auto* owner = pending.release();  // the completions may finish it from here on
+    if (owner->remaining.fetch_add(n, std::memory_order_acq_rel) == -n) {
+        std::unique_ptr<pending_publish> owned(owner);
         owned->finish();
     }
+    return std::nullopt;
 }
 
 std::vector<event_place> place_events(std::span<const core::event_in> events,

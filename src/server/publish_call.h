@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -29,7 +30,8 @@ const char* acks_name(acks_mode m) noexcept;
 
 struct publish_report {
     core::publish_summary summary;
-    // Completed batches, in no particular order (empty with acks=none).
+    // Completed batches (empty with acks=none): one partition's in the order they were appended,
+    // partitions in no particular order.
     std::vector<core::publish_outcome> outcomes;
 };
 
@@ -44,6 +46,13 @@ using publish_done = std::function<void(result<publish_report>)>;
 void publish_async(core::engine& engine, const core::topic_ptr& t,
                    std::span<const core::event_in> events, acks_mode acks, publish_done done,
                    core::publish_options options = {});
+
+// The same, except when the engine's queues had no room and nothing was queued (queue_full
+// for the whole call): then it returns that error and `done` is not called (nor moved from),
+// so that the caller can try again. Returns nullopt in every other case.
+std::optional<error> try_publish_async(core::engine& engine, const core::topic_ptr& t,
+                                       std::span<const core::event_in> events, acks_mode acks,
+                                       publish_done& done, core::publish_options options = {});
 
 // The place of each event of a completed publish, in request order.
 struct event_place {

@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <map>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -503,6 +504,63 @@ TEST_F(client_library, an_idempotent_retry_of_a_lost_ack_is_appended_once) {
     auto d = admin()->describe_topic("idem");
     ASSERT_TRUE(d);
     EXPECT_EQ(d->partitions[0].end_offset, 3u);  // appended once
+}
+
+TEST_F(client_library, a_batch_the_node_appends_in_parts_reports_each_events_own_offset) {
+    // A 3 MiB batch is more than the node appends as one (1 MiB, docs/protocol.md), so its
+    // PUBLISH_ACK lists several parts; two producers send at once, so another's events may
+    // land between them. Every event's reported offset must hold that event.
+    for (const bool idempotent : {false, true}) {
+        SCOPED_TRACE(idempotent ? "idempotent" : "plain");
+        const std::string topic = idempotent ? "parts-idem" : "parts";
+        create_topic(topic, 1);
+        constexpr int per_producer = 2500;  // about 2.6 MiB of records each
+        std::map<int64_t, std::string> reported;
+        std::mutex mu;
+        std::atomic<int> failed{0};
+        auto run = [&](const std::string& name) {
+            auto o = producer_opts();
+            o.idempotent = idempotent;
+            o.batch_bytes_max = 3 << 20;
+            o.linger_ms = 60000;  // one batch, sent by flush()
+            auto p = producer::create(o);
+            ASSERT_TRUE(p) << p.err().to_string();
+            for (int i = 0; i < per_producer; ++i) {
+                eventstream::event e;
+                e.value = name + std::to_string(i) + std::string(1000, '.');
+                std::string value = e.value;
+                ASSERT_TRUE((*p)->send(
+                    topic, std::move(e),
+                    [&, value = std::move(value)](const eventstream::delivery_result& r) {
+                        std::lock_guard lk(mu);
+                        if (!r || r->duplicate) {
+                            ++failed;
+                            ADD_FAILURE() << (r ? "duplicate" : r.err().to_string());
+                            return;
+                        }
+                        EXPECT_TRUE(reported.emplace(r->offset, value).second) << r->offset;
+                    }));
+            }
+            ASSERT_TRUE((*p)->flush(30000));
+        };
+        std::thread a([&] { run("a"); });
+        std::thread b([&] { run("b"); });
+        a.join();
+        b.join();
+        EXPECT_EQ(failed.load(), 0);
+        ASSERT_EQ(reported.size(), size_t(2 * per_producer));
+
+        auto c = consumer::create(consumer_opts());
+        ASSERT_TRUE(c);
+        ASSERT_TRUE((*c)->subscribe(topic));
+        auto got = take(**c, 2 * per_producer);
+        ASSERT_EQ(got.size(), size_t(2 * per_producer));
+        for (const auto& r : got) {
+            auto it = reported.find(r.offset);
+            ASSERT_NE(it, reported.end()) << r.offset;
+            EXPECT_EQ(it->second, r.value) << "offset " << r.offset;
+        }
+    }
 }
 
 }  // namespace

@@ -913,6 +913,71 @@ TEST_F(native_protocol_test, the_65th_subscription_on_a_connection_is_refused) {
     EXPECT_EQ(call(*c, p).header.type, message_type::pong);
 }
 
+TEST_F(native_protocol_test, a_publish_the_ingest_queue_has_no_room_for_waits_for_it) {
+    // A node whose ingest queue holds about ten of these PUBLISHes, and a durable topic (each
+    // worker pass writes RocksDB) that four connections flood with pipelined PUBLISHes: the
+    // queue fills (the engine refuses with queue_full), and every PUBLISH is still answered
+    // PUBLISH_ACK, in order, each connection's events appended in order.
+    server_launch launch;
+    launch.flags["ingest_queue_bytes"] = "65536";
+    node_ = start_ready(launch, &ports_);  // this node, not the fixture's, from here on
+    ASSERT_NE(node_, nullptr);
+    {
+        auto c = connect();
+        ASSERT_TRUE(c);
+        std::string out;
+        topic_settings s;
+        s.name = "held";
+        s.storage = 1;
+        s.max_event_bytes = 1024;
+        encode(out, 7, create_topic_request{s});
+        auto f = call(*c, out);
+        ASSERT_EQ(f.header.type, message_type::topic_info) << error_of(f).message;
+    }
+    constexpr int connections = 4, frames = 60, per_frame = 20;
+    const auto payload = [](int c, int i) {
+        return "c" + std::to_string(c) + "-" + std::to_string(100000 + i) + std::string(300, '.');
+    };
+    std::vector<std::unique_ptr<native_test_client>> clients;
+    for (int c = 0; c < connections; ++c) {
+        clients.push_back(connect());
+        ASSERT_TRUE(clients.back());
+        std::string out;
+        for (int k = 0; k < frames; ++k) {
+            publish_request p;
+            p.topic = "held";
+            p.acks = acks_level::leader;
+            p.partition = 0;
+            std::vector<std::string> payloads;
+            for (int i = 0; i < per_frame; ++i) payloads.push_back(payload(c, k * per_frame + i));
+            for (const auto& v : payloads) p.events.push_back(wire_event{false, 0, {}, v, 0, 0});
+            encode(out, 1000 + k, p);
+        }
+        ASSERT_TRUE(clients.back()->send_raw(out));
+    }
+    for (int c = 0; c < connections; ++c) {
+        for (int k = 0; k < frames; ++k) {
+            auto f = clients[c]->read_frame();
+            ASSERT_TRUE(f) << f.err().message;
+            ASSERT_EQ(f->header.request_id, static_cast<uint64_t>(1000 + k));
+            ASSERT_EQ(f->header.type, message_type::publish_ack)
+                << "connection " << c << ", PUBLISH " << k << ": "
+                << (f->header.type == message_type::error ? error_of(*f).message : "");
+        }
+    }
+    EXPECT_GT(metric("eventstream_publish_refused_total{reason=\"queue_full\"}"), 0)
+        << "the queue never filled: this test saw no wait";
+    const auto got = read_back("held", connections * frames * per_frame);
+    ASSERT_EQ(got.size(), size_t(connections * frames * per_frame));
+    std::vector<int> next(connections, 0);
+    for (const auto& e : got) {
+        const int c = e.payload[1] - '0';
+        ASSERT_TRUE(c >= 0 && c < connections) << e.payload;
+        EXPECT_EQ(e.payload, payload(c, next[c]++));
+    }
+    expect_serving();
+}
+
 TEST_F(native_protocol_test, a_connection_past_the_limit_is_refused_with_queue_full) {
     server_launch launch;
     launch.flags["native_connections_max"] = "2";

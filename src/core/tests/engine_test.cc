@@ -491,5 +491,135 @@ TEST(engine, large_publish_is_split_into_batches_in_order) {
     for (int i = 0; i < 500; ++i) EXPECT_EQ(got.by_partition[0][i].second, payloads[i]);
 }
 
+// Outcomes reported to a publish_completion, from the worker thread.
+struct outcome_log {
+    std::mutex mu;
+    std::vector<publish_outcome> got;
+
+    publish_completion completion() {
+        return {[](void* self, const publish_outcome& o) {
+                    auto* log = static_cast<outcome_log*>(self);
+                    std::lock_guard lk(log->mu);
+                    log->got.push_back(o);
+                },
+                this};
+    }
+    std::vector<publish_outcome> taken() {
+        std::lock_guard lk(mu);
+        return got;
+    }
+};
+
+// Events of `bytes` each whose payloads say where they belong.
+std::vector<std::string> payloads_named(const std::string& prefix, int n) {
+    std::vector<std::string> out;
+    for (int i = 0; i < n; ++i)
+        out.push_back(prefix + std::to_string(100 + i) + std::string(40, '.'));
+    return out;
+}
+
+std::vector<event_in> events_of(const std::vector<std::string>& payloads) {
+    std::vector<event_in> out;
+    for (const auto& p : payloads) out.push_back(event_in::without_key(p));
+    return out;
+}
+
+TEST(engine, a_partitions_batches_are_queued_all_or_none_when_the_queue_is_full) {
+    for (const bool idempotent : {false, true}) {
+        SCOPED_TRACE(idempotent ? "idempotent" : "plain");
+        auto o = test_options(1);
+        o.worker.ingest_queue_bytes = 4096;  // one partition's publish may take 2 032 bytes
+        o.dispatch.batch_bytes_max = 256;    // several batches per publish
+        engine e(o);
+        auto c = topic_named("t");
+        c.max_event_bytes = 100;
+        ASSERT_TRUE(e.create_topic(c));
+        auto t = *e.find_topic("t");
+        publish_options opts;
+        opts.partition = 0;
+        opts.producer_id = idempotent ? 7 : 0;
+
+        // Workers not started: what is queued stays queued. The first publish fills about half
+        // the queue; the second's first batches would fit, its last ones not.
+        constexpr int n = 24;  // about 1.9 KiB of records each
+        const auto first = payloads_named("a", n);
+        const auto second = payloads_named("b", n);
+        const auto first_events = events_of(first);
+        const auto second_events = events_of(second);
+        ASSERT_GT(encoded_size(first_events[0]) * n, 1800u);
+        ASSERT_LT(encoded_size(first_events[0]) * n, 2032u);
+        outcome_log log;
+        auto queued = e.publish(t, first_events, opts, log.completion());
+        ASSERT_TRUE(queued);
+        EXPECT_GT(queued->batches_queued, 3u);
+        EXPECT_EQ(queued->events_queued, uint32_t(n));
+
+        opts.first_sequence = n;
+        auto refused = e.publish(t, second_events, opts, log.completion());
+        ASSERT_FALSE(refused);
+        EXPECT_EQ(refused.err().code, errc::queue_full);
+        EXPECT_TRUE(refused.err().retryable());
+
+        // Nothing of the refused publish is appended; its retry is appended whole, and an
+        // idempotent one is not taken for a duplicate.
+        e.start();
+        ASSERT_TRUE(eventually(
+            [&] { return e.describe_topic("t")->partitions[0].end_offset == uint64_t(n); }));
+        auto again = e.publish(t, second_events, opts, log.completion());
+        ASSERT_TRUE(again);
+        EXPECT_EQ(again->events_queued, uint32_t(n));
+        ASSERT_TRUE(eventually(
+            [&] { return e.describe_topic("t")->partitions[0].end_offset == uint64_t(2 * n); }));
+
+        auto f = std::make_shared<feed>(1);
+        ASSERT_TRUE(e.subscribe(t, {}, start_position::earliest(), f));
+        received got;
+        ASSERT_TRUE(drain_until(*f, got, 2 * n));
+        ASSERT_EQ(got.by_partition[0].size(), size_t(2 * n));
+        for (int i = 0; i < 2 * n; ++i) {
+            EXPECT_EQ(got.by_partition[0][i].first, uint64_t(i));
+            EXPECT_EQ(got.by_partition[0][i].second, i < n ? first[i] : second[i - n]);
+        }
+        // One outcome per batch queued, none a duplicate, together covering both publishes.
+        ASSERT_TRUE(eventually([&] {
+            return log.taken().size() == size_t(queued->batches_queued + again->batches_queued);
+        }));
+        uint64_t next = 0;
+        for (const publish_outcome& out : log.taken()) {
+            EXPECT_EQ(out.code, errc::ok);
+            EXPECT_FALSE(out.duplicate);
+            EXPECT_EQ(out.base_offset, next);
+            next += out.count;
+        }
+        EXPECT_EQ(next, uint64_t(2 * n));
+        e.stop();
+    }
+}
+
+TEST(engine, a_publish_too_large_for_the_ingest_queue_in_one_go_is_refused_as_too_large) {
+    auto o = test_options(1);
+    o.worker.ingest_queue_bytes = 4096;
+    o.dispatch.batch_bytes_max = 256;
+    engine e(o);
+    e.start();
+    auto c = topic_named("t");
+    c.max_event_bytes = 100;
+    ASSERT_TRUE(e.create_topic(c));
+    auto t = *e.find_topic("t");
+    const auto payloads = payloads_named("x", 40);  // about 3 KiB: more than half the queue
+    auto r = e.publish(t, events_of(payloads));
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.err().code, errc::too_large);
+    EXPECT_FALSE(r.err().retryable());
+    EXPECT_NE(r.err().message.find("ingest_queue_bytes"), std::string::npos) << r.err().message;
+    // Blocking publishers take it batch by batch.
+    publish_options blocking;
+    blocking.on_full = backpressure::block;
+    auto b = e.publish(t, events_of(payloads), blocking);
+    ASSERT_TRUE(b) << b.err().message;
+    EXPECT_EQ(b->events_queued, 40u);
+    ASSERT_TRUE(eventually([&] { return e.describe_topic("t")->partitions[0].end_offset == 40; }));
+}
+
 }  // namespace
 }  // namespace es::core
