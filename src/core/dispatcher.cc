@@ -19,15 +19,28 @@ struct piece {
 };
 
 // Per publishing thread: the partition of each event, the group of each partition and the
-// batches of one group, kept between calls so that routing allocates nothing once warm.
+// groups' batches, kept between calls so that routing allocates nothing once warm.
 struct routing_scratch {
     std::vector<uint32_t> partition_of;
     std::vector<int32_t> group_of;  // by partition; -1 when the call has none for it
-    std::vector<piece> pieces;      // one partition's batches
+    std::vector<piece> pieces;      // every group's batches, group after group
+    std::vector<size_t> pieces_of;  // by group: its first piece; then the end
     std::vector<mpsc_byte_ring::claim> claims;
 };
 
 thread_local routing_scratch scratch;
+
+// What a batch of `payload` bytes takes in an ingest queue, its entry header and padding
+// included (mpsc_byte_ring's layout).
+size_t ring_entry_bytes(size_t payload) {
+    constexpr size_t a = mpsc_byte_ring::alignment;
+    return (mpsc_byte_ring::entry_header_bytes + payload + a - 1) / a * a;
+}
+
+// A worker's ingest queue capacity: four times its largest entry (mpsc_byte_ring).
+size_t ring_capacity_of(const worker& w) {
+    return 4 * (w.max_entry_bytes() + mpsc_byte_ring::entry_header_bytes);
+}
 
 }  // namespace
 
@@ -98,7 +111,6 @@ result<publish_summary> dispatcher::publish(const topic_ptr& t, std::span<const 
     part_of.resize(events.size());
     uint32_t unkeyed = options.partition.value_or(UINT32_MAX);
     bool single = true;
-    size_t total_bytes = 0;
     for (size_t i = 0; i < events.size(); ++i) {
         const event_in& e = events[i];
         if (auto s = validate_event(e, tp.config.max_event_bytes); !s) {
@@ -128,7 +140,6 @@ result<publish_summary> dispatcher::publish(const topic_ptr& t, std::span<const 
         }
         part_of[i] = p;
         single &= (p == part_of[0]);
-        total_bytes += encoded_size(e);
     }
 
     // Group the events by partition, in order of first appearance.
@@ -137,7 +148,6 @@ result<publish_summary> dispatcher::publish(const topic_ptr& t, std::span<const 
     std::span<group> groups(&one, 1);
     if (single) {
         one.events = static_cast<uint32_t>(events.size());
-        one.bytes = total_bytes;
     } else {
         auto& group_of = scratch.group_of;
         if (group_of.size() < partitions) group_of.resize(partitions, -1);
@@ -148,30 +158,54 @@ result<publish_summary> dispatcher::publish(const topic_ptr& t, std::span<const 
                 groups_storage.push_back({part_of[i], 0});
             }
             groups_storage[g].events++;
-            groups_storage[g].bytes += encoded_size(events[i]);
         }
         for (const auto& g : groups_storage) group_of[g.partition] = -1;
         groups = groups_storage;
     }
 
-    if (options.on_full == backpressure::fail) {
-        // A partition's batches are claimed all at once (below): they must fit the queue
-        // together. Half of it always can (each batch takes at most a quarter, and the padding
-        // at the ring's end less than another).
-        for (const group& g : groups) {
-            const size_t most = 2 * workers_[tp.owner_worker[g.partition]]->max_entry_bytes();
-            if (g.bytes > most) {
-                metrics_.publish_invalid->inc();
-                return make_error(errc::too_large,
-                                  "the events for partition " + std::to_string(g.partition) +
-                                      " encode to " + std::to_string(g.bytes) +
-                                      " bytes, more than this node's ingest queue takes for one "
-                                      "partition in one publish (" +
-                                      std::to_string(most) +
-                                      "); publish fewer at a time or raise ingest_queue_bytes");
+    // Cut each group into batches of up to batch_max bytes (always at least one event).
+    auto& pieces = scratch.pieces;
+    auto& pieces_of = scratch.pieces_of;
+    pieces.clear();
+    pieces_of.clear();
+    for (const group& g : groups) {
+        const worker& w = *workers_[tp.owner_worker[g.partition]];
+        const size_t batch_max =
+            std::min(options_.batch_bytes_max, w.max_entry_bytes() - ingest_header_bytes);
+        pieces_of.push_back(pieces.size());
+        const size_t first = pieces.size();
+        for (size_t i = 0, placed = 0; placed < g.events; ++i) {
+            if (part_of[i] != g.partition) continue;
+            const size_t size = encoded_size(events[i]);
+            if (pieces.size() == first || pieces.back().bytes + size > batch_max) {
+                pieces.push_back({i, 0, 0});
             }
+            pieces.back().count++;
+            pieces.back().bytes += size;
+            ++placed;
+        }
+        if (options.on_full != backpressure::fail) continue;
+        // Without waiting, a group's batches are claimed all at once (below), so they must fit
+        // the queue together: on an empty queue they take their entries plus, at most, padding
+        // to the ring's end shorter than the largest of them.
+        size_t claimed = 0, largest = 0;
+        for (size_t k = first; k < pieces.size(); ++k) {
+            const size_t entry = ring_entry_bytes(ingest_header_bytes + pieces[k].bytes);
+            claimed += entry;
+            largest = std::max(largest, entry);
+        }
+        const size_t capacity = ring_capacity_of(w);
+        if (claimed + largest > capacity) {
+            metrics_.publish_invalid->inc();
+            return make_error(errc::too_large,
+                              "the events for partition " + std::to_string(g.partition) + " take " +
+                                  std::to_string(claimed + largest) +
+                                  " bytes of this node's ingest queue at once, more than its " +
+                                  std::to_string(capacity) +
+                                  "; publish fewer at a time or raise ingest_queue_bytes");
         }
     }
+    pieces_of.push_back(pieces.size());
 
     if (!tp.durable.empty()) {
         // A replicated partition takes publishes on its leader only. The worker checks again
@@ -189,24 +223,12 @@ result<publish_summary> dispatcher::publish(const topic_ptr& t, std::span<const 
     const int64_t deadline =
         options.block_timeout_ns > 0 ? monotonic_ns() + options.block_timeout_ns : 0;
     publish_summary summary;
-    auto& pieces = scratch.pieces;
     auto& claims = scratch.claims;
-    for (const group& g : groups) {
+    for (size_t gi = 0; gi < groups.size(); ++gi) {
+        const group& g = groups[gi];
         worker& w = *workers_[tp.owner_worker[g.partition]];
-        const size_t batch_max =
-            std::min(options_.batch_bytes_max, w.max_entry_bytes() - ingest_header_bytes);
-        // Cut the group into batches of up to batch_max bytes (always at least one event).
-        pieces.clear();
-        for (size_t i = 0, placed = 0; placed < g.events; ++i) {
-            if (part_of[i] != g.partition) continue;
-            const size_t size = encoded_size(events[i]);
-            if (pieces.empty() || pieces.back().bytes + size > batch_max) {
-                pieces.push_back({i, 0, 0});
-            }
-            pieces.back().count++;
-            pieces.back().bytes += size;
-            ++placed;
-        }
+        const std::span<const piece> batches(pieces.data() + pieces_of[gi],
+                                             pieces_of[gi + 1] - pieces_of[gi]);
         // A batch numbers its events from where the one before it in the group ended.
         uint64_t sequence = options.first_sequence;
         const auto place = [&](const piece& b, const mpsc_byte_ring::claim& c) {
@@ -229,12 +251,13 @@ result<publish_summary> dispatcher::publish(const topic_ptr& t, std::span<const 
             // half appended would be retried whole, and an idempotent producer's retry would
             // then be taken for a duplicate and its refused tail lost.
             claims.clear();
-            for (const piece& b : pieces) {
+            claims.reserve(batches.size());  // no allocation between claims
+            for (const piece& b : batches) {
                 mpsc_byte_ring::claim c;
                 if (!w.try_claim(ingest_header_bytes + b.bytes, c)) break;
                 claims.push_back(c);
             }
-            if (claims.size() < pieces.size()) {
+            if (claims.size() < batches.size()) {
                 // Given back: the worker skips an entry of no events.
                 for (const mpsc_byte_ring::claim& c : claims) {
                     write_ingest_header(c.data, ingest_header{});
@@ -243,12 +266,12 @@ result<publish_summary> dispatcher::publish(const topic_ptr& t, std::span<const 
                 summary.events_refused += g.events;
                 continue;
             }
-            for (size_t k = 0; k < pieces.size(); ++k) place(pieces[k], claims[k]);
+            for (size_t k = 0; k < batches.size(); ++k) place(batches[k], claims[k]);
         } else {
             // Waiting for room: each batch goes before the next is claimed, since the worker
             // may have to take it to make that room.
             uint32_t left = g.events;
-            for (const piece& b : pieces) {
+            for (const piece& b : batches) {
                 mpsc_byte_ring::claim c;
                 if (!claim(w, ingest_header_bytes + b.bytes, c, options, deadline)) {
                     // Refused: the rest of this group goes no further, so its order holds.

@@ -86,7 +86,6 @@ class dispatcher {
     struct group {
         uint32_t partition;
         uint32_t events;
-        size_t bytes = 0;  // encoded
     };
 
     // Claims room for `bytes` in the worker's ingest queue, waiting as options say.

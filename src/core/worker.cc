@@ -230,12 +230,18 @@ bool worker::admit_producer_batch(memory_partition& p, const ingest_header& h,
     out.known_offset = v.known_offset;
     out.base_offset = v.known_offset ? v.base_offset : 0;
     durable_partition* d = p.durable;
-    if (d != nullptr && h.completion &&
-        (!v.known_offset || v.base_offset + h.count > d->visible_end)) {
-        // The first copy may not be on disk yet: answer when everything appended so far is.
-        d->acks.push_back({p.end_offset(), h.completion, out});
-        acks_outstanding_++;
-        return false;
+    if (d != nullptr && h.completion) {
+        // The first copy may not be on disk yet: answer once everything appended so far is.
+        // Behind any answer still waiting, too: a partition's answers keep the order of its
+        // batches (a PUBLISH appended in parts is acknowledged part by part, in order). A
+        // waiting answer is only ever answered by a write's progress, so one that nothing
+        // written is still to cover goes at once.
+        const uint64_t until = v.known_offset ? v.base_offset + h.count : p.end_offset();
+        if (until > d->visible_end || !d->acks.empty()) {
+            d->acks.push_back({p.end_offset(), h.completion, out});
+            acks_outstanding_++;
+            return false;
+        }
     }
     h.completion(out);
     return false;

@@ -5,6 +5,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/hash.h"
 #include "tests/integration/rest_test_util.h"
 
 namespace es::test {
@@ -459,31 +460,52 @@ TEST_F(server_rest_test, a_request_trickled_a_byte_at_a_time_is_closed_at_the_io
 namespace es::test {
 namespace {
 
-// A node with the smallest ingest queue (64 KiB): a large publish fills it, and the client is
-// told to retry.
+// A node with the smallest ingest queue (64 KiB) and one worker: a publish whose events for
+// one partition cannot fit the queue at once is refused for good (413); one whose two
+// partitions' events fit one at a time but not together fills it, and the client is told to
+// retry (429).
 class server_backpressure_test : public server_process_fixture {};
 
 TEST_F(server_backpressure_test, full_queue_is_429_with_retry_after) {
     server_launch launch;
     launch.flags["ingest_queue_bytes"] = "65536";
+    launch.flags["workers"] = "1";
     server::ports_record ports;
     auto* node = start_ready(launch, &ports);
     ASSERT_NE(node, nullptr);
-    auto created =
-        http_call(ports.http, "POST", "/v1/topics", R"({"name":"bp","max_event_bytes":4096})");
+    auto created = http_call(ports.http, "POST", "/v1/topics",
+                             R"({"name":"bp","partitions":2,"max_event_bytes":4096})");
     ASSERT_TRUE(created);
     ASSERT_EQ(created->status, 201) << created->body;
+
     nlohmann::json events = nlohmann::json::array();
     for (int i = 0; i < 1000; ++i) events.push_back({{"payload", std::string(900, 'x')}});
+    auto huge = http_call(ports.http, "POST", "/v1/events?acks=0",
+                          nlohmann::json{{"topic", "bp"}, {"events", events}}.dump());
+    ASSERT_TRUE(huge) << huge.err().message;
+    EXPECT_EQ(huge->status, 413) << huge->body;
+    EXPECT_NE(huge->body.find("ingest_queue_bytes"), std::string::npos) << huge->body;
+
+    // 44 events of 900 bytes for each partition: about 41 KB each, 83 KB together.
+    events = nlohmann::json::array();
+    int per_partition[2] = {0, 0};
+    for (int k = 0; per_partition[0] < 44 || per_partition[1] < 44; ++k) {
+        const std::string key = "k" + std::to_string(k);
+        const auto p = stable_hash(key) % 2;
+        if (per_partition[p] == 44) continue;
+        per_partition[p]++;
+        events.push_back({{"key", key}, {"payload", std::string(900, 'x')}});
+    }
     const std::string body = nlohmann::json{{"topic", "bp"}, {"events", events}}.dump();
     bool refused = false;
-    for (int i = 0; i < 50 && !refused; ++i) {
+    for (int i = 0; i < 200 && !refused; ++i) {
         auto r = http_call(ports.http, "POST", "/v1/events?acks=0", body);
         ASSERT_TRUE(r) << r.err().message;
         if (r->status == 429) {
             refused = true;
             EXPECT_EQ(r->header("retry-after"), "1");
             EXPECT_NE(r->body.find("queue_full"), std::string::npos) << r->body;
+            EXPECT_NE(r->body.find("44 of 88 events were refused"), std::string::npos) << r->body;
         } else {
             EXPECT_EQ(r->status, 202) << r->body;
         }

@@ -109,12 +109,17 @@ TEST(native_convert, acks_sorted_and_settings_defaults) {
     outcomes[2].base_offset = 1;
     outcomes[2].duplicate = true;
     outcomes[2].known_offset = false;
+    // By partition; one partition's batches in the order they came (the order of its events),
+    // not by offset: a duplicate whose offset is not known carries 0.
     auto ack = publish_ack_of(outcomes);
     ASSERT_EQ(ack.batches.size(), 3u);
     EXPECT_EQ(ack.batches[0].partition, 0u);
-    EXPECT_EQ(ack.batches[1].base_offset, 0u);  // a duplicate whose offset is not known
-    EXPECT_TRUE(ack.batches[1].duplicate);
-    EXPECT_EQ(ack.batches[2].base_offset, 5u);
+    EXPECT_EQ(ack.batches[1].partition, 2u);
+    EXPECT_EQ(ack.batches[1].base_offset, 5u);
+    EXPECT_FALSE(ack.batches[1].duplicate);
+    EXPECT_EQ(ack.batches[2].partition, 2u);
+    EXPECT_EQ(ack.batches[2].base_offset, 0u);
+    EXPECT_TRUE(ack.batches[2].duplicate);
 
     protocol::topic_settings t;
     t.name = "x";

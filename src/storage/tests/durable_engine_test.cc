@@ -60,6 +60,25 @@ struct acks {
     }
 };
 
+// Every publish outcome, in the order the worker reported them.
+struct outcome_log {
+    std::mutex m;
+    std::vector<core::publish_outcome> got;
+
+    core::publish_completion completion() {
+        return {[](void* ctx, const core::publish_outcome& o) {
+                    auto* log = static_cast<outcome_log*>(ctx);
+                    std::lock_guard l(log->m);
+                    log->got.push_back(o);
+                },
+                this};
+    }
+    size_t size() {
+        std::lock_guard l(m);
+        return got.size();
+    }
+};
+
 // A node's durable half without the listeners: store, service and engine.
 class durable_node {
   public:
@@ -476,16 +495,8 @@ TEST(durable_engine_test, a_retry_of_a_batch_not_yet_on_disk_is_acked_once_it_is
     durable_node n(dir.path(), {}, b);
     ASSERT_TRUE(n.engine().create_topic(durable_topic("idem")));
     auto t = *n.engine().find_topic("idem");
-    struct seen {
-        std::mutex m;
-        std::vector<core::publish_outcome> got;
-    } s;
-    core::publish_completion done{[](void* ctx, const core::publish_outcome& o) {
-                                      auto* s = static_cast<seen*>(ctx);
-                                      std::lock_guard l(s->m);
-                                      s->got.push_back(o);
-                                  },
-                                  &s};
+    outcome_log s;
+    const core::publish_completion done = s.completion();
     const core::event_in events[] = {core::event_in::without_key("x"),
                                      core::event_in::without_key("y")};
     core::publish_options po;
@@ -493,15 +504,81 @@ TEST(durable_engine_test, a_retry_of_a_batch_not_yet_on_disk_is_acked_once_it_is
     po.producer_id = 77;
     ASSERT_TRUE(n.engine().publish(t, events, po, done));
     ASSERT_TRUE(n.engine().publish(t, events, po, done));
-    ASSERT_TRUE(eventually([&] {
-        std::lock_guard l(s.m);
-        return s.got.size() == 2;
-    }));
+    ASSERT_TRUE(eventually([&] { return s.size() == 2; }));
     EXPECT_FALSE(s.got[0].duplicate);
     EXPECT_TRUE(s.got[1].duplicate);
     EXPECT_EQ(s.got[1].base_offset, 0u);
     // On disk once, not twice.
     EXPECT_EQ(n.engine().describe_topic("idem")->partitions[0].end_offset, 2u);
+}
+
+TEST(durable_engine_test, a_retried_publish_in_parts_is_answered_part_by_part_in_order) {
+    // Publishes of 3 MiB go in three parts of 1 MiB. After two of them and one more event, the
+    // partition remembers the producer's last five parts: the retry of the first finds two parts
+    // forgotten (duplicates answered once everything appended is on disk, here behind the new
+    // event, still lingering) and its last remembered and on disk. The answers must still come
+    // in the parts' order: a client gives each event the offset of its part by that order.
+    temp_dir dir;
+    core::durable_batching b;
+    b.linger_us = 200'000;
+    durable_node n(dir.path(), {}, b);
+    ASSERT_TRUE(n.engine().create_topic(durable_topic("parts")));
+    auto t = *n.engine().find_topic("parts");
+    outcome_log s;
+    const core::publish_completion done = s.completion();
+    const std::string payload(100 * 1024, 'p');  // 10 events to a 1 MiB part
+    std::vector<core::event_in> events(30, core::event_in::without_key(payload));
+    core::publish_options po;
+    po.partition = 0;
+    po.producer_id = 78;
+    auto first = n.engine().publish(t, events, po, done);
+    ASSERT_TRUE(first) << first.err().message;
+    ASSERT_EQ(first->batches_queued, 3u);
+    po.first_sequence = 30;
+    ASSERT_TRUE(n.engine().publish(t, events, po, done));
+    ASSERT_TRUE(eventually([&] { return s.size() == 6; }));
+    const core::event_in one[] = {core::event_in::without_key("z")};
+    po.first_sequence = 60;
+    ASSERT_TRUE(n.engine().publish(t, one, po, done));  // lingers 200 ms before its write
+    po.first_sequence = 0;                              // the first publish again
+    ASSERT_TRUE(n.engine().publish(t, events, po, done));
+    ASSERT_TRUE(eventually([&] { return s.size() == 10; })) << s.size() << " answers";
+    std::lock_guard l(s.m);
+    for (size_t i = 0; i < 7; ++i) {
+        EXPECT_FALSE(s.got[i].duplicate) << i;
+        EXPECT_EQ(s.got[i].base_offset, i * 10) << i;
+    }
+    // The retry: its first two parts forgotten (seven parts since, five remembered), its last
+    // remembered and on disk, yet answered after them.
+    for (size_t i = 7; i < 10; ++i) EXPECT_TRUE(s.got[i].duplicate) << i;
+    EXPECT_FALSE(s.got[7].known_offset);
+    EXPECT_FALSE(s.got[8].known_offset);
+    EXPECT_TRUE(s.got[9].known_offset);
+    EXPECT_EQ(s.got[9].base_offset, 20u);
+    EXPECT_EQ(n.engine().describe_topic("parts")->partitions[0].end_offset, 61u);
+}
+
+TEST(durable_engine_test, a_retry_of_a_forgotten_batch_with_nothing_left_to_write_is_answered) {
+    // Until 11-29 such a duplicate waited for a write's progress that never came.
+    temp_dir dir;
+    durable_node n(dir.path());
+    ASSERT_TRUE(n.engine().create_topic(durable_topic("old")));
+    auto t = *n.engine().find_topic("old");
+    acks a;
+    core::publish_options po;
+    po.partition = 0;
+    po.producer_id = 79;
+    const core::event_in one[] = {core::event_in::without_key("e")};
+    for (uint64_t i = 0; i < 7; ++i) {  // seven batches: the first is forgotten
+        po.first_sequence = i;
+        ASSERT_TRUE(n.engine().publish(t, one, po, a.completion()));
+    }
+    ASSERT_TRUE(eventually([&] { return a.ok_events.load() == 7; }));
+    po.first_sequence = 0;
+    ASSERT_TRUE(n.engine().publish(t, one, po, a.completion()));
+    ASSERT_TRUE(eventually([&] { return a.ok_events.load() == 8; }, 5s));
+    EXPECT_EQ(a.failed.load(), 0u);
+    EXPECT_EQ(n.engine().describe_topic("old")->partitions[0].end_offset, 7u);
 }
 
 }  // namespace
