@@ -286,7 +286,7 @@ struct producer::impl {
                     return failed(b, error{error_code::protocol_error,
                                            "bad PUBLISH_ACK: " + ack.err().message});
                 // The node may have appended the batch in several parts (docs/protocol.md):
-                // in offset order, they cover its events one after the other.
+                // in the order listed, they cover its events one after the other.
                 uint64_t covered = 0;
                 for (const protocol::batch_ack& part : ack->batches) {
                     if (part.partition != b->partition) covered = UINT64_MAX;
@@ -299,8 +299,8 @@ struct producer::impl {
             });
     }
 
-    // On the I/O thread: the batch is appended (`parts` in offset order, covering its events
-    // one after the other) or written out (acks=0: no parts).
+    // On the I/O thread: the batch is appended (`parts` in the order appended, covering its
+    // events one after the other) or written out (acks=0: no parts).
     void complete(const std::shared_ptr<batch>& b, std::span<const protocol::batch_ack> parts) {
         release(b);
         // One report for the batch, its offset set for each event in turn (the callbacks get
