@@ -30,18 +30,6 @@ struct routing_scratch {
 
 thread_local routing_scratch scratch;
 
-// What a batch of `payload` bytes takes in an ingest queue, its entry header and padding
-// included (mpsc_byte_ring's layout).
-size_t ring_entry_bytes(size_t payload) {
-    constexpr size_t a = mpsc_byte_ring::alignment;
-    return (mpsc_byte_ring::entry_header_bytes + payload + a - 1) / a * a;
-}
-
-// A worker's ingest queue capacity: four times its largest entry (mpsc_byte_ring).
-size_t ring_capacity_of(const worker& w) {
-    return 4 * (w.max_entry_bytes() + mpsc_byte_ring::entry_header_bytes);
-}
-
 }  // namespace
 
 dispatcher::dispatcher(std::span<const std::unique_ptr<worker>> workers,
@@ -190,11 +178,11 @@ result<publish_summary> dispatcher::publish(const topic_ptr& t, std::span<const 
         // to the ring's end shorter than the largest of them.
         size_t claimed = 0, largest = 0;
         for (size_t k = first; k < pieces.size(); ++k) {
-            const size_t entry = ring_entry_bytes(ingest_header_bytes + pieces[k].bytes);
+            const size_t entry = mpsc_byte_ring::entry_bytes(ingest_header_bytes + pieces[k].bytes);
             claimed += entry;
             largest = std::max(largest, entry);
         }
-        const size_t capacity = ring_capacity_of(w);
+        const size_t capacity = w.ingest_capacity();
         if (claimed + largest > capacity) {
             metrics_.publish_invalid->inc();
             return make_error(errc::too_large,

@@ -65,12 +65,16 @@ class mpsc_byte_ring {
     // never waits for more than a few others to drain.
     size_t max_entry_payload() const noexcept { return capacity_ / 4 - entry_header_bytes; }
     size_t capacity() const noexcept { return capacity_; }
+    // Bytes of the ring an entry of `payload` bytes takes: its header and padding included.
+    static constexpr size_t entry_bytes(size_t payload) noexcept {
+        return align(entry_header_bytes + payload);
+    }
 
     // Any thread. Claims room for `bytes` of payload. Returns false when the ring has no room
     // now. REQUIRES: bytes <= max_entry_payload().
     [[nodiscard]] bool try_claim(size_t bytes, claim& out) noexcept {
         ES_ASSERT(bytes <= max_entry_payload());
-        const size_t entry = align(entry_header_bytes + bytes);
+        const size_t entry = entry_bytes(bytes);
         uint64_t head = idx_.head();
         for (;;) {
             const size_t index = head & mask_;

@@ -79,6 +79,7 @@ class worker {
         wake_after_commit();
     }
     size_t max_entry_bytes() const noexcept { return ingest_.max_entry_payload(); }
+    size_t ingest_capacity() const noexcept { return ingest_.capacity(); }
 
     // Any thread. Runs `t` on the worker thread, after the work queued before it. Blocks only
     // while the control queue is full. A worker that was never started runs it in place.
