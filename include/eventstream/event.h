@@ -47,7 +47,9 @@ inline event_view view_of(const event& e) noexcept {
 struct delivery {
     std::string topic;
     uint32_t partition = 0;
-    int64_t offset = -1;     // -1 with acks=0, which gets no answer
+    // -1 with acks=0, which gets no answer, and for a duplicate whose offset the partition no
+    // longer remembers (it keeps a producer's last 5 batches).
+    int64_t offset = -1;
     bool duplicate = false;  // an idempotent retry of a batch the server already had
 };
 using delivery_result = result<delivery>;

@@ -67,7 +67,9 @@ class producer {
     // reported. Error: timed_out after `timeout_ms` (the events stay queued).
     status flush(uint32_t timeout_ms = 60000);
     // Flushes (up to timeout_ms), then fails what is left with closed and disconnects.
-    // Later calls of send() fail with closed.
+    // Later calls of send() fail with closed. Every event has been reported when it returns,
+    // also in a thread that called it while another thread was closing (it waits for that
+    // close). From a delivery callback during a close it returns at once.
     status close(uint32_t timeout_ms = 60000);
 
     // The producer id (0 unless idempotent). A partition one of whose batches failed for good

@@ -9,6 +9,7 @@
 #include <charconv>
 #include <chrono>
 #include <future>
+#include <mutex>
 #include <optional>
 #include <thread>
 #include <unordered_map>
@@ -51,6 +52,8 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
     std::atomic<uint64_t> next_id{1};
     std::atomic<bool> connected{false};
     std::atomic<bool> closed{false};
+    // close() runs once; a concurrent caller waits until the first has stopped the thread.
+    std::once_flag close_once;
     std::atomic<uint32_t> max_frame_bytes{protocol::default_max_frame_bytes};
     std::function<void()> on_reconnect;
 
@@ -575,11 +578,20 @@ bool connection::connected() const noexcept {
     return impl_->connected.load(std::memory_order_acquire);
 }
 
+bool connection::on_io_thread() const noexcept {
+    return std::this_thread::get_id() == impl_->thread.get_id();
+}
+
 void connection::close() {
-    if (!impl_ || impl_->closed.exchange(true)) return;
+    if (!impl_) return;
     ES_ASSERT(std::this_thread::get_id() != impl_->thread.get_id());
-    asio::post(impl_->io, [i = impl_] { i->do_close(); });
-    if (impl_->thread.joinable()) impl_->thread.join();
+    // A second caller returning while the first still joins the thread could destroy the
+    // connection under it (or take `closed` for the pending requests' answers having come).
+    std::call_once(impl_->close_once, [this] {
+        impl_->closed.store(true, std::memory_order_release);
+        asio::post(impl_->io, [i = impl_] { i->do_close(); });
+        if (impl_->thread.joinable()) impl_->thread.join();
+    });
 }
 
 status answer_error(const owned_frame& f, protocol::message_type expected) {

@@ -76,8 +76,12 @@ class connection {
     // The largest frame the server takes (HELLO_OK).
     uint32_t max_frame_bytes() const noexcept;
     bool connected() const noexcept;
+    // Whether the caller is this connection's I/O thread (where the handlers run).
+    bool on_io_thread() const noexcept;
 
-    // Closes the socket and stops the I/O thread. Idempotent. Not from the I/O thread.
+    // Closes the socket and stops the I/O thread; every pending request has had its answer
+    // when it returns, also for a caller that came while another thread was closing.
+    // Idempotent. Not from the I/O thread.
     void close();
 
     struct impl;

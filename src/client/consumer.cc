@@ -81,6 +81,11 @@ struct consumer::impl {
 
     std::thread callback_thread;
     std::atomic<bool> callback_stop{false};
+    // The consumer whose handler this thread runs (start()'s thread), if any.
+    static inline thread_local const impl* calling_back = nullptr;
+    // Guarded by mu: the thread inside close(), if any, and its end.
+    std::thread::id closer;
+    std::condition_variable close_ended;
 
     // Sends SUBSCRIBE for one partition from `from`; `on_done` gets the answer. Any thread.
     void subscribe_partition(uint32_t p, start_position from, std::function<void(status)> on_done) {
@@ -493,11 +498,28 @@ struct consumer::impl {
     }
 
     status close() {
-        stop_callback();
+        bool already = false;
         {
-            std::lock_guard lk(mu);
-            if (closed) return {};
+            std::unique_lock lk(mu);
+            // From the handler's thread, which the closing thread joins: it is closing already,
+            // and waiting would deadlock.
+            if (closer != std::thread::id{} && calling_back == this) return {};
+            // Another thread is closing: wait for it, so that every caller returns closed.
+            close_ended.wait(lk, [&] { return closer == std::thread::id{}; });
+            closer = std::this_thread::get_id();
+            already = closed;
         }
+        // Closed already (perhaps by the handler itself): the handler's thread may still need
+        // joining, one caller at a time.
+        status s = already ? (stop_callback(), status{}) : close_once();
+        std::lock_guard lk(mu);
+        closer = {};
+        close_ended.notify_all();  // under mu: a waiter may destroy the consumer once it wakes
+        return s;
+    }
+
+    status close_once() {
+        stop_callback();
         status s;
         if (options.auto_commit && !options.group.empty()) s = commit(true);
         std::vector<uint64_t> subs;
@@ -587,6 +609,7 @@ status consumer::start(std::function<void(const consumer_record&)> handler,
     impl* i = impl_.get();
     i->callback_thread =
         std::thread([i, handler = std::move(handler), on_error = std::move(on_error)] {
+            impl::calling_back = i;
             std::vector<consumer_record> records;
             while (!i->callback_stop.load()) {
                 auto n = i->poll(records, callback_batch_records, 100);

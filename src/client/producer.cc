@@ -83,6 +83,8 @@ struct producer::impl {
     int64_t sender_wake_ns = 0;
     bool closing = false;
     bool closed = false;
+    std::thread::id closer;               // the thread inside close(), if any
+    std::condition_variable close_ended;  // closer went back to none
 
     std::thread sender;
 
@@ -318,7 +320,8 @@ struct producer::impl {
             }
             if (!b->done[i]) continue;
             const bool acked = part < parts.size();
-            report->offset = acked ? int64_t(parts[part].base_offset + in_part) : -1;
+            report->offset =
+                acked && parts[part].offset_known ? int64_t(parts[part].base_offset + in_part) : -1;
             report->duplicate = acked && parts[part].duplicate;
             b->done[i](report);
         }
@@ -402,9 +405,26 @@ struct producer::impl {
 
     status close(uint32_t timeout_ms) {
         {
-            std::lock_guard lk(mu);
+            std::unique_lock lk(mu);
+            // From a delivery callback that a close() runs (here, or on the I/O thread that
+            // the closing thread is joining): it is closing already; waiting would deadlock.
+            if (closer != std::thread::id{} &&
+                (closer == std::this_thread::get_id() || conn->on_io_thread()))
+                return {};
+            // Another thread is closing: wait until it is done, so that for every caller
+            // close() returns with every event reported (and the producer may be destroyed).
+            close_ended.wait(lk, [&] { return closer == std::thread::id{}; });
             if (closed) return {};
+            closer = std::this_thread::get_id();
         }
+        status s = close_once(timeout_ms);
+        std::lock_guard lk(mu);
+        closer = {};
+        close_ended.notify_all();  // under mu: a waiter may destroy the producer once it wakes
+        return s;
+    }
+
+    status close_once(uint32_t timeout_ms) {
         status s = timeout_ms ? flush(timeout_ms) : status{};
         std::vector<batch> left;
         {

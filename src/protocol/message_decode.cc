@@ -270,7 +270,9 @@ result<publish_ack> decode_publish_ack(std::string_view body) {
         b.partition = r.u32("partition");
         b.base_offset = r.u64("base_offset");
         b.count = r.u32("count");
-        b.duplicate = r.boolean("duplicate");
+        const uint8_t duplicate = r.enum_u8("duplicate", 2);
+        b.duplicate = duplicate != 0;
+        b.offset_known = duplicate != 2;
         m.batches.push_back(b);
         r.leave();
     }

@@ -215,7 +215,7 @@ void encode(std::string& out, uint64_t request_id, const publish_ack& m) {
         w.u32(b.partition);
         w.u64(b.base_offset);
         w.u32(b.count);
-        w.boolean(b.duplicate);
+        w.u8(b.duplicate ? (b.offset_known ? 1 : 2) : 0);
     }
     f.finish();
 }

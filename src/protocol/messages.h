@@ -142,10 +142,13 @@ struct batch_ack {
     uint64_t base_offset = 0;
     uint32_t count = 0;
     bool duplicate = false;  // already appended earlier (idempotent producer)
+    // With duplicate: false when the partition no longer remembers where the batch went
+    // (base_offset is then 0 and means nothing). On the wire: duplicate 2.
+    bool offset_known = true;
 };
 
-// PUBLISH_ACK: one entry per batch appended, sorted by partition, then by base_offset (a
-// partition's events take its batches' offsets in the order they were given).
+// PUBLISH_ACK: one entry per batch appended, sorted by partition; one partition's in the
+// order its events were appended (its events take the offsets of its batches in turn).
 struct publish_ack {
     std::vector<batch_ack> batches;
 };

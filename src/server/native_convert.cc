@@ -86,14 +86,15 @@ void make_publish_views(const protocol::publish_request& request, publish_views&
 
 protocol::publish_ack publish_ack_of(std::vector<core::publish_outcome> outcomes) {
     // One partition's batches come in the order of its events (one worker appends them in
-    // turn); kept so, since a duplicate whose offset is forgotten carries 0.
+    // turn); kept so (an offset sort would misplace a duplicate whose offset is forgotten).
     std::stable_sort(outcomes.begin(), outcomes.end(),
                      [](const auto& a, const auto& b) { return a.partition < b.partition; });
     protocol::publish_ack ack;
     ack.batches.reserve(outcomes.size());
     for (const core::publish_outcome& o : outcomes) {
-        ack.batches.push_back({o.partition, o.duplicate && !o.known_offset ? 0 : o.base_offset,
-                               o.count, o.duplicate});
+        const bool known = !o.duplicate || o.known_offset;
+        ack.batches.push_back(
+            {o.partition, known ? o.base_offset : 0, o.count, o.duplicate, known});
     }
     return ack;
 }

@@ -174,6 +174,27 @@ TEST(connection, a_request_without_answer_times_out) {
     EXPECT_EQ(r.err().code, error_code::timed_out);
 }
 
+// A close() while another thread's close() is still stopping the I/O thread returns only
+// after it: every pending request has had its answer, and the connection may go.
+TEST(connection, a_close_during_another_threads_close_returns_after_it) {
+    fake_server server([](fake_server&, const protocol::frame&) {});  // never answers
+    auto c = connection::open(options_for(server));
+    ASSERT_TRUE(c);
+    std::atomic<bool> answered{false};
+    const uint64_t id = (*c)->next_request_id();
+    (*c)->request(id, ping_frame(id, "x"), [&](result<owned_frame> r) {
+        EXPECT_FALSE(r);
+        std::this_thread::sleep_for(400ms);  // the first close() is joining the I/O thread
+        answered = true;
+    });
+    std::thread first([&] { (*c)->close(); });
+    std::this_thread::sleep_for(100ms);
+    (*c)->close();
+    EXPECT_TRUE(answered.load()) << "the second close() returned before the I/O thread stopped";
+    first.join();
+    c->reset();
+}
+
 TEST(connection, an_error_frame_becomes_the_servers_error) {
     fake_server server([](fake_server& s, const protocol::frame& f) {
         std::string out;

@@ -214,6 +214,35 @@ TEST_F(subscribed_consumer, resubscribes_after_a_lost_connection_from_the_next_o
     EXPECT_EQ(log.start_values[1], 5);
 }
 
+// close() from the handler while another thread's close() joins the handler's thread returns
+// at once; a close() during another returns after it, with the consumer closed.
+TEST_F(subscribed_consumer, closes_from_the_handler_and_from_two_threads_end_closed) {
+    std::atomic<bool> in_handler{false};
+    std::atomic<bool> user_closing{false};
+    std::atomic<bool> handler_closed{false};
+    ASSERT_TRUE(c->start([&](const eventstream::consumer_record&) {
+        in_handler = true;
+        while (!user_closing) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the user's close runs
+        handler_closed = static_cast<bool>(c->close());
+    }));
+    push_events(server, log.last_request_id, 7, 0, 0, 1);
+    for (int i = 0; i < 500 && !in_handler; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    ASSERT_TRUE(in_handler.load());
+    user_closing = true;
+    // The fake server never answers UNSUBSCRIBE: the first close() waits for it up to 2 s.
+    std::thread other([&] { EXPECT_TRUE(c->close()); });
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    EXPECT_TRUE(c->close());
+    EXPECT_TRUE(handler_closed.load());
+    auto r = c->poll(0);
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.err().code, eventstream::error_code::closed);
+    other.join();
+    c.reset();
+}
+
 TEST(consumer, a_group_member_subscribes_to_its_static_share) {
     subscription_log log;
     fake_server server(subscribe_server(8, log));

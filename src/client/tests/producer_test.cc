@@ -346,6 +346,101 @@ TEST(producer, flush_sends_a_lingering_batch_at_once) {
     EXPECT_EQ(events.load(), 200);
 }
 
+// A duplicate whose offset the partition no longer remembers is reported with offset -1
+// (as Kafka does), not with the 0 its ack carries.
+TEST(producer, a_duplicate_whose_offset_is_forgotten_reports_offset_minus_one) {
+    fake_server server(
+        topic_server([](fake_server& s, uint64_t id, const protocol::publish_request& p) {
+            std::string out;
+            protocol::publish_ack a;
+            const uint32_t n = uint32_t(p.events.size());
+            a.batches.push_back(protocol::batch_ack{*p.partition, 40, 1, true});
+            a.batches.push_back(protocol::batch_ack{*p.partition, 0, n - 1, true, false});
+            protocol::encode(out, id, a);
+            s.reply(out);
+        }));
+    auto o = options_for(server);
+    o.idempotent = true;
+    o.linger_ms = 600000;
+    auto p = producer::create(o);
+    ASSERT_TRUE(p);
+    std::vector<std::future<eventstream::delivery_result>> fs;
+    for (int i = 0; i < 3; ++i) fs.push_back((*p)->send_future("t", keyless("x"), 1u));
+    ASSERT_TRUE((*p)->flush(5000));
+    std::vector<int64_t> offsets;
+    for (auto& f : fs) {
+        auto r = f.get();
+        ASSERT_TRUE(r) << r.err().to_string();
+        EXPECT_TRUE(r->duplicate);
+        offsets.push_back(r->offset);
+    }
+    EXPECT_EQ(offsets, (std::vector<int64_t>{40, -1, -1}));
+}
+
+// A close() that comes while another thread's close() is flushing waits for it: when it
+// returns, every event has been reported, and the producer may be destroyed.
+TEST(producer, a_close_during_another_threads_close_returns_after_it) {
+    // The server never answers a PUBLISH: the first close() flushes until its time-out.
+    fake_server server(
+        topic_server([](fake_server&, uint64_t, const protocol::publish_request&) {}));
+    auto p = producer::create(options_for(server));
+    ASSERT_TRUE(p);
+    std::atomic<int> reported{0};
+    std::atomic<bool> closed_error{false};
+    ASSERT_TRUE((*p)->send(
+        "t", keyless("x"),
+        [&](const eventstream::delivery_result& r) {
+            closed_error = !r && r.err().code == eventstream::error_code::closed;
+            ++reported;
+        },
+        0u));
+    ASSERT_TRUE(server.wait_for([](const auto& frames) {
+        for (const auto& f : frames)
+            if (f.first == protocol::message_type::publish) return true;
+        return false;
+    }));
+    const auto started = std::chrono::steady_clock::now();
+    std::thread first([&] { (void)(*p)->close(800); });
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the first is flushing
+    ASSERT_TRUE((*p)->close(0));
+    const auto waited = std::chrono::steady_clock::now() - started;
+    EXPECT_EQ(reported.load(), 1) << "the second close() returned before the event was reported";
+    EXPECT_TRUE(closed_error.load());
+    EXPECT_GE(waited, std::chrono::milliseconds(700));
+    first.join();
+    p->reset();  // destroyed right after: nothing of the first close() may still run
+    EXPECT_EQ(reported.load(), 1);
+}
+
+// A delivery callback that closes the producer, while a close() is failing the events: it
+// returns at once instead of waiting for the close that is running it.
+TEST(producer, a_close_from_a_delivery_callback_during_close_returns) {
+    fake_server server(
+        topic_server([](fake_server&, uint64_t, const protocol::publish_request&) {}));
+    auto p = producer::create(options_for(server));
+    ASSERT_TRUE(p);
+    eventstream::producer* raw = p->get();
+    std::atomic<int> reported{0};
+    std::atomic<int> inner_closes{0};
+    auto cb = [&](const eventstream::delivery_result&) {
+        ASSERT_TRUE(raw->close(0));
+        ++inner_closes;
+        ++reported;
+    };
+    // In flight when the close comes: failed on the I/O thread, which the close joins.
+    ASSERT_TRUE((*p)->send("t", keyless("in flight"), cb, 0u));
+    ASSERT_TRUE(server.wait_for([](const auto& frames) {
+        for (const auto& f : frames)
+            if (f.first == protocol::message_type::publish) return true;
+        return false;
+    }));
+    const auto closed = (*p)->close(50);
+    ASSERT_FALSE(closed);
+    EXPECT_EQ(closed.err().code, eventstream::error_code::timed_out);
+    EXPECT_EQ(reported.load(), 1);
+    EXPECT_EQ(inner_closes.load(), 1);
+}
+
 TEST(producer, keys_go_to_the_servers_partition) {
     std::mutex mu;
     std::vector<std::pair<std::string, uint32_t>> seen;  // key, partition

@@ -249,17 +249,27 @@ TEST(codec_round_trip, publish_in_two_steps_is_byte_for_byte_the_whole_encoding)
 
 TEST(codec_round_trip, publish_ack) {
     publish_ack a;
-    a.batches = {{0, 10, 3, false}, {1, 0, 1, true}};
+    a.batches = {{0, 10, 3, false}, {1, 7, 1, true}, {1, 0, 2, true, false}};
     std::string out;
     encode(out, 14, a);
+    // duplicate on the wire: 0, 1, and 2 for a duplicate whose offset is forgotten.
+    EXPECT_EQ(out.back(), 2);
     auto d = decode_publish_ack(only_frame(out, message_type::publish_ack, 14).body);
     ASSERT_TRUE(d.has_value());
-    ASSERT_EQ(d->batches.size(), 2u);
+    ASSERT_EQ(d->batches.size(), 3u);
     EXPECT_EQ(d->batches[0].base_offset, 10u);
     EXPECT_EQ(d->batches[0].count, 3u);
     EXPECT_FALSE(d->batches[0].duplicate);
+    EXPECT_TRUE(d->batches[0].offset_known);
     EXPECT_EQ(d->batches[1].partition, 1u);
+    EXPECT_EQ(d->batches[1].base_offset, 7u);
     EXPECT_TRUE(d->batches[1].duplicate);
+    EXPECT_TRUE(d->batches[1].offset_known);
+    EXPECT_TRUE(d->batches[2].duplicate);
+    EXPECT_FALSE(d->batches[2].offset_known);
+    std::string body(only_frame(out, message_type::publish_ack, 14).body);
+    body.back() = 3;
+    EXPECT_EQ(decode_publish_ack(body).err().message, "batches[2].duplicate: must be 0..2, got 3");
 }
 
 TEST(codec_round_trip, subscribe_and_subscription_frames) {

@@ -120,6 +120,8 @@ TEST(native_convert, acks_sorted_and_settings_defaults) {
     EXPECT_EQ(ack.batches[2].partition, 2u);
     EXPECT_EQ(ack.batches[2].base_offset, 0u);
     EXPECT_TRUE(ack.batches[2].duplicate);
+    EXPECT_FALSE(ack.batches[2].offset_known);
+    EXPECT_TRUE(ack.batches[1].offset_known);
 
     protocol::topic_settings t;
     t.name = "x";
