@@ -28,7 +28,7 @@ bench_start_node() {
     build/bin/eventstream --data-dir "$BENCH_WORK/data" --http-port 0 --grpc-port 0 \
         --native-port 0 --cluster-port 0 --log-level warn "$@" >"$BENCH_WORK/server.log" 2>&1 &
     BENCH_NODE_PID=$!
-    for _ in $(seq 100); do [ -s "$BENCH_WORK/data/ports.json" ] && break; sleep 0.1; done
+    for _ in $(seq 300); do [ -s "$BENCH_WORK/data/ports.json" ] && break; sleep 0.1; done
     [ -s "$BENCH_WORK/data/ports.json" ] || { cat "$BENCH_WORK/server.log" >&2; return 1; }
     BENCH_HTTP=$(bench_port_of http)
     BENCH_GRPC=$(bench_port_of grpc)

@@ -77,6 +77,17 @@ config_field int_field(std::string_view name, std::string_view help, Int lo, Int
             [](const node_config& c) { return std::to_string(c.*member); }};
 }
 
+config_field bool_field(std::string_view name, std::string_view help, bool node_config::*m) {
+    return {name, help,
+            [name, m](node_config& c, std::string_view text) -> status {
+                auto v = parse_bool(name, text);
+                if (!v) return v.err();
+                c.*m = *v;
+                return {};
+            },
+            [m](const node_config& c) { return std::string(c.*m ? "true" : "false"); }};
+}
+
 config_field port_field(std::string_view name, std::string_view help, uint16_t node_config::*m) {
     return {name, help,
             [name, m](node_config& c, std::string_view text) -> status {
@@ -167,15 +178,8 @@ std::vector<config_field> make_fields() {
                  [](const node_config& c) { return c.log_level; }});
     f.push_back(int_field<uint32_t, &node_config::workers>(
         "workers", "worker threads owning partitions; 0 = one per core", 0, 1024));
-    f.push_back(
-        {"pin_workers", "pin each worker thread to a core (true/false)",
-         [](node_config& c, std::string_view t) -> status {
-             auto b = parse_bool("pin_workers", t);
-             if (!b) return b.err();
-             c.pin_workers = *b;
-             return {};
-         },
-         [](const node_config& c) { return std::string(c.pin_workers ? "true" : "false"); }});
+    f.push_back(bool_field("pin_workers", "pin each worker thread to a core (true/false)",
+                           &node_config::pin_workers));
     f.push_back(int_field<uint32_t, &node_config::io_threads>(
         "io_threads",
         "network threads for the HTTP, WebSocket and native connections; 0 = 1 on up to 2 CPUs, "
@@ -186,6 +190,14 @@ std::vector<config_field> make_fields() {
     f.push_back(int_field<uint64_t, &node_config::ingest_queue_bytes>(
         "ingest_queue_bytes", "per-worker ingest queue capacity in bytes (power of two)", 64 * 1024,
         uint64_t{1} << 32));
+    f.push_back(int_field<uint64_t, &node_config::segment_pool_bytes>(
+        "segment_pool_bytes",
+        "freed 8 MiB partition segments kept for reuse, pages mapped, in bytes (0: none)", 0,
+        uint64_t{1} << 40));
+    f.push_back(bool_field("segment_pool_pretouch",
+                           "fill the segment pool at start, touching every page, so that growing "
+                           "partitions take no page faults (true/false)",
+                           &node_config::segment_pool_pretouch));
     f.push_back({"fsync",
                  "when a durable write is acknowledged: always (after fsync), interval (after "
                  "the OS has it; fsync every fsync_interval_ms) or never (the OS flushes)",

@@ -72,6 +72,10 @@ struct node_config {
     // Capacity of each worker's ingest queue in bytes of encoded events, rounded up to a power
     // of two. One batch takes at most a quarter of it, which also bounds the largest event.
     uint64_t ingest_queue_bytes = 16 << 20;
+    // Freed 8 MiB partition segments kept for reuse with their pages mapped (0: none), and
+    // whether the node fills that pool at start, touching every page (core/segment_pool.h).
+    uint64_t segment_pool_bytes = 256 << 20;
+    bool segment_pool_pretouch = false;
     // Durable topics. fsync: "always" acknowledges a write after its fsync; "interval" once the
     // OS holds it, with an fsync every fsync_interval_ms; "never" leaves flushing to the OS.
     std::string fsync = "always";

@@ -8,6 +8,7 @@
 #include "core/durable_partition.h"
 #include "core/ingest_entry.h"
 #include "core/memory_partition.h"
+#include "core/segment_pool.h"
 
 namespace es::core {
 namespace {
@@ -48,6 +49,8 @@ engine::engine(engine_options options)
           }
           return w;
       }()),
+      segments_(std::make_shared<segment_pool>(memory_partition::max_segment_bytes,
+                                               options.segment_pool_bytes)),
       dispatcher_(workers_, metrics_, options.dispatch),
       slots_(workers_.size()) {}
 
@@ -59,6 +62,7 @@ void engine::start() {
     std::lock_guard lock(admin_mutex_);
     if (started_ || stopped_) return;  // an engine is started once; a stopped one stays so
     started_ = true;
+    if (options_.segment_pool_pretouch) segments_->pretouch();
     const auto cpus = allowed_cpus();
     for (auto& w : workers_) {
         int cpu = -1;
@@ -135,6 +139,7 @@ result<topic_ptr> engine::create_locked(const topic_config& config, uint64_t id,
     const uint32_t first = next_worker_;
     topic_create_options create;
     create.id = id;
+    create.segments = segments_;
     if (durable) {
         // The ring is a cache in front of the disk: it need not hold the whole retention.
         create.ring_bytes = std::max<uint64_t>(

@@ -37,6 +37,12 @@ struct engine_options {
     dispatcher_options dispatch;
     // Most subscriptions at once.
     uint32_t subscriptions_max = 100000;
+    // Freed memory-partition segments of the largest size (8 MiB) kept for reuse, their pages
+    // still mapped (core/segment_pool.h); 0 frees each at once.
+    uint64_t segment_pool_bytes = 256 << 20;
+    // Fill that pool at start(), touching every page, so that no partition's growth faults
+    // pages in (the JVM's AlwaysPreTouch). Takes start() a moment per GiB.
+    bool segment_pool_pretouch = false;
     // Time for event stamps and retention; null means the system clock.
     const clock_source* clock = nullptr;
     // Where the engine registers its eventstream_* metrics; null keeps them unregistered.
@@ -199,6 +205,8 @@ class engine {
     const engine_metrics metrics_;
     std::vector<std::unique_ptr<worker>> workers_;  // constant after construction
     topic_table topics_;
+    // Shared with every memory partition, which may outlive the engine in a topic_ptr.
+    const std::shared_ptr<segment_pool> segments_;
     dispatcher dispatcher_;
     std::vector<slot_allocator> slots_;  // by worker; guarded by admin_mutex_
     uint32_t next_worker_ = 0;           // placement of new partitions; guarded by admin_mutex_

@@ -6,16 +6,24 @@
 
 #include "common/assert.h"
 #include "core/batch.h"
+#include "core/segment_pool.h"
 
 namespace es::core {
 
 // A run of records with consecutive offsets, stored back to back.
 struct memory_partition::segment {
     // The bytes are not zeroed: every byte is written by an append before it is read.
-    explicit segment(size_t capacity)
-        : capacity(capacity), data(std::make_unique_for_overwrite<std::byte[]>(capacity)) {
+    segment(size_t capacity, const std::shared_ptr<segment_pool>& pool)
+        : capacity(capacity),
+          pool(pool),
+          data(pool ? pool->take(&reused) : std::make_unique_for_overwrite<std::byte[]>(capacity)) {
         positions.reserve(capacity / 64);
     }
+    ~segment() {
+        if (pool) pool->give(std::move(data));
+    }
+    segment(const segment&) = delete;
+    segment& operator=(const segment&) = delete;
 
     void reset(uint64_t base) {
         base_offset = base;
@@ -29,6 +37,8 @@ struct memory_partition::segment {
     }
 
     const size_t capacity;
+    const std::shared_ptr<segment_pool> pool;  // where data came from and goes back to, if any
+    bool reused = false;                       // data was kept by the pool: its pages are mapped
     std::unique_ptr<std::byte[]> data;
     std::vector<uint32_t> positions;  // byte position of each record, by offset - base_offset
     uint64_t base_offset = 0;
@@ -46,11 +56,13 @@ size_t choose_segment_bytes(const topic_config& c) {
 
 }  // namespace
 
-memory_partition::memory_partition(uint32_t index, const topic_config& config)
+memory_partition::memory_partition(uint32_t index, const topic_config& config,
+                                   std::shared_ptr<segment_pool> pool)
     : index_(index),
       retention_bytes_(config.retention_bytes),
       retention_ns_(static_cast<int64_t>(config.retention_ms) * 1'000'000),
-      segment_bytes_(choose_segment_bytes(config)) {}
+      segment_bytes_(choose_segment_bytes(config)),
+      pool_(pool && pool->buffer_bytes() == segment_bytes_ ? std::move(pool) : nullptr) {}
 
 memory_partition::~memory_partition() = default;
 
@@ -74,7 +86,7 @@ memory_partition::segment& memory_partition::segment_for_append(size_t record_by
         return *segments_.back();
     }
     std::unique_ptr<segment> s = std::move(spare_);
-    if (!s) s = std::make_unique<segment>(segment_bytes_);
+    if (!s) s = std::make_unique<segment>(segment_bytes_, pool_);
     s->reset(end_offset_);
     segments_.push_back(std::move(s));
     return *segments_.back();
@@ -125,8 +137,10 @@ bool memory_partition::prepare_spare(size_t budget_bytes) {
     if (segments_.empty() || segments_.back()->used < segments_.back()->capacity / 2) return false;
     if (spare_ && spare_faulted_bytes_ >= spare_->capacity) return false;
     if (!spare_) {
-        spare_ = std::make_unique<segment>(segment_bytes_);
-        spare_faulted_bytes_ = 0;
+        spare_ = std::make_unique<segment>(segment_bytes_, pool_);
+        // A kept buffer was written before (or pretouched): its pages are mapped. (A partly
+        // filled one freed with its topic is mapped only in part; then some appends fault.)
+        spare_faulted_bytes_ = spare_->reused ? spare_->capacity : 0;
     }
     // Touch one byte per page so that the kernel maps (and zeroes) the pages now, in idle
     // time, rather than during the appends that will fill the segment.

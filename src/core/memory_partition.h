@@ -21,6 +21,7 @@ namespace es::core {
 
 struct cursor;
 struct durable_partition;
+class segment_pool;
 
 class memory_partition {
   public:
@@ -30,7 +31,10 @@ class memory_partition {
     static constexpr size_t min_segment_bytes = 64 * 1024;
     static constexpr size_t max_segment_bytes = 8 << 20;
 
-    memory_partition(uint32_t index, const topic_config& config);
+    // Segments of max_segment_bytes come from `pool` and go back to it when freed (null: each
+    // is allocated and freed on its own).
+    memory_partition(uint32_t index, const topic_config& config,
+                     std::shared_ptr<segment_pool> pool = nullptr);
     ~memory_partition();
     memory_partition(const memory_partition&) = delete;
     memory_partition& operator=(const memory_partition&) = delete;
@@ -111,6 +115,7 @@ class memory_partition {
     const uint64_t retention_bytes_;
     const int64_t retention_ns_;
     const size_t segment_bytes_;
+    const std::shared_ptr<segment_pool> pool_;  // null unless segment_bytes_ is the pool's size
 
     // Owning worker thread only.
     std::deque<std::unique_ptr<segment>> segments_;

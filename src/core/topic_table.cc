@@ -38,7 +38,7 @@ result<topic_ptr> topic_table::create(const topic_config& config,
     }
     t->partitions.reserve(config.partitions);
     for (uint32_t p = 0; p < config.partitions; ++p) {
-        t->partitions.push_back(std::make_unique<memory_partition>(p, ring));
+        t->partitions.push_back(std::make_unique<memory_partition>(p, ring, options.segments));
     }
     ES_TRY(prepare(*t));
     ES_ASSERT(t->owner_worker.size() == config.partitions && t->slot.size() == config.partitions &&

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <shared_mutex>
 #include <string>
 #include <string_view>
@@ -12,6 +13,10 @@
 
 #include "common/result.h"
 #include "core/topic.h"
+
+namespace es::core {
+class segment_pool;
+}
 
 namespace es::core {
 
@@ -22,6 +27,8 @@ struct topic_create_options {
     // Memory bound of each partition's ring when it differs from config.retention_bytes (a
     // durable partition keeps only a cache of recent events in memory); 0: retention_bytes.
     uint64_t ring_bytes = 0;
+    // The node's pool of segment buffers (memory_partition); null: none.
+    std::shared_ptr<segment_pool> segments;
 };
 
 class topic_table {

@@ -59,6 +59,8 @@ core::engine_options engine_options_of(const node_config& c, metrics::registry* 
     o.workers = c.workers;
     o.pin_workers = c.pin_workers;
     o.worker.ingest_queue_bytes = c.ingest_queue_bytes;
+    o.segment_pool_bytes = c.segment_pool_bytes;
+    o.segment_pool_pretouch = c.segment_pool_pretouch;
     o.worker.spin_before_park_us = c.worker_spin_us;
     o.worker.durable.batch_events_max = c.durable_batch_events;
     o.worker.durable.batch_bytes_max = c.durable_batch_bytes;

@@ -72,6 +72,8 @@ TEST_F(config_test, no_sources_gives_the_defaults) {
     EXPECT_EQ(c->workers, d.workers);
     EXPECT_EQ(c->pin_workers, d.pin_workers);
     EXPECT_EQ(c->ingest_queue_bytes, d.ingest_queue_bytes);
+    EXPECT_EQ(c->segment_pool_bytes, 256u << 20);
+    EXPECT_FALSE(c->segment_pool_pretouch);
     EXPECT_TRUE(c->config_file.empty());
 }
 
@@ -96,10 +98,11 @@ TEST_F(config_test, every_field_accepts_its_own_default_text) {
 }
 
 TEST_F(config_test, flags_set_fields) {
-    flags_ = {{"http_port", "0"},     {"node_id", "9"},
-              {"data_dir", "/tmp/x"}, {"pin_workers", "off"},
-              {"log_format", "json"}, {"workers", "3"},
-              {"log_level", "debug"}, {"ingest_queue_bytes", "65536"}};
+    flags_ = {{"http_port", "0"},          {"node_id", "9"},
+              {"data_dir", "/tmp/x"},      {"pin_workers", "off"},
+              {"log_format", "json"},      {"workers", "3"},
+              {"log_level", "debug"},      {"ingest_queue_bytes", "65536"},
+              {"segment_pool_bytes", "0"}, {"segment_pool_pretouch", "yes"}};
     auto c = load();
     ASSERT_TRUE(c) << c.err().message;
     EXPECT_EQ(c->http_port, 0);
@@ -110,6 +113,8 @@ TEST_F(config_test, flags_set_fields) {
     EXPECT_EQ(c->workers, 3u);
     EXPECT_EQ(c->log_level, "debug");
     EXPECT_EQ(c->ingest_queue_bytes, 65536u);
+    EXPECT_EQ(c->segment_pool_bytes, 0u);
+    EXPECT_TRUE(c->segment_pool_pretouch);
 }
 
 TEST_F(config_test, environment_sets_fields) {

@@ -10,6 +10,7 @@
 
 #include "core/batch.h"
 #include "core/memory_partition.h"
+#include "core/segment_pool.h"
 
 namespace es::core {
 namespace {
@@ -109,6 +110,77 @@ TEST(memory_partition, byte_retention_drops_oldest_segments_and_bounds_memory) {
     // It keeps at least the retention minus one segment.
     const size_t record = encoded_size(event_in::without_key(payload + "1000"));
     EXPECT_GE(got.size() * record, retention - p.segment_bytes() - record);
+}
+
+TEST(segment_pool, keeps_given_buffers_up_to_its_bound_and_hands_them_out_again) {
+    constexpr size_t size = 64 * 1024;
+    segment_pool pool(size, 2 * size);
+    bool kept = true;
+    auto a = pool.take(&kept);
+    EXPECT_FALSE(kept);  // nothing kept yet: a new buffer
+    auto b = pool.take();
+    auto c = pool.take();
+    std::byte* const a_at = a.get();
+    pool.give(std::move(a));
+    EXPECT_EQ(pool.kept_bytes(), size);
+    auto again = pool.take(&kept);
+    EXPECT_TRUE(kept);
+    EXPECT_EQ(again.get(), a_at);  // the same memory, its pages already mapped
+    EXPECT_EQ(pool.kept_bytes(), 0u);
+    pool.give(std::move(again));
+    pool.give(std::move(b));
+    pool.give(std::move(c));  // over the bound: freed
+    EXPECT_EQ(pool.kept_bytes(), 2 * size);
+
+    segment_pool none(size, 0);
+    none.give(none.take());
+    EXPECT_EQ(none.kept_bytes(), 0u);
+
+    segment_pool filled(size, 3 * size + 100);  // whole buffers only
+    EXPECT_EQ(filled.pretouch(), 3 * size);
+    EXPECT_EQ(filled.kept_bytes(), 3 * size);
+    EXPECT_EQ(filled.pretouch(), 0u);
+    filled.take(&kept);
+    EXPECT_TRUE(kept);
+}
+
+// Segments that retention drops or a partition's end frees go to the pool; another partition
+// writes over them, and reads back only its own events.
+TEST(memory_partition, segments_go_back_to_the_pool_and_are_written_over_by_the_next) {
+    const uint64_t retention = 256 * 1024;
+    memory_partition probe(0, small_topic(retention));
+    const size_t segment = probe.segment_bytes();
+    auto pool = std::make_shared<segment_pool>(segment, 64 * segment);
+    const std::string payload(1000, 'x');
+    {
+        memory_partition first(0, small_topic(retention), pool);
+        for (int i = 0; i < 2000; ++i)
+            first.append(batch_of({payload + std::to_string(i)})->records(), 1);
+        EXPECT_GT(first.start_offset(), 0u);
+        // A dropped segment became the partition's spare, and the next one it needed was that
+        // spare: the partition recycles its own while it runs.
+        EXPECT_EQ(pool->kept_bytes(), 0u);
+    }
+    const size_t kept_after_first = pool->kept_bytes();
+    EXPECT_GE(kept_after_first, 4 * segment);  // its segments came back when it went
+
+    memory_partition second(1, small_topic(retention), pool);
+    const std::string other(900, 'y');
+    for (int i = 0; i < 600; ++i)
+        second.append(batch_of({other + std::to_string(i)})->records(), 1);
+    EXPECT_LT(pool->kept_bytes(), kept_after_first);  // it took kept buffers
+    auto got = read_all(second, second.start_offset());
+    ASSERT_EQ(got.size(), second.end_offset() - second.start_offset());
+    for (size_t i = 0; i < got.size(); ++i) {
+        EXPECT_EQ(got[i], other + std::to_string(second.start_offset() + i));
+    }
+
+    // A partition whose segments are of another size does not use the pool.
+    const size_t before = pool->kept_bytes();
+    memory_partition big(2, small_topic(64 << 20), pool);
+    ASSERT_NE(big.segment_bytes(), segment);
+    for (int i = 0; i < 100; ++i) big.append(batch_of({payload})->records(), 1);
+    EXPECT_EQ(pool->kept_bytes(), before);
 }
 
 TEST(memory_partition, age_retention_trims_old_events_only) {

@@ -1,0 +1,58 @@
+// Segment buffer pool.
+#include "core/segment_pool.h"
+
+namespace es::core {
+
+segment_pool::segment_pool(size_t buffer_bytes, size_t keep_bytes)
+    : buffer_bytes_(buffer_bytes), keep_max_(buffer_bytes == 0 ? 0 : keep_bytes / buffer_bytes) {}
+
+std::unique_ptr<std::byte[]> segment_pool::take(bool* kept) {
+    {
+        std::lock_guard lock(mutex_);
+        if (!kept_.empty()) {
+            auto b = std::move(kept_.back());
+            kept_.pop_back();
+            if (kept != nullptr) *kept = true;
+            return b;
+        }
+    }
+    if (kept != nullptr) *kept = false;
+    return std::make_unique_for_overwrite<std::byte[]>(buffer_bytes_);
+}
+
+void segment_pool::give(std::unique_ptr<std::byte[]> b) {
+    if (!b) return;
+    std::unique_lock lock(mutex_);
+    if (kept_.size() < keep_max_) {
+        kept_.push_back(std::move(b));
+        return;
+    }
+    lock.unlock();
+    b.reset();  // freed outside the lock
+}
+
+size_t segment_pool::pretouch() {
+    constexpr size_t page = 4096;
+    size_t added = 0;
+    for (;;) {
+        {
+            std::lock_guard lock(mutex_);
+            if (kept_.size() >= keep_max_) break;
+        }
+        auto b = std::make_unique_for_overwrite<std::byte[]>(buffer_bytes_);
+        volatile std::byte* data = b.get();
+        for (size_t at = 0; at < buffer_bytes_; at += page) data[at] = std::byte{0};
+        std::lock_guard lock(mutex_);
+        if (kept_.size() >= keep_max_) break;
+        kept_.push_back(std::move(b));
+        added += buffer_bytes_;
+    }
+    return added;
+}
+
+size_t segment_pool::kept_bytes() const {
+    std::lock_guard lock(mutex_);
+    return kept_.size() * buffer_bytes_;
+}
+
+}  // namespace es::core
