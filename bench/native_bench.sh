@@ -46,12 +46,23 @@ ms=$((seconds * 1000))
 # odd rounds, ours first in even ones), each of ours on a fresh topic that is deleted after it;
 # the median round stands for each figure, and every round is printed. One run of this shared
 # machine moves a figure by 10-30 % and a p99 by several times.
+# Functions run inside $(...), where bash does not apply `set -e`: each checks its commands
+# and returns their failure, which then stops the script at the assignment. esctl bench fails
+# (and so the run) when an acknowledged event was not received or an event failed.
+esctl_log="$BENCH_WORK/esctl.log"
 ours_bench() {  # ours_bench TOPIC [esctl bench flags...]: one JSON line
-    local topic=$1
+    local topic=$1 out rc=0
     shift
-    build/bin/esctl --server "127.0.0.1:$BENCH_NATIVE" bench --topic "$topic" -d "$seconds" \
-        --json "$@" 2>/dev/null | python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin)))'
-    build/bin/esctl --server "127.0.0.1:$BENCH_NATIVE" topic delete "$topic" >/dev/null
+    out=$(build/bin/esctl --server "127.0.0.1:$BENCH_NATIVE" bench --topic "$topic" \
+        -d "$seconds" --json "$@" 2>>"$esctl_log") || rc=$?
+    build/bin/esctl --server "127.0.0.1:$BENCH_NATIVE" topic delete "$topic" \
+        >/dev/null 2>>"$esctl_log" || true
+    if [ "$rc" -ne 0 ]; then
+        echo "native bench: esctl bench on topic $topic failed (exit $rc):" >&2
+        tail -n 5 "$esctl_log" >&2
+        return "$rc"
+    fi
+    printf '%s\n' "$out" | python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin)))'
 }
 nats_run() { build/bin/nats_bench --url "$nats_url" --duration-ms "$ms" "$@"; }
 ours_run() {  # ours_run WORKLOAD ROUND
@@ -62,7 +73,7 @@ ours_run() {  # ours_run WORKLOAD ROUND
             ours_bench "$1-$2" -s "$size" --in-flight "$in_flight" --latency-every 16 ;;
         pubsub)
             build/bin/esctl --server "127.0.0.1:$BENCH_NATIVE" topic create "pubsub-$2" \
-                --retention-bytes $((4 << 30)) >/dev/null
+                --retention-bytes $((4 << 30)) >/dev/null 2>>"$esctl_log" || return 1
             ours_bench "pubsub-$2" -s 128 --consumers 1 --in-flight "$in_flight" \
                 --latency-every 16 ;;
         latency)

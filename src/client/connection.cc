@@ -48,6 +48,9 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
     std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work{
         asio::make_work_guard(io)};
     std::thread thread;
+    // thread's id, set once when it starts (before open() returns): compared by any thread
+    // while a closing one may be joining `thread`.
+    std::thread::id thread_id;
 
     std::atomic<uint64_t> next_id{1};
     std::atomic<bool> connected{false};
@@ -162,6 +165,7 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
         hello_id = next_id.fetch_add(1, std::memory_order_relaxed);
         protocol::hello h;
         h.client_name = options.client_name;
+        h.capabilities = protocol::capability_duplicate_offset_unknown;
         std::string frame;
         protocol::encode(frame, hello_id, h);
         write(std::move(frame), {});
@@ -503,6 +507,7 @@ result<std::unique_ptr<connection>> connection::open(const eventstream::connecti
         i->start_connect();
     });
     i->thread = std::thread([i] { i->io.run(); });
+    i->thread_id = i->thread.get_id();
     status s = done.get();  // the connect timer bounds the wait
     if (!s) {
         c->close();
@@ -562,7 +567,7 @@ void connection::send(std::string frame, std::function<void(status)> on_written)
 }
 
 result<owned_frame> connection::call(uint64_t request_id, std::string frame) {
-    ES_ASSERT(std::this_thread::get_id() != impl_->thread.get_id());
+    ES_ASSERT(std::this_thread::get_id() != impl_->thread_id);
     auto p = std::make_shared<std::promise<result<owned_frame>>>();
     auto f = p->get_future();
     request(request_id, std::move(frame),
@@ -579,12 +584,12 @@ bool connection::connected() const noexcept {
 }
 
 bool connection::on_io_thread() const noexcept {
-    return std::this_thread::get_id() == impl_->thread.get_id();
+    return std::this_thread::get_id() == impl_->thread_id;
 }
 
 void connection::close() {
     if (!impl_) return;
-    ES_ASSERT(std::this_thread::get_id() != impl_->thread.get_id());
+    ES_ASSERT(std::this_thread::get_id() != impl_->thread_id);
     // A second caller returning while the first still joins the thread could destroy the
     // connection under it (or take `closed` for the pending requests' answers having come).
     std::call_once(impl_->close_once, [this] {

@@ -11,6 +11,7 @@
 #include <mutex>
 #include <thread>
 
+#include "client/close_turn.h"
 #include "client/connection.h"
 #include "client/credit_window.h"
 #include "client/requests.h"
@@ -83,9 +84,7 @@ struct consumer::impl {
     std::atomic<bool> callback_stop{false};
     // The consumer whose handler this thread runs (start()'s thread), if any.
     static inline thread_local const impl* calling_back = nullptr;
-    // Guarded by mu: the thread inside close(), if any, and its end.
-    std::thread::id closer;
-    std::condition_variable close_ended;
+    es::client::close_turn turn;  // of close(); guarded by mu
 
     // Sends SUBSCRIBE for one partition from `from`; `on_done` gets the answer. Any thread.
     void subscribe_partition(uint32_t p, start_position from, std::function<void(status)> on_done) {
@@ -492,9 +491,14 @@ struct consumer::impl {
 
     void stop_callback() {
         callback_stop.store(true);
-        if (callback_thread.joinable() && callback_thread.get_id() != std::this_thread::get_id())
+        if (!callback_thread.joinable()) {
+            callback_stop.store(false);
+        } else if (callback_thread.get_id() != std::this_thread::get_id()) {
             callback_thread.join();
-        callback_stop.store(false);
+            callback_stop.store(false);
+        }
+        // From the handler's own thread: the stop stays asked, and the loop ends once the
+        // handler returns; whoever stops or closes next joins the thread.
     }
 
     status close() {
@@ -503,19 +507,19 @@ struct consumer::impl {
             std::unique_lock lk(mu);
             // From the handler's thread, which the closing thread joins: it is closing already,
             // and waiting would deadlock.
-            if (closer != std::thread::id{} && calling_back == this) return {};
+            if (turn.in_progress() && calling_back == this) return {};
             // Another thread is closing: wait for it, so that every caller returns closed.
-            close_ended.wait(lk, [&] { return closer == std::thread::id{}; });
-            closer = std::this_thread::get_id();
+            turn.take(lk);
             already = closed;
         }
+        es::client::close_turn::holder give_back(turn, mu);
         // Closed already (perhaps by the handler itself): the handler's thread may still need
         // joining, one caller at a time.
-        status s = already ? (stop_callback(), status{}) : close_once();
-        std::lock_guard lk(mu);
-        closer = {};
-        close_ended.notify_all();  // under mu: a waiter may destroy the consumer once it wakes
-        return s;
+        if (already) {
+            stop_callback();
+            return {};
+        }
+        return close_once();
     }
 
     status close_once() {

@@ -16,6 +16,7 @@
 #include <utility>
 
 #include "client/batch_accumulator.h"
+#include "client/close_turn.h"
 #include "client/connection.h"
 #include "client/requests.h"
 #include "client/routing.h"
@@ -83,8 +84,7 @@ struct producer::impl {
     int64_t sender_wake_ns = 0;
     bool closing = false;
     bool closed = false;
-    std::thread::id closer;               // the thread inside close(), if any
-    std::condition_variable close_ended;  // closer went back to none
+    es::client::close_turn turn;  // of close(); guarded by mu
 
     std::thread sender;
 
@@ -404,24 +404,20 @@ struct producer::impl {
     }
 
     status close(uint32_t timeout_ms) {
+        bool already = false;
         {
             std::unique_lock lk(mu);
             // From a delivery callback that a close() runs (here, or on the I/O thread that
             // the closing thread is joining): it is closing already; waiting would deadlock.
-            if (closer != std::thread::id{} &&
-                (closer == std::this_thread::get_id() || conn->on_io_thread()))
-                return {};
+            if (turn.in_progress() && (turn.mine() || conn->on_io_thread())) return {};
             // Another thread is closing: wait until it is done, so that for every caller
             // close() returns with every event reported (and the producer may be destroyed).
-            close_ended.wait(lk, [&] { return closer == std::thread::id{}; });
-            if (closed) return {};
-            closer = std::this_thread::get_id();
+            turn.take(lk);
+            already = closed;
         }
-        status s = close_once(timeout_ms);
-        std::lock_guard lk(mu);
-        closer = {};
-        close_ended.notify_all();  // under mu: a waiter may destroy the producer once it wakes
-        return s;
+        es::client::close_turn::holder give_back(turn, mu);
+        if (already) return {};
+        return close_once(timeout_ms);
     }
 
     status close_once(uint32_t timeout_ms) {
@@ -432,6 +428,8 @@ struct producer::impl {
             closing = true;
             closed = true;
             left = acc.drain();
+            // Still to be reported: a flush() running meanwhile waits for them too.
+            reporting += static_cast<uint32_t>(left.size());
         }
         wake_sender.notify_one();
         room.notify_all();
@@ -439,12 +437,14 @@ struct producer::impl {
         // Fails what is in flight with closed (their handlers run on the I/O thread).
         conn->close();
         for (auto& b : left) {
+            for (auto& done : b.done)
+                if (done) done(error{error_code::closed, "the producer was closed"});
             {
                 std::lock_guard lk(mu);
                 buffered_bytes -= b.bytes;
+                --reporting;
             }
-            for (auto& done : b.done)
-                if (done) done(error{error_code::closed, "the producer was closed"});
+            room.notify_all();
         }
         return s;
     }

@@ -16,16 +16,17 @@ struct memory_partition::segment {
     segment(size_t capacity, const std::shared_ptr<segment_pool>& pool)
         : capacity(capacity),
           pool(pool),
-          data(pool ? pool->take(&reused) : std::make_unique_for_overwrite<std::byte[]>(capacity)) {
+          data(pool ? pool->take(&mapped) : std::make_unique_for_overwrite<std::byte[]>(capacity)) {
         positions.reserve(capacity / 64);
     }
     ~segment() {
-        if (pool) pool->give(std::move(data));
+        if (pool) pool->give(std::move(data), std::max(mapped, used));
     }
     segment(const segment&) = delete;
     segment& operator=(const segment&) = delete;
 
     void reset(uint64_t base) {
+        mapped = std::max(mapped, used);
         base_offset = base;
         used = 0;
         max_timestamp = INT64_MIN;
@@ -38,7 +39,9 @@ struct memory_partition::segment {
 
     const size_t capacity;
     const std::shared_ptr<segment_pool> pool;  // where data came from and goes back to, if any
-    bool reused = false;                       // data was kept by the pool: its pages are mapped
+    // How many bytes of data, from the start, have their pages mapped (written or touched)
+    // beyond `used`: a buffer from the pool, or one prepare_spare() touched.
+    size_t mapped = 0;
     std::unique_ptr<std::byte[]> data;
     std::vector<uint32_t> positions;  // byte position of each record, by offset - base_offset
     uint64_t base_offset = 0;
@@ -128,27 +131,24 @@ void memory_partition::drop_oldest_segment() {
     stored_bytes_ -= s->used;
     start_offset_ = std::max(start_offset_, s->end_offset());
     if (!spare_) {
-        spare_ = std::move(s);  // its pages are already mapped
-        spare_faulted_bytes_ = spare_->capacity;
+        s->mapped = std::max(s->mapped, s->used);  // the pages it was written through
+        spare_ = std::move(s);
     }
 }
 
 bool memory_partition::prepare_spare(size_t budget_bytes) {
     if (segments_.empty() || segments_.back()->used < segments_.back()->capacity / 2) return false;
-    if (spare_ && spare_faulted_bytes_ >= spare_->capacity) return false;
-    if (!spare_) {
-        spare_ = std::make_unique<segment>(segment_bytes_, pool_);
-        // A kept buffer was written before (or pretouched): its pages are mapped. (A partly
-        // filled one freed with its topic is mapped only in part; then some appends fault.)
-        spare_faulted_bytes_ = spare_->reused ? spare_->capacity : 0;
-    }
+    if (spare_ && spare_->mapped >= spare_->capacity) return false;
+    // A buffer from the pool comes with the pages its last user wrote or touched mapped.
+    if (!spare_) spare_ = std::make_unique<segment>(segment_bytes_, pool_);
+    if (spare_->mapped >= spare_->capacity) return true;
     // Touch one byte per page so that the kernel maps (and zeroes) the pages now, in idle
     // time, rather than during the appends that will fill the segment.
     constexpr size_t page = 4096;
-    const size_t end = std::min(spare_->capacity, spare_faulted_bytes_ + budget_bytes);
+    const size_t end = std::min(spare_->capacity, spare_->mapped + budget_bytes);
     volatile std::byte* data = spare_->data.get();
-    for (size_t at = spare_faulted_bytes_; at < end; at += page) data[at] = std::byte{0};
-    spare_faulted_bytes_ = end;
+    for (size_t at = spare_->mapped; at < end; at += page) data[at] = std::byte{0};
+    spare_->mapped = end;
     return true;
 }
 

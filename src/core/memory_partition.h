@@ -120,7 +120,6 @@ class memory_partition {
     // Owning worker thread only.
     std::deque<std::unique_ptr<segment>> segments_;
     std::unique_ptr<segment> spare_;  // the next segment to write, made ready ahead of time
-    size_t spare_faulted_bytes_ = 0;  // how much of spare_ has its pages mapped
     uint64_t start_offset_ = 0;
     uint64_t end_offset_ = 0;
     size_t stored_bytes_ = 0;  // record bytes in segments_, including those before start_offset_

@@ -1,30 +1,32 @@
 // Segment buffer pool.
 #include "core/segment_pool.h"
 
+#include <algorithm>
+
 namespace es::core {
 
 segment_pool::segment_pool(size_t buffer_bytes, size_t keep_bytes)
     : buffer_bytes_(buffer_bytes), keep_max_(buffer_bytes == 0 ? 0 : keep_bytes / buffer_bytes) {}
 
-std::unique_ptr<std::byte[]> segment_pool::take(bool* kept) {
+std::unique_ptr<std::byte[]> segment_pool::take(size_t* mapped) {
     {
         std::lock_guard lock(mutex_);
         if (!kept_.empty()) {
-            auto b = std::move(kept_.back());
+            kept_buffer b = std::move(kept_.back());
             kept_.pop_back();
-            if (kept != nullptr) *kept = true;
-            return b;
+            if (mapped != nullptr) *mapped = b.mapped;
+            return std::move(b.bytes);
         }
     }
-    if (kept != nullptr) *kept = false;
+    if (mapped != nullptr) *mapped = 0;
     return std::make_unique_for_overwrite<std::byte[]>(buffer_bytes_);
 }
 
-void segment_pool::give(std::unique_ptr<std::byte[]> b) {
+void segment_pool::give(std::unique_ptr<std::byte[]> b, size_t mapped) {
     if (!b) return;
     std::unique_lock lock(mutex_);
     if (kept_.size() < keep_max_) {
-        kept_.push_back(std::move(b));
+        kept_.push_back({std::move(b), std::min(mapped, buffer_bytes_)});
         return;
     }
     lock.unlock();
@@ -44,7 +46,7 @@ size_t segment_pool::pretouch() {
         for (size_t at = 0; at < buffer_bytes_; at += page) data[at] = std::byte{0};
         std::lock_guard lock(mutex_);
         if (kept_.size() >= keep_max_) break;
-        kept_.push_back(std::move(b));
+        kept_.push_back({std::move(b), buffer_bytes_});
         added += buffer_bytes_;
     }
     return added;

@@ -23,12 +23,13 @@ class segment_pool {
 
     size_t buffer_bytes() const noexcept { return buffer_bytes_; }
 
-    // Any thread. A buffer of buffer_bytes(): a kept one when there is one (then *kept, if
-    // given, is set), else a new one (not zeroed, pages not yet mapped).
-    std::unique_ptr<std::byte[]> take(bool* kept = nullptr);
-    // Any thread. Keeps `b` (a buffer from take()) while the pool holds less than keep_bytes,
-    // else frees it.
-    void give(std::unique_ptr<std::byte[]> b);
+    // Any thread. A buffer of buffer_bytes(): a kept one when there is one, else a new one (not
+    // zeroed). *mapped, if given, is set to how many of its bytes, from the start, have their
+    // pages mapped (0 for a new one).
+    std::unique_ptr<std::byte[]> take(size_t* mapped = nullptr);
+    // Any thread. Keeps `b` (a buffer from take(), whose first `mapped` bytes were written or
+    // touched) while the pool holds less than keep_bytes, else frees it.
+    void give(std::unique_ptr<std::byte[]> b, size_t mapped);
     // Fills the pool up to keep_bytes with new buffers, writing one byte per page of each so
     // that the kernel maps them now. Returns the bytes added.
     size_t pretouch();
@@ -40,7 +41,11 @@ class segment_pool {
     const size_t buffer_bytes_;
     const size_t keep_max_;  // buffers
     mutable std::mutex mutex_;
-    std::vector<std::unique_ptr<std::byte[]>> kept_;  // guarded by mutex_
+    struct kept_buffer {
+        std::unique_ptr<std::byte[]> bytes;
+        size_t mapped = 0;
+    };
+    std::vector<kept_buffer> kept_;  // guarded by mutex_
 };
 
 }  // namespace es::core

@@ -27,9 +27,15 @@ enum class start_kind : uint8_t {
 struct hello {
     uint16_t min_version = protocol_version;
     uint16_t max_version = protocol_version;
-    uint64_t capabilities = 0;  // bit set; none defined in version 1
+    uint64_t capabilities = 0;  // bit set: capability_* below
     std::string client_name;
 };
+
+// Capability bits (HELLO, HELLO_OK). A server grants the bits it knows of those offered.
+// PUBLISH_ACK's duplicate may be 2 (a duplicate whose offset the partition forgot); without
+// the bit such a batch is acknowledged with duplicate 1 and base_offset 0.
+inline constexpr uint64_t capability_duplicate_offset_unknown = 1;
+inline constexpr uint64_t known_capabilities = capability_duplicate_offset_unknown;
 
 struct hello_ok {
     uint16_t version = protocol_version;

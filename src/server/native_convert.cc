@@ -84,7 +84,8 @@ void make_publish_views(const protocol::publish_request& request, publish_views&
     }
 }
 
-protocol::publish_ack publish_ack_of(std::vector<core::publish_outcome> outcomes) {
+protocol::publish_ack publish_ack_of(std::vector<core::publish_outcome> outcomes,
+                                     bool offset_unknown) {
     // One partition's batches come in the order of its events (one worker appends them in
     // turn); kept so (an offset sort would misplace a duplicate whose offset is forgotten).
     std::stable_sort(outcomes.begin(), outcomes.end(),
@@ -93,8 +94,9 @@ protocol::publish_ack publish_ack_of(std::vector<core::publish_outcome> outcomes
     ack.batches.reserve(outcomes.size());
     for (const core::publish_outcome& o : outcomes) {
         const bool known = !o.duplicate || o.known_offset;
-        ack.batches.push_back(
-            {o.partition, known ? o.base_offset : 0, o.count, o.duplicate, known});
+        // An older client takes duplicate 1 with base_offset 0 for an unknown offset.
+        ack.batches.push_back({o.partition, known ? o.base_offset : 0, o.count, o.duplicate,
+                               known || !offset_unknown});
     }
     return ack;
 }

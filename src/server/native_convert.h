@@ -31,6 +31,8 @@ struct publish_views {
 void make_publish_views(const protocol::publish_request& request, publish_views& out);
 
 // PUBLISH_ACK entries for the completed batches: sorted by partition, then offset.
-protocol::publish_ack publish_ack_of(std::vector<core::publish_outcome> outcomes);
+// `offset_unknown`: the client was granted capability_duplicate_offset_unknown.
+protocol::publish_ack publish_ack_of(std::vector<core::publish_outcome> outcomes,
+                                     bool offset_unknown);
 
 }  // namespace es::server

@@ -22,9 +22,10 @@ static_assert(protocol::max_name_bytes == core::max_header_name_bytes);
 std::optional<error> publish_with_ack(core::engine& engine, const core::topic_ptr& t,
                                       std::span<const core::event_in> events,
                                       const core::publish_options& options, uint64_t request_id,
-                                      native_answer answer) {
+                                      uint64_t capabilities, native_answer answer) {
     const size_t event_count = events.size();
-    publish_done done = [request_id, event_count,
+    const bool offset_unknown = (capabilities & protocol::capability_duplicate_offset_unknown) != 0;
+    publish_done done = [request_id, event_count, offset_unknown,
                          answer = std::move(answer)](result<publish_report> r) {
         std::string frame;
         if (!r) {
@@ -53,7 +54,7 @@ std::optional<error> publish_with_ack(core::engine& engine, const core::topic_pt
             answer(std::move(frame), false);
             return;
         }
-        protocol::encode(frame, request_id, publish_ack_of(std::move(r->outcomes)));
+        protocol::encode(frame, request_id, publish_ack_of(std::move(r->outcomes), offset_unknown));
         answer(std::move(frame), true);
     };
     return try_publish_async(engine, t, events, acks_mode::all, done, options);

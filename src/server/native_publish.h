@@ -26,6 +26,6 @@ using native_answer = std::function<void(std::string frame, bool acked)>;
 std::optional<error> publish_with_ack(core::engine& engine, const core::topic_ptr& t,
                                       std::span<const core::event_in> events,
                                       const core::publish_options& options, uint64_t request_id,
-                                      native_answer answer);
+                                      uint64_t capabilities, native_answer answer);
 
 }  // namespace es::server

@@ -169,7 +169,8 @@ void native_session::handle_hello(const protocol::frame& f) {
     hello_done_ = true;
     protocol::hello_ok ok;
     ok.version = version;
-    ok.capabilities = 0;  // version 1 defines none
+    ok.capabilities = hello->capabilities & protocol::known_capabilities;
+    capabilities_ = ok.capabilities;
     ok.max_frame_bytes = context_->options.max_frame_bytes;
     ok.node_id = context_->options.node_id;
     ok.server_version = ES_VERSION;

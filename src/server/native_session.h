@@ -162,6 +162,7 @@ class native_session : public std::enable_shared_from_this<native_session> {
     // All on the strand.
     state state_ = state::open;
     bool hello_done_ = false;
+    uint64_t capabilities_ = 0;  // granted in HELLO_OK (protocol::capability_*)
     bool reading_ = false;
     bool processing_ = false;
     bool admin_in_flight_ = false;  // a run_admin call is not answered yet

@@ -243,7 +243,7 @@ void native_session::publish(const protocol::frame& f) {
     auto executor = socket_.get_executor();
     native_metrics& metrics = context_->metrics;
     auto refused =
-        publish_with_ack(context_->engine, *topic, views_.events, options, id,
+        publish_with_ack(context_->engine, *topic, views_.events, options, id, capabilities_,
                          [weak, executor, seq, events, &metrics](std::string frame, bool acked) {
                              // On a worker thread, or here: hand the answer to the strand.
                              if (acked) metrics.events_published->inc(events);

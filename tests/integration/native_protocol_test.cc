@@ -673,6 +673,17 @@ TEST_F(native_protocol_test, bad_handshakes_get_an_error_and_a_close) {
         EXPECT_TRUE(c->wait_closed());
     }
     {
+        // Of the capability bits offered, the server grants those it knows.
+        auto c = connect(false);
+        std::string out;
+        encode(out, 6, hello{1, 1, ~uint64_t{0}, "all bits"});
+        const auto f = call(*c, out);
+        ASSERT_EQ(f.header.type, message_type::hello_ok);
+        auto ok = decode_hello_ok(f.body);
+        ASSERT_TRUE(ok);
+        EXPECT_EQ(ok->capabilities, protocol::known_capabilities);
+    }
+    {
         auto c = connect();
         std::string out;
         encode(out, 5, hello{});

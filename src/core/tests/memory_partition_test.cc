@@ -115,33 +115,33 @@ TEST(memory_partition, byte_retention_drops_oldest_segments_and_bounds_memory) {
 TEST(segment_pool, keeps_given_buffers_up_to_its_bound_and_hands_them_out_again) {
     constexpr size_t size = 64 * 1024;
     segment_pool pool(size, 2 * size);
-    bool kept = true;
-    auto a = pool.take(&kept);
-    EXPECT_FALSE(kept);  // nothing kept yet: a new buffer
+    size_t mapped = 1;
+    auto a = pool.take(&mapped);
+    EXPECT_EQ(mapped, 0u);  // nothing kept yet: a new buffer, no page mapped
     auto b = pool.take();
     auto c = pool.take();
     std::byte* const a_at = a.get();
-    pool.give(std::move(a));
+    pool.give(std::move(a), 5000);  // written through its first 5000 bytes
     EXPECT_EQ(pool.kept_bytes(), size);
-    auto again = pool.take(&kept);
-    EXPECT_TRUE(kept);
-    EXPECT_EQ(again.get(), a_at);  // the same memory, its pages already mapped
+    auto again = pool.take(&mapped);
+    EXPECT_EQ(again.get(), a_at);  // the same memory, with the pages it was written through
+    EXPECT_EQ(mapped, 5000u);
     EXPECT_EQ(pool.kept_bytes(), 0u);
-    pool.give(std::move(again));
-    pool.give(std::move(b));
-    pool.give(std::move(c));  // over the bound: freed
+    pool.give(std::move(again), size);
+    pool.give(std::move(b), 0);
+    pool.give(std::move(c), 0);  // over the bound: freed
     EXPECT_EQ(pool.kept_bytes(), 2 * size);
 
     segment_pool none(size, 0);
-    none.give(none.take());
+    none.give(none.take(), size);
     EXPECT_EQ(none.kept_bytes(), 0u);
 
     segment_pool filled(size, 3 * size + 100);  // whole buffers only
     EXPECT_EQ(filled.pretouch(), 3 * size);
     EXPECT_EQ(filled.kept_bytes(), 3 * size);
     EXPECT_EQ(filled.pretouch(), 0u);
-    filled.take(&kept);
-    EXPECT_TRUE(kept);
+    filled.take(&mapped);
+    EXPECT_EQ(mapped, size);  // every page touched
 }
 
 // Segments that retention drops or a partition's end frees go to the pool; another partition

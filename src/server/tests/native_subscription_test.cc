@@ -111,7 +111,7 @@ TEST(native_convert, acks_sorted_and_settings_defaults) {
     outcomes[2].known_offset = false;
     // By partition; one partition's batches in the order they came (the order of its events),
     // not by offset: a duplicate whose offset is not known carries 0.
-    auto ack = publish_ack_of(outcomes);
+    auto ack = publish_ack_of(outcomes, /*offset_unknown=*/true);
     ASSERT_EQ(ack.batches.size(), 3u);
     EXPECT_EQ(ack.batches[0].partition, 0u);
     EXPECT_EQ(ack.batches[1].partition, 2u);
@@ -122,6 +122,11 @@ TEST(native_convert, acks_sorted_and_settings_defaults) {
     EXPECT_TRUE(ack.batches[2].duplicate);
     EXPECT_FALSE(ack.batches[2].offset_known);
     EXPECT_TRUE(ack.batches[1].offset_known);
+    // A client without capability_duplicate_offset_unknown gets duplicate 1 and offset 0.
+    auto old = publish_ack_of(outcomes, false);
+    EXPECT_TRUE(old.batches[2].duplicate);
+    EXPECT_TRUE(old.batches[2].offset_known);
+    EXPECT_EQ(old.batches[2].base_offset, 0u);
 
     protocol::topic_settings t;
     t.name = "x";
