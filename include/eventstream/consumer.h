@@ -59,7 +59,8 @@ class consumer {
     // Callback mode: a thread of the consumer calls `handler` for each record until stop() or
     // close(); errors go to `on_error` (then the thread stops). Not with poll() at once. The
     // thread takes records in batches of up to 256; stop() returns once the batch taken is
-    // handled.
+    // handled. From the handler itself, stop() returns at once and the thread ends after the
+    // batch; a later stop() or close() from another thread joins it.
     status start(std::function<void(const consumer_record&)> handler,
                  std::function<void(const error&)> on_error = {});
     void stop();

@@ -2,6 +2,7 @@
 #include "common/config.h"
 
 #include <arpa/inet.h>
+#include <unistd.h>
 
 #include <yaml-cpp/yaml.h>
 
@@ -429,6 +430,19 @@ status validate(const node_config& c) {
                            std::to_string(c.raft_heartbeat_ms) +
                                " must be at most half of raft_election_timeout_ms (" +
                                std::to_string(c.raft_election_timeout_ms) + ")");
+    }
+    if (c.segment_pool_pretouch) {
+        // Touched at start, the pool is memory the node takes at once: refuse what this machine
+        // could not give, rather than failing the start out of memory.
+        const long pages = ::sysconf(_SC_PHYS_PAGES);
+        const long page = ::sysconf(_SC_PAGESIZE);
+        if (pages > 0 && page > 0 &&
+            c.segment_pool_bytes > static_cast<uint64_t>(pages) * static_cast<uint64_t>(page) / 2) {
+            return field_error("segment_pool_bytes",
+                               std::to_string(c.segment_pool_bytes) +
+                                   " is more than half of this machine's memory, and "
+                                   "segment_pool_pretouch would take it all at start");
+        }
     }
     return {};
 }

@@ -97,6 +97,16 @@ TEST_F(config_test, every_field_accepts_its_own_default_text) {
     }
 }
 
+TEST_F(config_test, a_pretouched_segment_pool_larger_than_half_the_memory_is_refused) {
+    flags_ = {{"segment_pool_bytes", std::to_string(uint64_t{1} << 40)},
+              {"segment_pool_pretouch", "true"}};
+    EXPECT_NE(load_error().find("segment_pool_bytes: 1099511627776 is more than half of this "
+                                "machine's memory"),
+              std::string::npos);
+    flags_["segment_pool_pretouch"] = "false";  // kept only as segments are freed: allowed
+    EXPECT_TRUE(load());
+}
+
 TEST_F(config_test, flags_set_fields) {
     flags_ = {{"http_port", "0"},          {"node_id", "9"},
               {"data_dir", "/tmp/x"},      {"pin_workers", "off"},
