@@ -20,27 +20,28 @@ struct memory_partition::segment {
         positions.reserve(capacity / 64);
     }
     ~segment() {
-        if (pool) pool->give(std::move(data), std::max(mapped, used));
+        if (pool) pool->give(std::move(data), mapped_bytes());
     }
     segment(const segment&) = delete;
     segment& operator=(const segment&) = delete;
 
     void reset(uint64_t base) {
-        mapped = std::max(mapped, used);
+        mapped = mapped_bytes();
         base_offset = base;
         used = 0;
         max_timestamp = INT64_MIN;
         positions.clear();
     }
     uint64_t end_offset() const noexcept { return base_offset + positions.size(); }
+    // Bytes of data, from the start, whose pages are mapped: written or touched.
+    size_t mapped_bytes() const noexcept { return std::max(mapped, used); }
     const std::byte* record(uint64_t offset) const noexcept {
         return data.get() + positions[offset - base_offset];
     }
 
     const size_t capacity;
     const std::shared_ptr<segment_pool> pool;  // where data came from and goes back to, if any
-    // How many bytes of data, from the start, have their pages mapped (written or touched)
-    // beyond `used`: a buffer from the pool, or one prepare_spare() touched.
+    // Mapped beyond `used`: what a buffer from the pool came with, or prepare_spare() touched.
     size_t mapped = 0;
     std::unique_ptr<std::byte[]> data;
     std::vector<uint32_t> positions;  // byte position of each record, by offset - base_offset
@@ -130,24 +131,22 @@ void memory_partition::drop_oldest_segment() {
     segments_.pop_front();
     stored_bytes_ -= s->used;
     start_offset_ = std::max(start_offset_, s->end_offset());
-    if (!spare_) {
-        s->mapped = std::max(s->mapped, s->used);  // the pages it was written through
-        spare_ = std::move(s);
-    }
+    if (!spare_) spare_ = std::move(s);  // with the pages it was written through
 }
 
 bool memory_partition::prepare_spare(size_t budget_bytes) {
     if (segments_.empty() || segments_.back()->used < segments_.back()->capacity / 2) return false;
-    if (spare_ && spare_->mapped >= spare_->capacity) return false;
+    if (spare_ && spare_->mapped_bytes() >= spare_->capacity) return false;
     // A buffer from the pool comes with the pages its last user wrote or touched mapped.
     if (!spare_) spare_ = std::make_unique<segment>(segment_bytes_, pool_);
-    if (spare_->mapped >= spare_->capacity) return true;
+    const size_t from = spare_->mapped_bytes();
+    if (from >= spare_->capacity) return true;
     // Touch one byte per page so that the kernel maps (and zeroes) the pages now, in idle
     // time, rather than during the appends that will fill the segment.
     constexpr size_t page = 4096;
-    const size_t end = std::min(spare_->capacity, spare_->mapped + budget_bytes);
+    const size_t end = std::min(spare_->capacity, from + budget_bytes);
     volatile std::byte* data = spare_->data.get();
-    for (size_t at = spare_->mapped; at < end; at += page) data[at] = std::byte{0};
+    for (size_t at = from; at < end; at += page) data[at] = std::byte{0};
     spare_->mapped = end;
     return true;
 }
