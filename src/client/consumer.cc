@@ -491,14 +491,13 @@ struct consumer::impl {
 
     void stop_callback() {
         callback_stop.store(true);
-        if (!callback_thread.joinable()) {
-            callback_stop.store(false);
-        } else if (callback_thread.get_id() != std::this_thread::get_id()) {
+        if (callback_thread.joinable()) {
+            // From the handler's own thread: the stop stays asked, and the loop ends once the
+            // handler returns; whoever stops or closes next joins the thread.
+            if (callback_thread.get_id() == std::this_thread::get_id()) return;
             callback_thread.join();
-            callback_stop.store(false);
         }
-        // From the handler's own thread: the stop stays asked, and the loop ends once the
-        // handler returns; whoever stops or closes next joins the thread.
+        callback_stop.store(false);
     }
 
     status close() {

@@ -141,12 +141,9 @@ bool memory_partition::prepare_spare(size_t budget_bytes) {
     if (!spare_) spare_ = std::make_unique<segment>(segment_bytes_, pool_);
     const size_t from = spare_->mapped_bytes();
     if (from >= spare_->capacity) return true;
-    // Touch one byte per page so that the kernel maps (and zeroes) the pages now, in idle
-    // time, rather than during the appends that will fill the segment.
-    constexpr size_t page = 4096;
+    // Mapped now, in idle time, rather than during the appends that will fill the segment.
     const size_t end = std::min(spare_->capacity, from + budget_bytes);
-    volatile std::byte* data = spare_->data.get();
-    for (size_t at = from; at < end; at += page) data[at] = std::byte{0};
+    map_pages(spare_->data.get(), from, end);
     spare_->mapped = end;
     return true;
 }

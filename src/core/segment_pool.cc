@@ -5,6 +5,12 @@
 
 namespace es::core {
 
+void map_pages(std::byte* data, size_t from, size_t to) noexcept {
+    constexpr size_t page = 4096;
+    volatile std::byte* bytes = data;
+    for (size_t at = from; at < to; at += page) bytes[at] = std::byte{0};
+}
+
 segment_pool::segment_pool(size_t buffer_bytes, size_t keep_bytes)
     : buffer_bytes_(buffer_bytes), keep_max_(buffer_bytes == 0 ? 0 : keep_bytes / buffer_bytes) {}
 
@@ -34,7 +40,6 @@ void segment_pool::give(std::unique_ptr<std::byte[]> b, size_t mapped) {
 }
 
 size_t segment_pool::pretouch() {
-    constexpr size_t page = 4096;
     size_t added = 0;
     for (;;) {
         {
@@ -42,8 +47,7 @@ size_t segment_pool::pretouch() {
             if (kept_.size() >= keep_max_) break;
         }
         auto b = std::make_unique_for_overwrite<std::byte[]>(buffer_bytes_);
-        volatile std::byte* data = b.get();
-        for (size_t at = 0; at < buffer_bytes_; at += page) data[at] = std::byte{0};
+        map_pages(b.get(), 0, buffer_bytes_);
         std::lock_guard lock(mutex_);
         if (kept_.size() >= keep_max_) break;
         kept_.push_back({std::move(b), buffer_bytes_});

@@ -14,6 +14,10 @@
 
 namespace es::core {
 
+// Writes one byte per page of data[from, to), so that the kernel maps (and zeroes) those
+// pages now rather than at the first writes that fill them.
+void map_pages(std::byte* data, size_t from, size_t to) noexcept;
+
 class segment_pool {
   public:
     // Keeps at most keep_bytes of freed buffers (whole buffers of buffer_bytes); 0 keeps none.
