@@ -55,6 +55,11 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
     std::atomic<uint64_t> next_id{1};
     std::atomic<bool> connected{false};
     std::atomic<bool> closed{false};
+    // Callers between their check of `closed` and the end of their post to `io`. close() waits
+    // for none to be left before it posts do_close, so every request posted is run (and
+    // answered) before the I/O loop ends: one posted after it would never run, and its handler
+    // (holding this impl) would keep the impl, and its caller's wait, alive for ever.
+    std::atomic<uint32_t> posting{0};
     // close() runs once; a concurrent caller waits until the first has stopped the thread.
     std::once_flag close_once;
     std::atomic<uint32_t> max_frame_bytes{protocol::default_max_frame_bytes};
@@ -463,6 +468,9 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
         }
     }
 
+    // Sets `closed`, waits for the callers posting to finish, and posts do_close. Any thread.
+    void stop_posting_and_close();
+
     void do_close() {
         if (st == state::closed) return;
         st = state::closed;
@@ -484,7 +492,38 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
 
 connection::connection(std::shared_ptr<impl> i) : impl_(std::move(i)) {}
 
+namespace {
+
+// A caller about to post to the I/O thread, from its check of `closed` to the end of its
+// post. With close()'s side (`closed` set, then waiting for `posting` to drain) a Dekker
+// handshake, hence seq_cst: either the caller sees `closed`, or close() sees it posting and
+// waits, so that its handler runs before do_close.
+class posting_guard {
+  public:
+    explicit posting_guard(connection::impl& i) : i_(i) {
+        i_.posting.fetch_add(1, std::memory_order_seq_cst);
+        closed_ = i_.closed.load(std::memory_order_seq_cst);
+    }
+    ~posting_guard() { i_.posting.fetch_sub(1, std::memory_order_release); }
+    posting_guard(const posting_guard&) = delete;
+    posting_guard& operator=(const posting_guard&) = delete;
+    bool closed() const noexcept { return closed_; }
+
+  private:
+    connection::impl& i_;
+    bool closed_;
+};
+
+}  // namespace
+
 connection::~connection() {
+    if (impl_ && on_io_thread()) {
+        // Destroyed by one of its handlers: the thread cannot join itself. It ends after
+        // do_close, holding the impl until then.
+        impl_->stop_posting_and_close();
+        impl_->thread.detach();
+        return;
+    }
     close();
 }
 
@@ -526,44 +565,58 @@ void connection::request(uint64_t request_id, std::string frame, reply_handler o
 
 void connection::stream(uint64_t request_id, std::string frame, reply_handler on_reply,
                         push_handler on_push, lost_handler on_lost) {
-    if (impl_->closed.load(std::memory_order_acquire)) {
-        on_reply(error{error_code::closed, "the client is closed"});
-        return;
+    {
+        posting_guard posting(*impl_);
+        if (!posting.closed()) {
+            asio::post(impl_->io, [i = impl_, request_id, frame = std::move(frame),
+                                   on_reply = std::move(on_reply), on_push = std::move(on_push),
+                                   on_lost = std::move(on_lost)]() mutable {
+                i->do_request(request_id, std::move(frame), std::move(on_reply), std::move(on_push),
+                              std::move(on_lost));
+            });
+            return;
+        }
     }
-    asio::post(impl_->io,
-               [i = impl_, request_id, frame = std::move(frame), on_reply = std::move(on_reply),
-                on_push = std::move(on_push), on_lost = std::move(on_lost)]() mutable {
-                   i->do_request(request_id, std::move(frame), std::move(on_reply),
-                                 std::move(on_push), std::move(on_lost));
-               });
+    // Outside the guard: the handler may close.
+    on_reply(error{error_code::closed, "the client is closed"});
 }
 
 void connection::request_with_tail(uint64_t request_id, std::string head, std::string_view tail,
                                    std::shared_ptr<const void> keep, reply_handler on_reply) {
-    if (impl_->closed.load(std::memory_order_acquire)) {
-        on_reply(error{error_code::closed, "the client is closed"});
-        return;
+    {
+        posting_guard posting(*impl_);
+        if (!posting.closed()) {
+            asio::post(impl_->io,
+                       [i = impl_, request_id, head = std::move(head), tail, keep = std::move(keep),
+                        on_reply = std::move(on_reply)]() mutable {
+                           i->do_request(request_id, std::move(head), std::move(on_reply), {}, {},
+                                         tail, std::move(keep));
+                       });
+            return;
+        }
     }
-    asio::post(impl_->io, [i = impl_, request_id, head = std::move(head), tail,
-                           keep = std::move(keep), on_reply = std::move(on_reply)]() mutable {
-        i->do_request(request_id, std::move(head), std::move(on_reply), {}, {}, tail,
-                      std::move(keep));
-    });
+    on_reply(error{error_code::closed, "the client is closed"});
 }
 
 void connection::end_stream(uint64_t request_id) {
-    asio::post(impl_->io, [i = impl_, request_id] { i->pending.erase(request_id); });
+    posting_guard posting(*impl_);
+    // Once closed, do_close ends every stream.
+    if (!posting.closed())
+        asio::post(impl_->io, [i = impl_, request_id] { i->pending.erase(request_id); });
 }
 
 void connection::send(std::string frame, std::function<void(status)> on_written) {
-    if (impl_->closed.load(std::memory_order_acquire)) {
-        if (on_written) on_written(error{error_code::closed, "the client is closed"});
-        return;
+    {
+        posting_guard posting(*impl_);
+        if (!posting.closed()) {
+            asio::post(impl_->io, [i = impl_, frame = std::move(frame),
+                                   on_written = std::move(on_written)]() mutable {
+                i->do_send(std::move(frame), std::move(on_written));
+            });
+            return;
+        }
     }
-    asio::post(impl_->io,
-               [i = impl_, frame = std::move(frame), on_written = std::move(on_written)]() mutable {
-                   i->do_send(std::move(frame), std::move(on_written));
-               });
+    if (on_written) on_written(error{error_code::closed, "the client is closed"});
 }
 
 result<owned_frame> connection::call(uint64_t request_id, std::string frame) {
@@ -587,14 +640,25 @@ bool connection::on_io_thread() const noexcept {
     return std::this_thread::get_id() == impl_->thread_id;
 }
 
+void connection::impl::stop_posting_and_close() {
+    closed.store(true, std::memory_order_seq_cst);
+    // The callers that did not see `closed` are posting; theirs run before do_close.
+    while (posting.load(std::memory_order_acquire) != 0) std::this_thread::yield();
+    asio::post(io, [i = shared_from_this()] { i->do_close(); });
+}
+
 void connection::close() {
     if (!impl_) return;
-    ES_ASSERT(std::this_thread::get_id() != impl_->thread_id);
+    if (on_io_thread()) {
+        // From a handler: the I/O thread cannot join itself. It closes once this handler
+        // returns; a later close() from another thread (the destructor's) joins it.
+        impl_->stop_posting_and_close();
+        return;
+    }
     // A second caller returning while the first still joins the thread could destroy the
     // connection under it (or take `closed` for the pending requests' answers having come).
     std::call_once(impl_->close_once, [this] {
-        impl_->closed.store(true, std::memory_order_release);
-        asio::post(impl_->io, [i = impl_] { i->do_close(); });
+        impl_->stop_posting_and_close();
         if (impl_->thread.joinable()) impl_->thread.join();
     });
 }

@@ -80,8 +80,10 @@ class connection {
     bool on_io_thread() const noexcept;
 
     // Closes the socket and stops the I/O thread; every pending request has had its answer
-    // when it returns, also for a caller that came while another thread was closing.
-    // Idempotent. Not from the I/O thread.
+    // when it returns, also for a caller that came while another thread was closing. A
+    // request made at any time during or after close() gets `closed`. Idempotent. From the
+    // I/O thread (a handler) it only starts the close, which goes on when the handler returns
+    // (pending requests then get `closed`); the destructor's close() joins the thread.
     void close();
 
     struct impl;

@@ -410,32 +410,58 @@ struct producer::impl {
             // From a delivery callback that a close() runs (here, or on the I/O thread that
             // the closing thread is joining): it is closing already; waiting would deadlock.
             if (turn.in_progress() && (turn.mine() || conn->on_io_thread())) return {};
+            // From a delivery callback with no close running: the I/O thread cannot wait for
+            // answers it would have to read itself, nor join itself. It closes without waiting
+            // (as Kafka's producer does from a callback); the destructor finishes.
+            if (conn->on_io_thread()) {
+                if (closed) return {};
+                std::vector<batch> left = stop(lk);
+                conn->close();  // starts: in-flight batches fail once this handler returns
+                report_closed(left);
+                return {};
+            }
             // Another thread is closing: wait until it is done, so that for every caller
             // close() returns with every event reported (and the producer may be destroyed).
             turn.take(lk);
             already = closed;
         }
         es::client::close_turn::holder give_back(turn, mu);
-        if (already) return {};
+        if (already) {
+            // Closed from a delivery callback: what that could not do.
+            if (sender.joinable()) sender.join();
+            conn->close();
+            return {};
+        }
         return close_once(timeout_ms);
+    }
+
+    // Under mu (`lk`): no more sends, the sender told to stop. Returns the batches not sent,
+    // counted in `reporting` until report_closed() has reported them.
+    std::vector<batch> stop(std::unique_lock<std::mutex>& lk) {
+        closing = true;
+        closed = true;
+        std::vector<batch> left = acc.drain();
+        // Still to be reported: a flush() running meanwhile waits for them too.
+        reporting += static_cast<uint32_t>(left.size());
+        lk.unlock();
+        wake_sender.notify_one();
+        room.notify_all();
+        return left;
     }
 
     status close_once(uint32_t timeout_ms) {
         status s = timeout_ms ? flush(timeout_ms) : status{};
-        std::vector<batch> left;
-        {
-            std::lock_guard lk(mu);
-            closing = true;
-            closed = true;
-            left = acc.drain();
-            // Still to be reported: a flush() running meanwhile waits for them too.
-            reporting += static_cast<uint32_t>(left.size());
-        }
-        wake_sender.notify_one();
-        room.notify_all();
+        std::unique_lock lk(mu);
+        std::vector<batch> left = stop(lk);
         if (sender.joinable()) sender.join();
         // Fails what is in flight with closed (their handlers run on the I/O thread).
         conn->close();
+        report_closed(left);
+        return s;
+    }
+
+    // Reports the batches stop() took as closed. Not under mu.
+    void report_closed(std::vector<batch>& left) {
         for (auto& b : left) {
             for (auto& done : b.done)
                 if (done) done(error{error_code::closed, "the producer was closed"});
@@ -446,7 +472,6 @@ struct producer::impl {
             }
             room.notify_all();
         }
-        return s;
     }
 };
 

@@ -195,6 +195,81 @@ TEST(connection, a_close_during_another_threads_close_returns_after_it) {
     c->reset();
 }
 
+TEST(connection, a_request_racing_close_is_answered) {
+    // Requests from two threads while a third closes: each is answered, the answer or closed,
+    // whether it got in before the close or not. (One posted after the I/O loop had ended was
+    // never answered: its caller waited for ever.) The race is in a window of a few
+    // instructions, so it is run in many rounds.
+    fake_server server([](fake_server& s, const protocol::frame& f) {
+        std::string out;
+        protocol::encode_pong(out, f.header.request_id, protocol::ping{"pong"});
+        s.reply(out);
+    });
+    for (int round = 0; round < 60; ++round) {
+        auto c = connection::open(options_for(server));
+        ASSERT_TRUE(c);
+        std::atomic<uint64_t> issued{0}, answered{0}, closed_answers{0};
+        std::atomic<bool> stop{false};
+        auto requester = [&] {
+            while (!stop.load()) {
+                const uint64_t id = (*c)->next_request_id();
+                ++issued;
+                (*c)->request(id, ping_frame(id, "x"), [&](result<owned_frame> r) {
+                    if (!r) {
+                        EXPECT_EQ(r.err().code, error_code::closed);
+                        ++closed_answers;
+                    }
+                    ++answered;
+                });
+                if (closed_answers.load() > 0) break;
+            }
+        };
+        std::thread a(requester), b(requester);
+        std::this_thread::sleep_for(std::chrono::microseconds(200 * (round % 10)));
+        (*c)->close();
+        stop = true;
+        a.join();
+        b.join();
+        EXPECT_TRUE(eventually([&] { return answered.load() == issued.load(); }))
+            << "round " << round << ": " << issued.load() - answered.load()
+            << " requests never answered";
+        c->reset();
+    }
+}
+
+TEST(connection, a_close_from_a_handler_fails_the_others_when_the_handler_returns) {
+    fake_server server([](fake_server& s, const protocol::frame& f) {
+        // Answers only the first PING; the rest stay pending.
+        if (f.header.request_id != 1000) return;
+        std::string out;
+        protocol::encode_pong(out, f.header.request_id, protocol::ping{"pong"});
+        s.reply(out);
+    });
+    auto c = connection::open(options_for(server));
+    ASSERT_TRUE(c);
+    std::promise<error_code> pending_answer;
+    const uint64_t pending_id = (*c)->next_request_id();
+    (*c)->request(pending_id, ping_frame(pending_id, "x"), [&](result<owned_frame> r) {
+        pending_answer.set_value(r ? error_code::ok : r.err().code);
+    });
+    std::atomic<bool> close_returned{false};
+    (*c)->request(1000, ping_frame(1000, "y"), [&](result<owned_frame> r) {
+        EXPECT_TRUE(r);
+        (*c)->close();  // on the I/O thread: starts the close, no join of itself
+        close_returned = true;
+    });
+    auto f = pending_answer.get_future();
+    ASSERT_EQ(f.wait_for(5s), std::future_status::ready);
+    EXPECT_EQ(f.get(), error_code::closed);
+    EXPECT_TRUE(close_returned.load());
+    // Closed from then on, and the destructor joins the thread.
+    const uint64_t id = (*c)->next_request_id();
+    auto r = (*c)->call(id, ping_frame(id, "z"));
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.err().code, error_code::closed);
+    c->reset();
+}
+
 TEST(connection, an_error_frame_becomes_the_servers_error) {
     fake_server server([](fake_server& s, const protocol::frame& f) {
         std::string out;

@@ -441,6 +441,53 @@ TEST(producer, a_close_from_a_delivery_callback_during_close_returns) {
     EXPECT_EQ(inner_closes.load(), 1);
 }
 
+TEST(producer, a_close_from_a_delivery_callback_closes_without_waiting) {
+    // The server acks partition 0's batches and never answers partition 1's.
+    fake_server server(
+        topic_server([](fake_server& s, uint64_t id, const protocol::publish_request& p) {
+            if (*p.partition == 0) ack(s, id, p, 7);
+        }));
+    auto o = options_for(server);
+    o.linger_ms = 0;
+    auto p = producer::create(o);
+    ASSERT_TRUE(p);
+    eventstream::producer* raw = p->get();
+    std::promise<eventstream::error_code> in_flight;
+    ASSERT_TRUE((*p)->send(
+        "t", keyless("never answered"),
+        [&](const eventstream::delivery_result& r) {
+            in_flight.set_value(r ? eventstream::error_code::ok : r.err().code);
+        },
+        1u));
+    ASSERT_TRUE(server.wait_for([](const auto& frames) {
+        for (const auto& f : frames)
+            if (f.first == protocol::message_type::publish) return true;
+        return false;
+    }));
+    std::promise<void> callback_closed;
+    ASSERT_TRUE((*p)->send(
+        "t", keyless("acked"),
+        [&](const eventstream::delivery_result& r) {
+            EXPECT_TRUE(r);
+            // On the I/O thread, with no close running: it cannot wait for answers it would
+            // read itself, so it closes without waiting (and does not end the process).
+            EXPECT_TRUE(raw->close());
+            callback_closed.set_value();
+        },
+        0u));
+    auto closed = callback_closed.get_future();
+    ASSERT_EQ(closed.wait_for(std::chrono::seconds(5)), std::future_status::ready);
+    // The batch in flight is failed once the callback has returned.
+    auto f = in_flight.get_future();
+    ASSERT_EQ(f.wait_for(std::chrono::seconds(5)), std::future_status::ready);
+    EXPECT_EQ(f.get(), eventstream::error_code::closed);
+    const auto after = (*p)->send("t", keyless("late"), [](const eventstream::delivery_result&) {});
+    ASSERT_FALSE(after);
+    EXPECT_EQ(after.err().code, eventstream::error_code::closed);
+    EXPECT_TRUE((*p)->close());  // finishes: joins the threads the callback could not
+    p->reset();
+}
+
 TEST(producer, keys_go_to_the_servers_partition) {
     std::mutex mu;
     std::vector<std::pair<std::string, uint32_t>> seen;  // key, partition
