@@ -91,4 +91,11 @@ bool event_batch::append(const event_in& e) noexcept {
     return true;
 }
 
+record_run drop_records(const record_run& run, uint32_t n) noexcept {
+    const std::byte* p = run.data;
+    for (uint32_t i = 0; i < n; ++i) p += load_le<uint32_t>(p + record_field::record_bytes);
+    const auto skipped = static_cast<size_t>(p - run.data);
+    return record_run{p, run.bytes - skipped, run.count - n};
+}
+
 }  // namespace es::core

@@ -25,6 +25,14 @@ struct publish_outcome {
     // few batches), else 0.
     bool duplicate = false;
     bool known_offset = true;
+    // Idempotent producers: the batch's first `duplicate_head` events (fewer than count) had
+    // been appended before and only the rest went in, at base_offset. That is a retry cut
+    // into batches differently from the first send (by a node with a smaller ingest queue,
+    // after a failover) whose batch straddles the next sequence number the partition expects.
+    // head_base_offset is where the head went when head_known_offset.
+    uint32_t duplicate_head = 0;
+    bool head_known_offset = false;
+    uint64_t head_base_offset = 0;
 };
 
 // Called once per queued batch, on the owning worker's thread after the append (or the refusal
@@ -53,6 +61,9 @@ struct record_run {
     size_t bytes = 0;
     uint32_t count = 0;
 };
+
+// The run without its first `n` records. REQUIRES: n <= run.count.
+record_run drop_records(const record_run& run, uint32_t n) noexcept;
 
 // Calls f(const event_view&) for each record of the run, in order.
 template <class F>

@@ -1,6 +1,7 @@
 // Idempotent producer bookkeeping.
 #include "core/producer_state.h"
 
+#include <algorithm>
 #include <limits>
 
 #include "core/record_format.h"
@@ -19,13 +20,17 @@ producer_table::check_result producer_table::check(uint64_t producer_id, uint64_
         r.expected_sequence = p.next_sequence;
         return r;
     }
-    // Below the next expected number: sent before. Find its offsets if it is a kept batch.
+    // Below the next expected number: sent before, up to next_sequence at least. Its offsets
+    // are known if one kept batch holds all of that (a batch's events have consecutive
+    // offsets), whether the retry is cut as the first send was or not.
     r.what = verdict::duplicate;
+    r.expected_sequence = p.next_sequence;
+    const uint64_t sent_end = std::min<uint64_t>(first_sequence + count, p.next_sequence);
     for (uint32_t i = 0; i < p.recent_count; ++i) {
         const batch& b = p.recent[i];
-        if (b.first_sequence == first_sequence && b.count == count) {
+        if (b.first_sequence <= first_sequence && sent_end <= b.first_sequence + b.count) {
             r.known_offset = true;
-            r.base_offset = b.base_offset;
+            r.base_offset = b.base_offset + (first_sequence - b.first_sequence);
         }
     }
     return r;

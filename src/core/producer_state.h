@@ -28,11 +28,14 @@ class producer_table {
 
     struct check_result {
         verdict what = verdict::append;
-        // duplicate: the first offset the batch got when it was appended, if it is one of the
-        // batches kept (else unknown: known_offset is false).
+        // duplicate: the offset the batch's first event got when it was appended, if one of
+        // the batches kept holds all of its duplicate events (else unknown: known_offset is
+        // false).
         bool known_offset = false;
         uint64_t base_offset = 0;
-        uint64_t expected_sequence = 0;  // out_of_order: the sequence number expected next
+        // out_of_order, duplicate: the sequence number expected next. A duplicate batch that
+        // reaches past it (first_sequence + count > expected_sequence) is new from there on.
+        uint64_t expected_sequence = 0;
     };
 
     // What to do with a batch of `count` events numbered from `first_sequence`. A producer not

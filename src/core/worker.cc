@@ -178,7 +178,7 @@ bool worker::run_ingest() {
 }
 
 void worker::append(std::span<const std::byte> entry, int64_t now_ns) {
-    const ingest_header h = read_ingest_header(entry.data());
+    ingest_header h = read_ingest_header(entry.data());
     if (h.count == 0) return;  // room the dispatcher claimed and gave back (dispatcher.cc)
     publish_outcome out;
     out.partition = h.partition;
@@ -192,12 +192,11 @@ void worker::append(std::span<const std::byte> entry, int64_t now_ns) {
         h.completion(out);
         return;
     }
-    const record_run run{entry.data() + ingest_header_bytes, entry.size() - ingest_header_bytes,
-                         h.count};
-    if (h.producer_id != 0 && !admit_producer_batch(*p, h, out)) return;
+    record_run run{entry.data() + ingest_header_bytes, entry.size() - ingest_header_bytes, h.count};
+    if (h.producer_id != 0 && !admit_producer_batch(*p, h, run, out)) return;
     const uint64_t base = p->end_offset();
     if (p->durable != nullptr) {
-        append_durable(*p, run, h, now_ns);
+        append_durable(*p, run, h, out, now_ns);
     } else {
         out.base_offset = p->append(run, now_ns);
     }
@@ -215,7 +214,7 @@ void worker::append(std::span<const std::byte> entry, int64_t now_ns) {
     }
 }
 
-bool worker::admit_producer_batch(memory_partition& p, const ingest_header& h,
+bool worker::admit_producer_batch(memory_partition& p, ingest_header& h, record_run& run,
                                   publish_outcome& out) {
     const auto v = p.producers.check(h.producer_id, h.sequence, h.count);
     if (v.what == producer_table::verdict::append) return true;
@@ -225,6 +224,19 @@ bool worker::admit_producer_batch(memory_partition& p, const ingest_header& h,
         out.code = errc::invalid_argument;
         h.completion(out);
         return false;
+    }
+    if (h.sequence + h.count > v.expected_sequence) {
+        // Straddles the next expected number: a retry cut into batches differently from the
+        // first send. Its head was appended then; the rest is new and goes in now (dropping
+        // the whole batch as a duplicate would lose it, acknowledged).
+        const auto head = static_cast<uint32_t>(v.expected_sequence - h.sequence);
+        out.duplicate_head = head;
+        out.head_known_offset = v.known_offset;
+        out.head_base_offset = v.known_offset ? v.base_offset : 0;
+        run = drop_records(run, head);
+        h.sequence += head;
+        h.count -= head;
+        return true;
     }
     out.duplicate = true;
     out.known_offset = v.known_offset;
@@ -248,11 +260,8 @@ bool worker::admit_producer_batch(memory_partition& p, const ingest_header& h,
 }
 
 void worker::append_durable(memory_partition& p, const record_run& run, const ingest_header& h,
-                            int64_t now_ns) {
+                            publish_outcome out, int64_t now_ns) {
     durable_partition& d = *p.durable;
-    publish_outcome out;
-    out.partition = h.partition;
-    out.count = h.count;
     if (d.failure == errc::ok) d.failure = d.progress->failure.load(std::memory_order_acquire);
     if (d.failure != errc::ok) {  // the disk failed this partition: refuse, do not append
         out.code = d.failure;

@@ -35,7 +35,23 @@ struct pending_publish {
         auto* self = static_cast<pending_publish*>(context);
         {
             std::lock_guard lock(self->mutex);
-            self->outcomes.push_back(o);
+            if (o.code == errc::ok && o.duplicate_head > 0) {
+                // Answered as two batches, as every caller of publish() reads them: the
+                // duplicate head, then the events appended after it.
+                core::publish_outcome head = o;
+                head.count = o.duplicate_head;
+                head.duplicate = true;
+                head.known_offset = o.head_known_offset;
+                head.base_offset = o.head_base_offset;
+                head.duplicate_head = 0;
+                core::publish_outcome tail = o;
+                tail.count = o.count - o.duplicate_head;
+                tail.duplicate_head = 0;
+                self->outcomes.push_back(head);
+                self->outcomes.push_back(tail);
+            } else {
+                self->outcomes.push_back(o);
+            }
         }
         if (self->remaining.fetch_sub(1, std::memory_order_acq_rel) == 1) {
             std::unique_ptr<pending_publish> owned(self);

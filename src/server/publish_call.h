@@ -31,7 +31,9 @@ const char* acks_name(acks_mode m) noexcept;
 struct publish_report {
     core::publish_summary summary;
     // Completed batches (empty with acks=none): one partition's in the order they were appended,
-    // partitions in no particular order.
+    // partitions in no particular order. A batch whose head was a duplicate (an idempotent
+    // retry cut differently from its first send) comes as two: the duplicate head, then the
+    // rest; duplicate_head is 0 in every outcome here.
     std::vector<core::publish_outcome> outcomes;
 };
 

@@ -625,6 +625,45 @@ TEST_F(native_protocol_test, idempotent_producer_appends_once) {
     expect_payloads(read_back("idem", 2), 2);
 }
 
+TEST_F(native_protocol_test, a_retry_straddling_the_next_number_is_acked_as_its_two_parts) {
+    // A retry cut differently from its first send (as a node with a smaller ingest queue cuts
+    // it after a failover): numbers 2..7 after 0..4 got in. The node appends 5..7 and answers
+    // with two batches, the duplicate head and the appended rest.
+    auto c = connect();
+    ASSERT_TRUE(c);
+    create_topic(*c, "straddle");
+    std::vector<std::string> payloads;
+    for (int i = 0; i < 8; ++i) payloads.push_back("event-" + std::to_string(i));
+    auto publish_range = [&](uint64_t request_id, uint32_t from, uint32_t to) {
+        publish_request p;
+        p.topic = "straddle";
+        p.partition = 0;
+        p.producer_id = 43;
+        p.first_sequence = from;
+        for (uint32_t i = from; i < to; ++i)
+            p.events.push_back(wire_event{false, 0, {}, payloads[i], 0, 0});
+        std::string out;
+        encode(out, request_id, p);
+        return call(*c, out);
+    };
+    auto f = publish_range(92, 0, 5);
+    ASSERT_EQ(f.header.type, message_type::publish_ack) << error_of(f).message;
+    f = publish_range(93, 2, 8);
+    ASSERT_EQ(f.header.type, message_type::publish_ack) << error_of(f).message;
+    auto ack = decode_publish_ack(f.body);
+    ASSERT_TRUE(ack);
+    ASSERT_EQ(ack->batches.size(), 2u);
+    EXPECT_TRUE(ack->batches[0].duplicate);
+    EXPECT_TRUE(ack->batches[0].offset_known);
+    EXPECT_EQ(ack->batches[0].base_offset, 2u);
+    EXPECT_EQ(ack->batches[0].count, 3u);
+    EXPECT_FALSE(ack->batches[1].duplicate);
+    EXPECT_EQ(ack->batches[1].base_offset, 5u);
+    EXPECT_EQ(ack->batches[1].count, 3u);
+    expect_payloads(read_back("straddle", 8), 8);
+    expect_serving();
+}
+
 TEST_F(native_protocol_test, acks_zero_is_silent_unless_refused) {
     auto c = connect();
     ASSERT_TRUE(c);

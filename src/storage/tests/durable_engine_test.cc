@@ -581,5 +581,48 @@ TEST(durable_engine_test, a_retry_of_a_forgotten_batch_with_nothing_left_to_writ
     EXPECT_EQ(n.engine().describe_topic("old")->partitions[0].end_offset, 7u);
 }
 
+TEST(durable_engine_test, a_retry_straddling_the_next_number_writes_its_new_tail_to_disk) {
+    // A retry whose batch starts among numbers already appended and ends past them (cut
+    // differently from its first send): the head is a duplicate, the tail goes to disk, and
+    // both come back after a restart once each.
+    temp_dir dir;
+    std::vector<std::string> payloads;
+    for (uint64_t i = 0; i < 8; ++i) payloads.push_back(payload_of(0, i, 16));
+    std::vector<core::event_in> events;
+    for (const auto& p : payloads) events.push_back(core::event_in::without_key(p));
+    {
+        durable_node n(dir.path());
+        ASSERT_TRUE(n.engine().create_topic(durable_topic("straddle")));
+        auto t = *n.engine().find_topic("straddle");
+        outcome_log s;
+        core::publish_options po;
+        po.partition = 0;
+        po.producer_id = 80;
+        ASSERT_TRUE(n.engine().publish(t, std::span(events).first(5), po, s.completion()));
+        po.first_sequence = 2;
+        ASSERT_TRUE(n.engine().publish(t, std::span(events).subspan(2), po, s.completion()));
+        ASSERT_TRUE(eventually([&] { return s.size() == 2; }));
+        std::lock_guard l(s.m);
+        const core::publish_outcome& r = s.got[1];
+        EXPECT_EQ(r.code, errc::ok);
+        EXPECT_EQ(r.count, 6u);
+        EXPECT_EQ(r.duplicate_head, 3u);
+        EXPECT_TRUE(r.head_known_offset);
+        EXPECT_EQ(r.head_base_offset, 2u);
+        EXPECT_EQ(r.base_offset, 5u);
+    }
+    durable_node n(dir.path());
+    EXPECT_EQ(n.engine().describe_topic("straddle")->partitions[0].end_offset, 8u);
+    auto t = *n.engine().find_topic("straddle");
+    auto f = std::make_shared<core::feed>(1);
+    ASSERT_TRUE(n.engine().subscribe(t, {}, core::start_position::earliest(), f));
+    collected c;
+    ASSERT_TRUE(eventually([&] {
+        drain(*f, c);
+        return c.count >= 8;
+    }));
+    expect_contiguous(c.events[0], 0, 0, 8);
+}
+
 }  // namespace
 }  // namespace es::storage
