@@ -24,6 +24,7 @@
 
 #include "metrics/registry.h"
 #include "server/http_response_head.h"
+#include "server/io_inbox.h"
 
 namespace es::server {
 
@@ -66,6 +67,7 @@ class http_listener::session : public std::enable_shared_from_this<session> {
     session(strand_socket socket, std::shared_ptr<shared_state> state, uint64_t id)
         : stream_(std::move(socket)),
           executor_(stream_.get_executor()),
+          inbox_(inbox_of(executor_)),
           state_(std::move(state)),
           id_(id) {
         if (state_->connections) state_->connections->add(1);
@@ -184,12 +186,13 @@ class http_listener::session : public std::enable_shared_from_this<session> {
             // not to copy it); request_ stays usable afterwards.
             state_->router->route(std::move(request), [self, keep_alive](http_response r) {
                 // A synchronous answer is taken at once; a later one (from a worker thread
-                // or a timer) is handed to this connection's strand.
+                // or a timer) is handed to this connection's thread, with the others that
+                // come meanwhile.
                 if (routing_session == self.get()) {
                     self->answer_ = std::move(r);
                     return;
                 }
-                asio::post(self->executor_, [self, keep_alive, r = std::move(r)]() mutable {
+                self->inbox_.post([self, keep_alive, r = std::move(r)]() mutable {
                     self->respond(std::move(r), keep_alive);
                 });
             });
@@ -243,6 +246,7 @@ class http_listener::session : public std::enable_shared_from_this<session> {
 
     http_stream stream_;
     const asio::strand<asio::io_context::executor_type> executor_;  // the connection's strand
+    io_inbox& inbox_;  // of the connection's io_context: answers from other threads
     beast::flat_buffer buffer_;
     std::optional<http::request_parser<http::string_body>> parser_;
     http_request request_;  // views into parser_ and buffer_, valid while routing

@@ -16,6 +16,7 @@ namespace es::server {
 native_session::native_session(asio::ip::tcp::socket socket,
                                std::shared_ptr<const native_context> context, uint64_t session_id)
     : socket_(std::move(socket)),
+      inbox_(inbox_of(socket_.get_executor())),
       tick_(socket_.get_executor()),
       held_timer_(socket_.get_executor()),
       context_(std::move(context)),

@@ -25,6 +25,7 @@
 
 #include "core/engine.h"
 #include "protocol/codec.h"
+#include "server/io_inbox.h"
 #include "server/native_convert.h"
 #include "server/native_metrics.h"
 #include "server/native_options.h"
@@ -154,6 +155,8 @@ class native_session : public std::enable_shared_from_this<native_session> {
     using clock = std::chrono::steady_clock;
 
     asio::ip::tcp::socket socket_;
+    // Of the socket's io_context: answers and wake-ups from the workers come through it.
+    io_inbox& inbox_;
     asio::steady_timer tick_;
     asio::steady_timer held_timer_;
     const std::shared_ptr<const native_context> context_;

@@ -41,7 +41,10 @@ result<payload_form> form_of(std::string_view text) {
 
 websocket_session::websocket_session(beast::tcp_stream stream,
                                      std::shared_ptr<rest_service> service)
-    : ws_(std::move(stream)), service_(std::move(service)), message_timer_(ws_.get_executor()) {}
+    : ws_(std::move(stream)),
+      inbox_(inbox_of(ws_.get_executor())),
+      service_(std::move(service)),
+      message_timer_(ws_.get_executor()) {}
 
 websocket_session::~websocket_session() = default;
 
@@ -294,13 +297,13 @@ void websocket_session::subscribe(const subscription_spec& spec, payload_form fo
     feed_options.max_buffered_events = k_subscription_buffered_events_max;
     feed_options.max_buffered_bytes = k_subscription_buffered_bytes_max;
     std::weak_ptr<websocket_session> weak = shared_from_this();
-    auto executor = ws_.get_executor();
-    s.feed = std::make_shared<notifying_feed>(s.topic->config.partitions, feed_options,
-                                              [weak, executor] {
-                                                  asio::post(executor, [weak] {
-                                                      if (auto self = weak.lock()) self->pump();
-                                                  });
-                                              });
+    io_inbox& inbox = inbox_;
+    s.feed =
+        std::make_shared<notifying_feed>(s.topic->config.partitions, feed_options, [weak, &inbox] {
+            inbox.post([weak] {
+                if (auto self = weak.lock()) self->pump();
+            });
+        });
     auto id = service_->engine().subscribe(s.topic, spec.partitions, spec.start, s.feed, s.group);
     if (!id) {
         reply_error(id.err(), ref);
@@ -342,19 +345,19 @@ void websocket_session::commit_delivered(const subscription& s, commit_done done
         return;
     }
     std::weak_ptr<websocket_session> weak = shared_from_this();
-    auto executor = ws_.get_executor();
+    io_inbox& inbox = inbox_;
     auto shared_done = std::make_shared<commit_done>(std::move(done));
     const auto delivered = s.delivered;  // the callbacks may run before this returns
     for (const auto& [p, next] : delivered) {
         service_->engine().commit_offset_async(
             s.topic, s.group, p, next,
-            [state, weak, executor, shared_done, p = p, next = next](status r) {
+            [state, weak, &inbox, shared_done, p = p, next = next](status r) {
                 std::unique_lock lock(state->mutex);
                 if (!r && !state->failed) state->failed = r.err();
                 if (r) state->offsets[std::to_string(p)] = next;
                 if (--state->left != 0) return;
                 lock.unlock();
-                asio::post(executor, [state, weak, shared_done] {
+                inbox.post([state, weak, shared_done] {
                     if (auto self = weak.lock()) {
                         (*shared_done)(*self, std::move(state->offsets), state->failed);
                     }
@@ -457,11 +460,11 @@ void websocket_session::publish(const json& message) {
         std::make_shared<std::pair<std::vector<core::header_in>, std::vector<core::event_in>>>();
     make_event_views(*owned, views->first, views->second);
     const uint32_t partitions = (*topic)->config.partitions;
-    auto executor = ws_.get_executor();
+    io_inbox& inbox = inbox_;
     std::weak_ptr<websocket_session> weak = shared_from_this();
     publish_async(
         service_->engine(), *topic, views->second, acks,
-        [weak, executor, owned, views, ref, acks, partitions, metrics,
+        [weak, &inbox, owned, views, ref, acks, partitions, metrics,
          started](result<publish_report> r) {
             // On a worker thread (or here): build the reply, then hand it to the strand.
             json reply;
@@ -506,7 +509,7 @@ void websocket_session::publish(const json& message) {
                 static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
                                           std::chrono::steady_clock::now() - started)
                                           .count()));
-            asio::post(executor, [weak, text = dump_json(reply)]() mutable {
+            inbox.post([weak, text = dump_json(reply)]() mutable {
                 if (auto self = weak.lock()) self->enqueue(std::move(text));
             });
         });

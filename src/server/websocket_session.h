@@ -28,6 +28,7 @@
 
 #include "core/engine.h"
 #include "server/event_json.h"
+#include "server/io_inbox.h"
 #include "server/notifying_feed.h"
 #include "server/rest_metrics.h"
 #include "server/subscription_spec.h"
@@ -94,6 +95,8 @@ class websocket_session : public std::enable_shared_from_this<websocket_session>
     void commit_delivered(const subscription& s, commit_done done);
 
     boost::beast::websocket::stream<boost::beast::tcp_stream> ws_;
+    // Of the connection's io_context: answers and wake-ups from the workers come through it.
+    io_inbox& inbox_;
     const std::shared_ptr<rest_service> service_;
     boost::beast::flat_buffer in_;
     // Runs while a message has begun and not ended (rest_options::websocket_message_timeout_ms).
