@@ -36,7 +36,7 @@ struct pb_reader {
         for (int shift = 0; shift < 64 && !s.empty(); shift += 7) {
             const auto b = static_cast<uint8_t>(s.front());
             s.remove_prefix(1);
-            v |= uint64_t{b & 0x7f} << shift;
+            v |= static_cast<uint64_t>(b & 0x7f) << shift;
             if ((b & 0x80) == 0) return true;
         }
         return false;
