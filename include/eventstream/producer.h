@@ -70,9 +70,10 @@ class producer {
     // Later calls of send() fail with closed. Every event has been reported when it returns,
     // also in a thread that called it while another thread was closing (it waits for that
     // close). From a delivery callback during a close it returns at once. From a delivery
-    // callback with no close running it closes without waiting: unsent events are reported
-    // closed before it returns, those in flight once the callback has returned; a later
-    // close() (or the destructor) from another thread finishes it.
+    // callback with no close running it closes without waiting: the events in flight, then
+    // the unsent ones, are reported closed once the callback has returned (on the I/O thread,
+    // in order); a later close() (or the destructor) from another thread finishes it. The
+    // producer must not be destroyed from its own callback.
     status close(uint32_t timeout_ms = 60000);
 
     // The producer id (0 unless idempotent). A partition one of whose batches failed for good

@@ -62,6 +62,7 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
     std::atomic<uint32_t> posting{0};
     // close() runs once; a concurrent caller waits until the first has stopped the thread.
     std::once_flag close_once;
+    std::atomic<bool> close_posted{false};  // do_close is posted once
     std::atomic<uint32_t> max_frame_bytes{protocol::default_max_frame_bytes};
     std::function<void()> on_reconnect;
 
@@ -469,7 +470,9 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
     }
 
     // Sets `closed`, waits for the callers posting to finish, and posts do_close. Any thread.
-    void stop_posting_and_close();
+    // Sets `closed`, waits for the callers posting to finish, and posts do_close (once), then
+    // `then` on the I/O thread. Any thread.
+    void stop_posting_and_close(std::function<void()> then = {});
 
     void do_close() {
         if (st == state::closed) return;
@@ -640,11 +643,27 @@ bool connection::on_io_thread() const noexcept {
     return std::this_thread::get_id() == impl_->thread_id;
 }
 
-void connection::impl::stop_posting_and_close() {
+void connection::impl::stop_posting_and_close(std::function<void()> then) {
     closed.store(true, std::memory_order_seq_cst);
-    // The callers that did not see `closed` are posting; theirs run before do_close.
-    while (posting.load(std::memory_order_acquire) != 0) std::this_thread::yield();
-    asio::post(io, [i = shared_from_this()] { i->do_close(); });
+    // The callers that did not see `closed` are posting; theirs run before do_close. (seq_cst,
+    // as the guard's: the two sides of the handshake must not both miss each other.)
+    while (posting.load(std::memory_order_seq_cst) != 0) std::this_thread::yield();
+    // Once: a second do_close posted after the loop has ended would never run, and its
+    // handler, holding the impl, would keep the impl alive for ever. A `then` posted later
+    // than that comes from a handler (close_from_handler), so the loop is still running.
+    if (close_posted.exchange(true, std::memory_order_acq_rel)) {
+        if (then) asio::post(io, std::move(then));
+        return;
+    }
+    asio::post(io, [i = shared_from_this(), then = std::move(then)] {
+        i->do_close();
+        if (then) then();
+    });
+}
+
+void connection::close_from_handler(std::function<void()> then) {
+    ES_ASSERT(on_io_thread());
+    impl_->stop_posting_and_close(std::move(then));
 }
 
 void connection::close() {

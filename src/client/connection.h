@@ -85,6 +85,9 @@ class connection {
     // I/O thread (a handler) it only starts the close, which goes on when the handler returns
     // (pending requests then get `closed`); the destructor's close() joins the thread.
     void close();
+    // From a handler (the I/O thread only): starts the close as close() does there, and runs
+    // `then` on the I/O thread once the pending requests have had their `closed` answers.
+    void close_from_handler(std::function<void()> then);
 
     struct impl;
 

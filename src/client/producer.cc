@@ -21,6 +21,7 @@
 #include "client/requests.h"
 #include "client/routing.h"
 #include "client/wire.h"
+#include "common/assert.h"
 #include "common/clock.h"
 #include "protocol/codec.h"
 
@@ -404,39 +405,38 @@ struct producer::impl {
     }
 
     status close(uint32_t timeout_ms) {
+        // From a delivery callback (on the connection's I/O thread).
+        const bool from_callback = conn->on_io_thread();
         bool already = false;
         {
             std::unique_lock lk(mu);
             // From a delivery callback that a close() runs (here, or on the I/O thread that
             // the closing thread is joining): it is closing already; waiting would deadlock.
-            if (turn.in_progress() && (turn.mine() || conn->on_io_thread())) return {};
-            // From a delivery callback with no close running: the I/O thread cannot wait for
-            // answers it would have to read itself, nor join itself. It closes without waiting
-            // (as Kafka's producer does from a callback); the destructor finishes.
-            if (conn->on_io_thread()) {
-                if (closed) return {};
-                std::vector<batch> left = stop(lk);
-                conn->close();  // starts: in-flight batches fail once this handler returns
-                report_closed(left);
-                return {};
-            }
+            if (turn.in_progress() && (turn.mine() || from_callback)) return {};
+            // Closed from a callback before: the rest is for a close() from another thread.
+            if (from_callback && closed) return {};
             // Another thread is closing: wait until it is done, so that for every caller
             // close() returns with every event reported (and the producer may be destroyed).
+            // (From a callback no close is running here, so this does not wait.)
             turn.take(lk);
             already = closed;
         }
         es::client::close_turn::holder give_back(turn, mu);
+        if (from_callback) {
+            close_from_callback();
+            return {};
+        }
         if (already) {
-            // Closed from a delivery callback: what that could not do.
-            if (sender.joinable()) sender.join();
+            // Closed from a delivery callback: what that could not do. Joining the I/O thread
+            // runs the reports it left to it.
             conn->close();
             return {};
         }
         return close_once(timeout_ms);
     }
 
-    // Under mu (`lk`): no more sends, the sender told to stop. Returns the batches not sent,
-    // counted in `reporting` until report_closed() has reported them.
+    // Under mu (`lk`, which it lets go): no more sends, the sender told to stop. Returns the
+    // batches not sent, counted in `reporting` until report_closed() has reported them.
     std::vector<batch> stop(std::unique_lock<std::mutex>& lk) {
         closing = true;
         closed = true;
@@ -449,15 +449,36 @@ struct producer::impl {
         return left;
     }
 
+    // After stop(): waits until nothing more is handed to the connection, by the sender or by a
+    // send() or an ack handing batches over on another thread (none of them waits for the
+    // caller), so that the connection, once closed, never fails a request inline, on a thread
+    // where a callback must not run.
+    void end_hand_overs() {
+        if (sender.joinable()) sender.join();
+        std::lock_guard order(send_mu);
+    }
+
     status close_once(uint32_t timeout_ms) {
         status s = timeout_ms ? flush(timeout_ms) : status{};
         std::unique_lock lk(mu);
         std::vector<batch> left = stop(lk);
-        if (sender.joinable()) sender.join();
-        // Fails what is in flight with closed (their handlers run on the I/O thread).
+        end_hand_overs();
+        // Fails what is in flight with closed (their handlers run on the I/O thread), before
+        // the batches never sent: a partition's reports keep their order.
         conn->close();
         report_closed(left);
         return s;
+    }
+
+    // From a delivery callback with no close running: the I/O thread cannot wait for answers
+    // it would have to read itself, nor join itself. It closes without waiting, as Kafka's
+    // producer does from a callback: the batches in flight fail once the callback returns,
+    // then the unsent ones are reported, on the I/O thread, in that order.
+    void close_from_callback() {
+        std::unique_lock lk(mu);
+        auto left = std::make_shared<std::vector<batch>>(stop(lk));
+        end_hand_overs();
+        conn->close_from_handler([this, left] { report_closed(*left); });
     }
 
     // Reports the batches stop() took as closed. Not under mu.
@@ -478,6 +499,8 @@ struct producer::impl {
 producer::producer(std::unique_ptr<impl> i) : impl_(std::move(i)) {}
 
 producer::~producer() {
+    // Not from its own delivery callback: the I/O thread would go on in a freed producer.
+    ES_ASSERT(!impl_ || !impl_->conn || !impl_->conn->on_io_thread());
     if (impl_) (void)impl_->close(0);
 }
 

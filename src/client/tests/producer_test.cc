@@ -449,22 +449,29 @@ TEST(producer, a_close_from_a_delivery_callback_closes_without_waiting) {
         }));
     auto o = options_for(server);
     o.linger_ms = 0;
+    o.max_in_flight_per_partition = 1;  // partition 1's second batch waits for its first
     auto p = producer::create(o);
     ASSERT_TRUE(p);
     eventstream::producer* raw = p->get();
-    std::promise<eventstream::error_code> in_flight;
-    ASSERT_TRUE((*p)->send(
-        "t", keyless("never answered"),
-        [&](const eventstream::delivery_result& r) {
-            in_flight.set_value(r ? eventstream::error_code::ok : r.err().code);
-        },
-        1u));
+    std::mutex mu;
+    std::vector<std::string> reports;  // in the order reported
+    std::promise<void> both_reported;
+    auto on_partition_1 = [&](std::string name) {
+        return [&, name](const eventstream::delivery_result& r) {
+            EXPECT_FALSE(r);
+            if (!r) EXPECT_EQ(r.err().code, eventstream::error_code::closed) << name;
+            std::lock_guard lk(mu);
+            reports.push_back(name);
+            if (reports.size() == 3) both_reported.set_value();
+        };
+    };
+    ASSERT_TRUE((*p)->send("t", keyless("in flight"), on_partition_1("in flight"), 1u));
     ASSERT_TRUE(server.wait_for([](const auto& frames) {
         for (const auto& f : frames)
             if (f.first == protocol::message_type::publish) return true;
         return false;
     }));
-    std::promise<void> callback_closed;
+    ASSERT_TRUE((*p)->send("t", keyless("unsent"), on_partition_1("unsent"), 1u));
     ASSERT_TRUE((*p)->send(
         "t", keyless("acked"),
         [&](const eventstream::delivery_result& r) {
@@ -472,19 +479,22 @@ TEST(producer, a_close_from_a_delivery_callback_closes_without_waiting) {
             // On the I/O thread, with no close running: it cannot wait for answers it would
             // read itself, so it closes without waiting (and does not end the process).
             EXPECT_TRUE(raw->close());
-            callback_closed.set_value();
+            std::lock_guard lk(mu);
+            reports.push_back("callback returns");
         },
         0u));
-    auto closed = callback_closed.get_future();
-    ASSERT_EQ(closed.wait_for(std::chrono::seconds(5)), std::future_status::ready);
-    // The batch in flight is failed once the callback has returned.
-    auto f = in_flight.get_future();
-    ASSERT_EQ(f.wait_for(std::chrono::seconds(5)), std::future_status::ready);
-    EXPECT_EQ(f.get(), eventstream::error_code::closed);
+    auto reported = both_reported.get_future();
+    ASSERT_EQ(reported.wait_for(std::chrono::seconds(5)), std::future_status::ready);
+    {
+        // After the callback, partition 1's batches in their order.
+        std::lock_guard lk(mu);
+        EXPECT_EQ(reports,
+                  (std::vector<std::string>{"callback returns", "in flight", "unsent"}));
+    }
     const auto after = (*p)->send("t", keyless("late"), [](const eventstream::delivery_result&) {});
     ASSERT_FALSE(after);
     EXPECT_EQ(after.err().code, eventstream::error_code::closed);
-    EXPECT_TRUE((*p)->close());  // finishes: joins the threads the callback could not
+    EXPECT_TRUE((*p)->close());  // finishes: joins the I/O thread the callback could not
     p->reset();
 }
 
