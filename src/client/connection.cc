@@ -50,7 +50,7 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
     std::thread thread;
     // thread's id, set once when it starts (before open() returns): compared by any thread
     // while a closing one may be joining `thread`.
-    std::thread::id thread_id;
+    std::atomic<std::thread::id> thread_id;  // cleared once joined (ids are reused)
 
     std::atomic<uint64_t> next_id{1};
     std::atomic<bool> connected{false};
@@ -379,6 +379,10 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
                               if (e) s = make(error_code::connection_lost, "write: " + e.message());
                               for (auto& fn : done)
                                   if (fn) fn(s);
+                              if (self->st == state::closed) {
+                                  self->run_after_close();
+                                  return;
+                              }
                               if (gen != self->generation) {
                                   // Lost meanwhile: what is queued belongs to a new connection.
                                   if (self->st == state::ready || self->st == state::handshaking)
@@ -469,7 +473,6 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
         }
     }
 
-    // Sets `closed`, waits for the callers posting to finish, and posts do_close. Any thread.
     // Sets `closed`, waits for the callers posting to finish, and posts do_close (once), then
     // `then` on the I/O thread. Any thread.
     void stop_posting_and_close(std::function<void()> then = {});
@@ -490,7 +493,21 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
             first_connect.reset();
         }
         work.reset();
+        if (!write_active) run_after_close();
     }
+
+    // Runs `f` once the connection is closed and has reported everything it will: the pending
+    // requests (do_close) and the frames of a write in progress (its completion).
+    void when_closed(std::function<void()> f) {
+        after_close.push_back(std::move(f));
+        if (st == state::closed && !write_active) run_after_close();
+    }
+    void run_after_close() {
+        auto fns = std::move(after_close);
+        after_close.clear();
+        for (auto& f : fns) f();
+    }
+    std::vector<std::function<void()>> after_close;  // I/O thread only
 };
 
 connection::connection(std::shared_ptr<impl> i) : impl_(std::move(i)) {}
@@ -549,7 +566,7 @@ result<std::unique_ptr<connection>> connection::open(const eventstream::connecti
         i->start_connect();
     });
     i->thread = std::thread([i] { i->io.run(); });
-    i->thread_id = i->thread.get_id();
+    i->thread_id.store(i->thread.get_id(), std::memory_order_release);
     status s = done.get();  // the connect timer bounds the wait
     if (!s) {
         c->close();
@@ -623,7 +640,7 @@ void connection::send(std::string frame, std::function<void(status)> on_written)
 }
 
 result<owned_frame> connection::call(uint64_t request_id, std::string frame) {
-    ES_ASSERT(std::this_thread::get_id() != impl_->thread_id);
+    ES_ASSERT(!on_io_thread());
     auto p = std::make_shared<std::promise<result<owned_frame>>>();
     auto f = p->get_future();
     request(request_id, std::move(frame),
@@ -640,7 +657,7 @@ bool connection::connected() const noexcept {
 }
 
 bool connection::on_io_thread() const noexcept {
-    return std::this_thread::get_id() == impl_->thread_id;
+    return std::this_thread::get_id() == impl_->thread_id.load(std::memory_order_acquire);
 }
 
 void connection::impl::stop_posting_and_close(std::function<void()> then) {
@@ -652,12 +669,16 @@ void connection::impl::stop_posting_and_close(std::function<void()> then) {
     // handler, holding the impl, would keep the impl alive for ever. A `then` posted later
     // than that comes from a handler (close_from_handler), so the loop is still running.
     if (close_posted.exchange(true, std::memory_order_acq_rel)) {
-        if (then) asio::post(io, std::move(then));
+        if (then) {
+            asio::post(io, [i = shared_from_this(), then = std::move(then)]() mutable {
+                i->when_closed(std::move(then));
+            });
+        }
         return;
     }
-    asio::post(io, [i = shared_from_this(), then = std::move(then)] {
+    asio::post(io, [i = shared_from_this(), then = std::move(then)]() mutable {
         i->do_close();
-        if (then) then();
+        if (then) i->when_closed(std::move(then));
     });
 }
 
@@ -679,6 +700,8 @@ void connection::close() {
     std::call_once(impl_->close_once, [this] {
         impl_->stop_posting_and_close();
         if (impl_->thread.joinable()) impl_->thread.join();
+        // A thread made later may get the same id: it is not this connection's I/O thread.
+        impl_->thread_id.store(std::thread::id{}, std::memory_order_release);
     });
 }
 

@@ -270,6 +270,23 @@ TEST(connection, a_close_from_a_handler_fails_the_others_when_the_handler_return
     c->reset();
 }
 
+TEST(connection, a_thread_made_after_close_is_not_its_io_thread) {
+    // Thread ids are reused: a thread made after the I/O thread was joined often gets its id.
+    // Taken for the I/O thread, it would be refused a close() or a destruction.
+    fake_server server([](fake_server&, const protocol::frame&) {});
+    auto c = connection::open(options_for(server));
+    ASSERT_TRUE(c);
+    (*c)->close();
+    int taken_for_it = 0;
+    for (int i = 0; i < 20; ++i) {
+        std::thread t([&] { taken_for_it += (*c)->on_io_thread() ? 1 : 0; });
+        t.join();
+    }
+    EXPECT_EQ(taken_for_it, 0);
+    std::thread destroyer([&] { c->reset(); });
+    destroyer.join();
+}
+
 TEST(connection, an_error_frame_becomes_the_servers_error) {
     fake_server server([](fake_server& s, const protocol::frame& f) {
         std::string out;
