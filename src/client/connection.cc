@@ -48,9 +48,10 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
     std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work{
         asio::make_work_guard(io)};
     std::thread thread;
-    // thread's id, set once when it starts (before open() returns): compared by any thread
-    // while a closing one may be joining `thread`.
-    std::atomic<std::thread::id> thread_id;  // cleared once joined (ids are reused)
+    // thread's id, set when it starts (before open() returns) and cleared once it is joined
+    // (a thread made later may get the same id): compared by any thread while a closing one
+    // may be joining `thread`.
+    std::atomic<std::thread::id> thread_id;
 
     std::atomic<uint64_t> next_id{1};
     std::atomic<bool> connected{false};
@@ -534,6 +535,16 @@ class posting_guard {
     bool closed_;
 };
 
+// Posts make() to the I/O thread unless the connection is closed; false (and make() not
+// called, so what its handler would take is left to the caller) when it is.
+template <class MakeHandler>
+bool post_unless_closed(connection::impl& i, MakeHandler&& make) {
+    posting_guard posting(i);
+    if (posting.closed()) return false;
+    asio::post(i.io, make());
+    return true;
+}
+
 }  // namespace
 
 connection::~connection() {
@@ -585,58 +596,42 @@ void connection::request(uint64_t request_id, std::string frame, reply_handler o
 
 void connection::stream(uint64_t request_id, std::string frame, reply_handler on_reply,
                         push_handler on_push, lost_handler on_lost) {
-    {
-        posting_guard posting(*impl_);
-        if (!posting.closed()) {
-            asio::post(impl_->io, [i = impl_, request_id, frame = std::move(frame),
-                                   on_reply = std::move(on_reply), on_push = std::move(on_push),
-                                   on_lost = std::move(on_lost)]() mutable {
-                i->do_request(request_id, std::move(frame), std::move(on_reply), std::move(on_push),
-                              std::move(on_lost));
-            });
-            return;
-        }
-    }
+    const bool posted = post_unless_closed(*impl_, [&] {
+        return [i = impl_, request_id, frame = std::move(frame), on_reply = std::move(on_reply),
+                on_push = std::move(on_push), on_lost = std::move(on_lost)]() mutable {
+            i->do_request(request_id, std::move(frame), std::move(on_reply), std::move(on_push),
+                          std::move(on_lost));
+        };
+    });
     // Outside the guard: the handler may close.
-    on_reply(error{error_code::closed, "the client is closed"});
+    if (!posted) on_reply(error{error_code::closed, "the client is closed"});
 }
 
 void connection::request_with_tail(uint64_t request_id, std::string head, std::string_view tail,
                                    std::shared_ptr<const void> keep, reply_handler on_reply) {
-    {
-        posting_guard posting(*impl_);
-        if (!posting.closed()) {
-            asio::post(impl_->io,
-                       [i = impl_, request_id, head = std::move(head), tail, keep = std::move(keep),
-                        on_reply = std::move(on_reply)]() mutable {
-                           i->do_request(request_id, std::move(head), std::move(on_reply), {}, {},
-                                         tail, std::move(keep));
-                       });
-            return;
-        }
-    }
-    on_reply(error{error_code::closed, "the client is closed"});
+    const bool posted = post_unless_closed(*impl_, [&] {
+        return [i = impl_, request_id, head = std::move(head), tail, keep = std::move(keep),
+                on_reply = std::move(on_reply)]() mutable {
+            i->do_request(request_id, std::move(head), std::move(on_reply), {}, {}, tail,
+                          std::move(keep));
+        };
+    });
+    if (!posted) on_reply(error{error_code::closed, "the client is closed"});
 }
 
 void connection::end_stream(uint64_t request_id) {
-    posting_guard posting(*impl_);
     // Once closed, do_close ends every stream.
-    if (!posting.closed())
-        asio::post(impl_->io, [i = impl_, request_id] { i->pending.erase(request_id); });
+    (void)post_unless_closed(
+        *impl_, [&] { return [i = impl_, request_id] { i->pending.erase(request_id); }; });
 }
 
 void connection::send(std::string frame, std::function<void(status)> on_written) {
-    {
-        posting_guard posting(*impl_);
-        if (!posting.closed()) {
-            asio::post(impl_->io, [i = impl_, frame = std::move(frame),
-                                   on_written = std::move(on_written)]() mutable {
-                i->do_send(std::move(frame), std::move(on_written));
-            });
-            return;
-        }
-    }
-    if (on_written) on_written(error{error_code::closed, "the client is closed"});
+    const bool posted = post_unless_closed(*impl_, [&] {
+        return [i = impl_, frame = std::move(frame), on_written = std::move(on_written)]() mutable {
+            i->do_send(std::move(frame), std::move(on_written));
+        };
+    });
+    if (!posted && on_written) on_written(error{error_code::closed, "the client is closed"});
 }
 
 result<owned_frame> connection::call(uint64_t request_id, std::string frame) {

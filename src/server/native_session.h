@@ -3,8 +3,9 @@
 // writes, and the closes: after a protocol error (ERROR, then a clean close), on a time-out
 // (handshake, idle, slowloris) and when the node stops.
 //
-// Everything runs on the socket's strand, except the engine's calls into the subscriptions'
-// sinks and the publish completions, which post back to it. Memory is bounded: at most
+// Everything runs on the socket's thread (its strand, or the io_context's inbox: the context has
+// that one thread), except the engine's calls into the subscriptions' sinks and the publish
+// completions, which hand their work back through the inbox. Memory is bounded: at most
 // k_native_in_flight_max requests await their answer, at most k_native_outgoing_bytes_max
 // (plus a frame) wait to be sent, and each subscription holds no more than its credit.
 #pragma once

@@ -240,21 +240,20 @@ void native_session::publish(const protocol::frame& f) {
     }
     const uint64_t seq = open_slot();
     std::weak_ptr<native_session> weak = weak_from_this();
-    io_inbox& inbox = inbox_;
     native_metrics& metrics = context_->metrics;
-    auto refused =
-        publish_with_ack(context_->engine, *topic, views_.events, options, id, capabilities_,
-                         [weak, &inbox, seq, events, &metrics](std::string frame, bool acked) {
-                             // On a worker thread, or here: hand the answer to the connection's
-                             // thread, with the others that come meanwhile.
-                             if (acked) metrics.events_published->inc(events);
-                             inbox.post([weak, seq, frame = std::move(frame)]() mutable {
-                                 auto self = weak.lock();
-                                 if (!self) return;
-                                 self->fill(seq, std::move(frame));
-                                 self->progress();
-                             });
-                         });
+    auto refused = publish_with_ack(
+        context_->engine, *topic, views_.events, options, id, capabilities_,
+        [weak, &inbox = inbox_, seq, events, &metrics](std::string frame, bool acked) {
+            // On a worker thread, or here: hand the answer to the connection's
+            // thread, with the others that come meanwhile.
+            if (acked) metrics.events_published->inc(events);
+            inbox.post([weak, seq, frame = std::move(frame)]() mutable {
+                auto self = weak.lock();
+                if (!self) return;
+                self->fill(seq, std::move(frame));
+                self->progress();
+            });
+        });
     if (!refused) return;
     slots_.pop_back();  // its slot, opened above: nothing will answer it
     if (!hold_publish(f)) reply_error(id, *refused);
@@ -308,9 +307,8 @@ void native_session::subscribe(const protocol::frame& f) {
     if (!topic) return reply_error(id, topic.err());
     const uint64_t sid = next_subscription_id_++;
     std::weak_ptr<native_session> weak = weak_from_this();
-    io_inbox& inbox = inbox_;
     auto sink = std::make_shared<native_subscription>(sid, id, m->credit_events, m->credit_bytes,
-                                                      [weak, &inbox] {
+                                                      [weak, &inbox = inbox_] {
                                                           inbox.post([weak] {
                                                               if (auto self = weak.lock())
                                                                   self->progress();

@@ -297,13 +297,12 @@ void websocket_session::subscribe(const subscription_spec& spec, payload_form fo
     feed_options.max_buffered_events = k_subscription_buffered_events_max;
     feed_options.max_buffered_bytes = k_subscription_buffered_bytes_max;
     std::weak_ptr<websocket_session> weak = shared_from_this();
-    io_inbox& inbox = inbox_;
-    s.feed =
-        std::make_shared<notifying_feed>(s.topic->config.partitions, feed_options, [weak, &inbox] {
-            inbox.post([weak] {
-                if (auto self = weak.lock()) self->pump();
-            });
-        });
+    s.feed = std::make_shared<notifying_feed>(s.topic->config.partitions, feed_options,
+                                              [weak, &inbox = inbox_] {
+                                                  inbox.post([weak] {
+                                                      if (auto self = weak.lock()) self->pump();
+                                                  });
+                                              });
     auto id = service_->engine().subscribe(s.topic, spec.partitions, spec.start, s.feed, s.group);
     if (!id) {
         reply_error(id.err(), ref);
@@ -345,13 +344,12 @@ void websocket_session::commit_delivered(const subscription& s, commit_done done
         return;
     }
     std::weak_ptr<websocket_session> weak = shared_from_this();
-    io_inbox& inbox = inbox_;
     auto shared_done = std::make_shared<commit_done>(std::move(done));
     const auto delivered = s.delivered;  // the callbacks may run before this returns
     for (const auto& [p, next] : delivered) {
         service_->engine().commit_offset_async(
             s.topic, s.group, p, next,
-            [state, weak, &inbox, shared_done, p = p, next = next](status r) {
+            [state, weak, &inbox = inbox_, shared_done, p = p, next = next](status r) {
                 std::unique_lock lock(state->mutex);
                 if (!r && !state->failed) state->failed = r.err();
                 if (r) state->offsets[std::to_string(p)] = next;
@@ -460,13 +458,13 @@ void websocket_session::publish(const json& message) {
         std::make_shared<std::pair<std::vector<core::header_in>, std::vector<core::event_in>>>();
     make_event_views(*owned, views->first, views->second);
     const uint32_t partitions = (*topic)->config.partitions;
-    io_inbox& inbox = inbox_;
     std::weak_ptr<websocket_session> weak = shared_from_this();
     publish_async(
         service_->engine(), *topic, views->second, acks,
-        [weak, &inbox, owned, views, ref, acks, partitions, metrics,
+        [weak, &inbox = inbox_, owned, views, ref, acks, partitions, metrics,
          started](result<publish_report> r) {
-            // On a worker thread (or here): build the reply, then hand it to the strand.
+            // On a worker thread (or here): build the reply, then hand it to the connection's
+            // thread.
             json reply;
             metrics->publish_requests->inc();
             if (!r) {

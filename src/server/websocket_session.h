@@ -88,8 +88,9 @@ class websocket_session : public std::enable_shared_from_this<websocket_session>
     void on_read_some(boost::beast::error_code ec, std::size_t bytes);
     void end_subscription(subscription& s);
     // Commits every partition's delivered offset of `s` (its group's) without holding up the
-    // connection; `done` runs on the strand once each has answered (at once when nothing was
-    // delivered) with the offsets stored and the first failure, if the session still exists.
+    // connection; `done` runs on the connection's thread once each has answered (at once when
+    // nothing was delivered) with the offsets stored and the first failure, if the session still
+    // exists.
     using commit_done = std::function<void(websocket_session& self, nlohmann::json offsets,
                                            std::optional<error> failed)>;
     void commit_delivered(const subscription& s, commit_done done);

@@ -488,8 +488,7 @@ TEST(producer, a_close_from_a_delivery_callback_closes_without_waiting) {
     {
         // After the callback, partition 1's batches in their order.
         std::lock_guard lk(mu);
-        EXPECT_EQ(reports,
-                  (std::vector<std::string>{"callback returns", "in flight", "unsent"}));
+        EXPECT_EQ(reports, (std::vector<std::string>{"callback returns", "in flight", "unsent"}));
     }
     const auto after = (*p)->send("t", keyless("late"), [](const eventstream::delivery_result&) {});
     ASSERT_FALSE(after);
