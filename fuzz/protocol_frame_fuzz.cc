@@ -1,6 +1,7 @@
 // Fuzz target: native protocol frames (outside input from every client). The input is a byte
-// stream fed to frame_reader whole and then in split chunks (fuzz_util.h), by feed() and by
-// receiving into prepare()'s room: all must give the same frames and end the same way. Every
+// stream fed to frame_reader whole and then in split chunks (fuzz_util.h), by feed(), by
+// receiving into prepare()'s room, and so with frames kept (whose bytes must stay as they were):
+// all must give the same frames and end the same way. Every
 // frame's body goes to the decoder of its type (and, for the types without one, to every decoder);
 // what decodes must encode again and decode again. The input is also tried as one UDP datagram
 // (parse_single_frame).
@@ -150,13 +151,23 @@ void decode_all(message_type type, std::string_view body) {
 }
 
 // How the bytes reach the reader: feed() (a copy), or received into prepare()'s room (as the
-// node and the client read their sockets), a room larger than what comes.
-enum class arrival { feed, receive };
+// node and the client read their sockets), a room larger than what comes; or received so, with
+// frames kept (frame_reader::keep, as the node lends a PUBLISH to the engine) in storage small
+// enough that the reader often moves on to fresh storage around them.
+enum class arrival { feed, receive, receive_kept };
+
+// A frame kept: its body as the reader handed it out, and a copy to check it against.
+struct kept_frame {
+    frame_keeper keeper;
+    std::string_view body;
+    std::string copy;
+};
 
 outcome read_stream(const std::vector<std::string_view>& pieces, bool decode,
                     arrival how = arrival::feed) {
     outcome o;
-    frame_reader reader(fuzz_max_frame_bytes);
+    frame_reader reader(fuzz_max_frame_bytes, 512);
+    std::vector<kept_frame> kept;
     size_t fed = 0;
     for (std::string_view piece : pieces) {
         if (how == arrival::feed) {
@@ -184,8 +195,15 @@ outcome read_stream(const std::vector<std::string_view>& pieces, bool decode,
             o.frames.push_back({static_cast<uint16_t>(fr.header.type), fr.header.request_id,
                                 std::string(fr.body)});
             if (decode) decode_all(fr.header.type, fr.body);
+            if (how == arrival::receive_kept && o.frames.size() % 3 != 0) {
+                // Kept: two frames of three, the oldest let go past eight.
+                kept.push_back({reader.keep(), fr.body, std::string(fr.body)});
+                if (kept.size() > 8) kept.erase(kept.begin());
+            }
         }
         FUZZ_CHECK(reader.buffered_bytes() <= fed);
+        // Whatever the reader did since, a kept frame's bytes are where they were, unchanged.
+        for (const kept_frame& k : kept) FUZZ_CHECK(k.body == k.copy);
     }
     return o;
 }
@@ -198,6 +216,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const outcome whole = read_stream({input}, true);
     const outcome split = read_stream(es::fuzz::split_chunks(input), false);
     const outcome received = read_stream(es::fuzz::split_chunks(input), false, arrival::receive);
+    const outcome kept = read_stream(es::fuzz::split_chunks(input), false, arrival::receive_kept);
     // A stream that fails fails at the same frame for the same reason, however it arrives; the
     // frames before it are the same.
     FUZZ_CHECK(whole.frames == split.frames);
@@ -208,6 +227,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     FUZZ_CHECK(received.failed == split.failed);
     FUZZ_CHECK(received.code == split.code);
     FUZZ_CHECK(received.message == split.message);
+    FUZZ_CHECK(kept.frames == split.frames);
+    FUZZ_CHECK(kept.failed == split.failed);
+    FUZZ_CHECK(kept.code == split.code);
+    FUZZ_CHECK(kept.message == split.message);
 
     // The whole input as a datagram: exactly one frame or an error.
     auto single = parse_single_frame(input, max_udp_datagram_bytes);

@@ -1,6 +1,7 @@
 // Routing and batching of published events.
 #include "core/dispatcher.h"
 
+#include <new>
 #include <thread>
 
 #include "common/clock.h"
@@ -13,9 +14,10 @@ namespace {
 
 // One batch of a partition's events in a publish call.
 struct piece {
-    size_t first;    // index of its first event
-    uint32_t count;  // events
-    size_t bytes;    // encoded
+    size_t first;           // index of its first event
+    uint32_t count;         // events
+    size_t bytes;           // encoded
+    bool borrowed = false;  // its entry holds the events' views (publish_options::borrowed)
 };
 
 // Per publishing thread: the partition of each event, the group of each partition and the
@@ -93,6 +95,11 @@ result<publish_summary> dispatcher::publish(const topic_ptr& t, std::span<const 
     }
 
     const size_t entry_bytes_max = workers_[0]->max_entry_bytes() - ingest_header_bytes;
+    // A batch borrowed (piece::borrowed) holds its events' views in its entry, not their
+    // records.
+    const auto entry_payload = [](const piece& b) {
+        return b.borrowed ? borrowed_events_bytes(b.count) : b.bytes;
+    };
     // Validate and route every event before queuing any, so that a bad event refuses the
     // whole call rather than half of it.
     auto& part_of = scratch.partition_of;
@@ -151,7 +158,11 @@ result<publish_summary> dispatcher::publish(const topic_ptr& t, std::span<const 
         groups = groups_storage;
     }
 
-    // Cut each group into batches of up to batch_max bytes (always at least one event).
+    // Cut each group into batches of up to batch_max bytes of records (always at least one
+    // event). A batch is borrowed when the publisher lends its events and their views take no
+    // more of the queue than their records would (an event_in is 64 bytes): so a batch never
+    // needs more room borrowed than copied, and events that small cost little to copy.
+    const bool can_borrow = options.borrowed && done;
     auto& pieces = scratch.pieces;
     auto& pieces_of = scratch.pieces_of;
     pieces.clear();
@@ -172,13 +183,18 @@ result<publish_summary> dispatcher::publish(const topic_ptr& t, std::span<const 
             pieces.back().bytes += size;
             ++placed;
         }
+        for (size_t k = first; k < pieces.size(); ++k) {
+            pieces[k].borrowed =
+                can_borrow && borrowed_events_bytes(pieces[k].count) <= pieces[k].bytes;
+        }
         if (options.on_full != backpressure::fail) continue;
         // Without waiting, a group's batches are claimed all at once (below), so they must fit
         // the queue together: on an empty queue they take their entries plus, at most, padding
         // to the ring's end shorter than the largest of them.
         size_t claimed = 0, largest = 0;
         for (size_t k = first; k < pieces.size(); ++k) {
-            const size_t entry = mpsc_byte_ring::entry_bytes(ingest_header_bytes + pieces[k].bytes);
+            const size_t entry =
+                mpsc_byte_ring::entry_bytes(ingest_header_bytes + entry_payload(pieces[k]));
             claimed += entry;
             largest = std::max(largest, entry);
         }
@@ -220,13 +236,18 @@ result<publish_summary> dispatcher::publish(const topic_ptr& t, std::span<const 
         // A batch numbers its events from where the one before it in the group ended.
         uint64_t sequence = options.first_sequence;
         const auto place = [&](const piece& b, const mpsc_byte_ring::claim& c) {
-            write_ingest_header(
-                c.data, {tp.slot[g.partition], tp.generation[g.partition], g.partition, b.count,
-                         done, options.producer_id, sequence});
+            write_ingest_header(c.data, {tp.slot[g.partition], tp.generation[g.partition],
+                                         g.partition, b.count, done, options.producer_id, sequence,
+                                         b.borrowed ? uint16_t{ingest_borrowed} : uint16_t{0}});
             std::byte* out = c.data + ingest_header_bytes;
             for (size_t i = b.first, n = 0; n < b.count; ++i) {
                 if (part_of[i] != g.partition) continue;
-                out += encode_record(events[i], out);
+                if (b.borrowed) {
+                    new (out) event_in(events[i]);  // its bytes stay the publisher's
+                    out += sizeof(event_in);
+                } else {
+                    out += encode_record(events[i], out);
+                }
                 ++n;
             }
             w.commit(c);
@@ -242,7 +263,7 @@ result<publish_summary> dispatcher::publish(const topic_ptr& t, std::span<const 
             claims.reserve(batches.size());  // no allocation between claims
             for (const piece& b : batches) {
                 mpsc_byte_ring::claim c;
-                if (!w.try_claim(ingest_header_bytes + b.bytes, c)) break;
+                if (!w.try_claim(ingest_header_bytes + entry_payload(b), c)) break;
                 claims.push_back(c);
             }
             if (claims.size() < batches.size()) {
@@ -261,7 +282,7 @@ result<publish_summary> dispatcher::publish(const topic_ptr& t, std::span<const 
             uint32_t left = g.events;
             for (const piece& b : batches) {
                 mpsc_byte_ring::claim c;
-                if (!claim(w, ingest_header_bytes + b.bytes, c, options, deadline)) {
+                if (!claim(w, ingest_header_bytes + entry_payload(b), c, options, deadline)) {
                     // Refused: the rest of this group goes no further, so its order holds.
                     summary.events_refused += left;
                     break;

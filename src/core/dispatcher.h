@@ -40,6 +40,16 @@ struct publish_options {
     // invalid_argument (events were lost in between).
     uint64_t producer_id = 0;
     uint64_t first_sequence = 0;
+    // The publisher keeps every byte the events point to (keys, payloads, header names and
+    // values, and the arrays of headers) valid and unchanged until the completion of each
+    // batch it queued has run; the events array itself may go when publish returns. A batch
+    // then carries its events by reference (64 bytes each in the queue) and the worker encodes
+    // them straight into the partition, instead of the publishing thread copying them into the
+    // ingest queue first: for each batch whose events' records take at least that much of the
+    // queue (so a batch never needs more room lent than copied). Taken only with a completion
+    // (without one the publisher cannot tell when the bytes are free); otherwise, and for
+    // batches of smaller events, the events are copied as usual.
+    bool borrowed = false;
 };
 
 struct publish_summary {

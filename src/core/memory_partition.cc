@@ -96,6 +96,30 @@ memory_partition::segment& memory_partition::segment_for_append(size_t record_by
     return *segments_.back();
 }
 
+template <class Write>
+void memory_partition::append_record(size_t size, int64_t now_ns, Write&& write) {
+    segment& s = segment_for_append(size);
+    std::byte* dst = s.data.get() + s.used;
+    write(dst);
+    store_le<uint64_t>(dst + record_field::offset, end_offset_);
+    int64_t ts = load_le<int64_t>(dst + record_field::timestamp_ns);
+    if (ts == 0) {
+        ts = now_ns;
+        store_le<int64_t>(dst + record_field::timestamp_ns, ts);
+    }
+    s.max_timestamp = std::max(s.max_timestamp, ts);
+    s.positions.push_back(static_cast<uint32_t>(s.used));
+    s.used += size;
+    stored_bytes_ += size;
+    ++end_offset_;
+}
+
+void memory_partition::finish_append() {
+    // Byte retention: whole segments go, oldest first, but never the one being written.
+    while (stored_bytes_ > retention_bytes_ && segments_.size() > 1) drop_oldest_segment();
+    publish_counters();
+}
+
 uint64_t memory_partition::append(const record_run& run, int64_t now_ns) {
     ES_ASSERT(run.count > 0);
     const uint64_t base = end_offset_;
@@ -104,25 +128,20 @@ uint64_t memory_partition::append(const record_run& run, int64_t now_ns) {
     while (p < end) {
         const auto size = load_le<uint32_t>(p + record_field::record_bytes);
         ES_ASSERT(size >= record_header_bytes && p + size <= end);
-        segment& s = segment_for_append(size);
-        std::byte* dst = s.data.get() + s.used;
-        std::memcpy(dst, p, size);
-        store_le<uint64_t>(dst + record_field::offset, end_offset_);
-        int64_t ts = load_le<int64_t>(dst + record_field::timestamp_ns);
-        if (ts == 0) {
-            ts = now_ns;
-            store_le<int64_t>(dst + record_field::timestamp_ns, ts);
-        }
-        s.max_timestamp = std::max(s.max_timestamp, ts);
-        s.positions.push_back(static_cast<uint32_t>(s.used));
-        s.used += size;
-        stored_bytes_ += size;
-        ++end_offset_;
+        append_record(size, now_ns, [p, size](std::byte* dst) { std::memcpy(dst, p, size); });
         p += size;
     }
-    // Byte retention: whole segments go, oldest first, but never the one being written.
-    while (stored_bytes_ > retention_bytes_ && segments_.size() > 1) drop_oldest_segment();
-    publish_counters();
+    finish_append();
+    return base;
+}
+
+uint64_t memory_partition::append(std::span<const event_in> events, int64_t now_ns) {
+    ES_ASSERT(!events.empty());
+    const uint64_t base = end_offset_;
+    for (const event_in& e : events) {
+        append_record(encoded_size(e), now_ns, [&e](std::byte* dst) { encode_record(e, dst); });
+    }
+    finish_append();
     return base;
 }
 

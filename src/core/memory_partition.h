@@ -55,6 +55,9 @@ class memory_partition {
     // retention. Returns the first offset. REQUIRES: run.count > 0, and the run holds
     // well-formed records (encoded by encode_record).
     uint64_t append(const record_run& run, int64_t now_ns);
+    // The same for events not yet encoded: each is encoded straight into the segment.
+    // REQUIRES: !events.empty(), and each event passed validate_event.
+    uint64_t append(std::span<const event_in> events, int64_t now_ns);
 
     // Owning worker thread. The records from offset `from` on, as one contiguous run within a
     // segment: at most max_events of them and at most max_bytes, but at least one when any is
@@ -106,6 +109,12 @@ class memory_partition {
     void drop_oldest_segment();
     void publish_counters() noexcept;
     segment& segment_for_append(size_t record_bytes);
+    // Appends one record of `size` bytes that write(dst) puts at dst (an encoded record
+    // whose offset and, if 0, timestamp are then set).
+    template <class Write>
+    void append_record(size_t size, int64_t now_ns, Write&& write);
+    // After the records of one append: byte retention, and the counters published.
+    void finish_append();
     using segment_iterator = std::deque<std::unique_ptr<segment>>::const_iterator;
     // REQUIRES: start_offset() <= offset < end_offset().
     segment_iterator find_segment(uint64_t offset) const;

@@ -192,13 +192,15 @@ void worker::append(std::span<const std::byte> entry, int64_t now_ns) {
         h.completion(out);
         return;
     }
-    record_run run{entry.data() + ingest_header_bytes, entry.size() - ingest_header_bytes, h.count};
-    if (h.producer_id != 0 && !admit_producer_batch(*p, h, run, out)) return;
+    ingest_events batch = ingest_events::of(h, entry);
+    if (h.producer_id != 0 && !admit_producer_batch(*p, h, batch, out)) return;
     const uint64_t base = p->end_offset();
     if (p->durable != nullptr) {
-        append_durable(*p, run, h, out, now_ns);
+        append_durable(*p, batch, h, out, now_ns);
+    } else if (batch.borrowed) {
+        out.base_offset = p->append(batch.events, now_ns);
     } else {
-        out.base_offset = p->append(run, now_ns);
+        out.base_offset = p->append(batch.run, now_ns);
     }
     if (h.producer_id != 0 && p->end_offset() > base) {
         p->producers.appended(h.producer_id, h.sequence, h.count, base,
@@ -214,7 +216,7 @@ void worker::append(std::span<const std::byte> entry, int64_t now_ns) {
     }
 }
 
-bool worker::admit_producer_batch(memory_partition& p, ingest_header& h, record_run& run,
+bool worker::admit_producer_batch(memory_partition& p, ingest_header& h, ingest_events& batch,
                                   publish_outcome& out) {
     const auto v = p.producers.check(h.producer_id, h.sequence, h.count);
     if (v.what == producer_table::verdict::append) return true;
@@ -233,7 +235,7 @@ bool worker::admit_producer_batch(memory_partition& p, ingest_header& h, record_
         out.duplicate_head = head;
         out.head_known_offset = v.known_offset;
         out.head_base_offset = v.known_offset ? v.base_offset : 0;
-        run = drop_records(run, head);
+        batch.drop_front(head);
         h.sequence += head;
         h.count -= head;
         return true;
@@ -259,7 +261,7 @@ bool worker::admit_producer_batch(memory_partition& p, ingest_header& h, record_
     return false;
 }
 
-void worker::append_durable(memory_partition& p, const record_run& run, const ingest_header& h,
+void worker::append_durable(memory_partition& p, const ingest_events& batch, const ingest_header& h,
                             publish_outcome out, int64_t now_ns) {
     durable_partition& d = *p.durable;
     if (d.failure == errc::ok) d.failure = d.progress->failure.load(std::memory_order_acquire);
@@ -268,6 +270,11 @@ void worker::append_durable(memory_partition& p, const record_run& run, const in
         h.completion(out);
         return;
     }
+    size_t bytes = batch.run.bytes;
+    if (batch.borrowed) {
+        bytes = 0;
+        for (const event_in& e : batch.events) bytes += encoded_size(e);
+    }
     if (!d.pending) {
         d.pending = std::make_unique<durable_write>();
         d.pending->topic_id = d.topic_id;
@@ -275,7 +282,7 @@ void worker::append_durable(memory_partition& p, const record_run& run, const in
         d.pending->base_offset = p.end_offset();
         d.pending->progress = d.progress;
         d.pending->records.reserve(
-            std::min<size_t>(options_.durable.batch_bytes_max + run.bytes, 4 << 20));
+            std::min<size_t>(options_.durable.batch_bytes_max + bytes, 4 << 20));
         d.pending_since_ns = monotonic_ns();
         if (!d.gathering) {
             d.gathering = true;
@@ -286,7 +293,14 @@ void worker::append_durable(memory_partition& p, const record_run& run, const in
     // stamped copy, so both hold the same bytes.
     std::vector<std::byte>& buf = d.pending->records;
     const size_t at = buf.size();
-    buf.insert(buf.end(), run.data, run.data + run.bytes);
+    if (batch.borrowed) {
+        buf.resize(at + bytes);
+        std::byte* q = buf.data() + at;
+        for (const event_in& e : batch.events) q += encode_record(e, q);
+    } else {
+        buf.insert(buf.end(), batch.run.data, batch.run.data + batch.run.bytes);
+    }
+    const record_run run{buf.data() + at, buf.size() - at, h.count};
     uint64_t offset = p.end_offset();
     for (std::byte *q = buf.data() + at, *end = buf.data() + buf.size(); q < end;) {
         store_le<uint64_t>(q + record_field::offset, offset++);
@@ -295,7 +309,7 @@ void worker::append_durable(memory_partition& p, const record_run& run, const in
         }
         q += load_le<uint32_t>(q + record_field::record_bytes);
     }
-    out.base_offset = p.append(record_run{buf.data() + at, run.bytes, run.count}, now_ns);
+    out.base_offset = p.append(run, now_ns);
     d.pending->count += run.count;
     if (h.producer_id != 0) {
         d.pending->producers.push_back({h.producer_id, h.sequence, h.count, out.base_offset});

@@ -123,11 +123,11 @@ class worker {
     // Idempotent producers: true when the batch is new, or new after a duplicate head (then
     // `h` and `run` are cut to the new events and `out` says how many were a duplicate);
     // else answers it (a duplicate, or a sequence gap) and returns false.
-    bool admit_producer_batch(memory_partition& p, ingest_header& h, record_run& run,
+    bool admit_producer_batch(memory_partition& p, ingest_header& h, ingest_events& batch,
                               publish_outcome& out);
     // Durable partitions: stages the batch for the disk and appends it to the ring; `out` is
     // its answer so far (partition, count, any duplicate head).
-    void append_durable(memory_partition& p, const record_run& run, const ingest_header& h,
+    void append_durable(memory_partition& p, const ingest_events& batch, const ingest_header& h,
                         publish_outcome out, int64_t now_ns);
     // Hands gathered batches to the backend: all of them when `all`, else those that are
     // full or have lingered long enough.

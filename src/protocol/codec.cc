@@ -2,6 +2,7 @@
 #include "protocol/codec.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <string>
 
@@ -40,7 +41,8 @@ result<frame_header> decode_frame_header(std::string_view bytes, uint32_t max_fr
     return h;
 }
 
-frame_reader::frame_reader(uint32_t max_frame_bytes) : max_frame_bytes_(max_frame_bytes) {}
+frame_reader::frame_reader(uint32_t max_frame_bytes, size_t kept_storage_bytes)
+    : max_frame_bytes_(max_frame_bytes), kept_storage_bytes_(kept_storage_bytes) {}
 
 void frame_reader::feed(std::string_view bytes) {
     if (bytes.empty()) return;
@@ -49,6 +51,18 @@ void frame_reader::feed(std::string_view bytes) {
 }
 
 char* frame_reader::prepare(size_t n) {
+    if (kept_ && buffer_.use_count() == 1) {
+        // Every keeper is gone. The last dropped its share with an acq_rel decrement (as
+        // libstdc++ and libc++ do; use_count() is a relaxed load of the same counter), and
+        // this fence orders its last reads of the bytes before our writes over them.
+        std::atomic_thread_fence(std::memory_order_acquire);
+        kept_ = false;
+    }
+    if (kept_) {
+        prepare_around_kept(n);
+        prepared_ = n;
+        return buffer_.get() + size_;
+    }
     // Bodies handed out are invalid from here on, so the consumed prefix may go. Moving the
     // rest only when at least half is consumed keeps the cost linear in the bytes received.
     if (consumed_ > 0 && consumed_ * 2 >= size_) {
@@ -58,7 +72,7 @@ char* frame_reader::prepare(size_t n) {
     }
     if (capacity_ - size_ < n) {
         const size_t grown = std::max({size_ + n, capacity_ * 2, size_t{4096}});
-        auto bigger = std::make_unique_for_overwrite<char[]>(grown);
+        std::shared_ptr<char[]> bigger = std::make_shared_for_overwrite<char[]>(grown);
         if (size_ > consumed_)
             std::memcpy(bigger.get() + consumed_, buffer_.get() + consumed_, size_ - consumed_);
         buffer_ = std::move(bigger);
@@ -66,6 +80,40 @@ char* frame_reader::prepare(size_t n) {
     }
     prepared_ = n;
     return buffer_.get() + size_;
+}
+
+void frame_reader::prepare_around_kept(size_t n) {
+    const size_t tail = size_ - consumed_;
+    // Room for the rest of the frame begun, when its header is here (so that the next switch
+    // to fresh storage moves as little of a frame as can be), and for this receive.
+    size_t want = n;
+    if (tail >= frame_header_bytes) {
+        const auto h = decode_frame_header(
+            std::string_view(buffer_.get() + consumed_, frame_header_bytes), max_frame_bytes_);
+        if (h && h->frame_bytes > tail) want = std::max<size_t>(want, h->frame_bytes - tail);
+    }
+    if (capacity_ - size_ >= want) return;  // after the kept bytes
+    const size_t needed = std::max(tail + want, kept_storage_bytes_);
+    std::shared_ptr<char[]> fresh;
+    size_t fresh_capacity = 0;
+    if (spare_ && spare_capacity_ >= needed && spare_.use_count() == 1) {
+        std::atomic_thread_fence(std::memory_order_acquire);  // as in prepare()
+        fresh = std::move(spare_);
+        fresh_capacity = spare_capacity_;
+    } else {
+        fresh = std::make_shared_for_overwrite<char[]>(needed);
+        fresh_capacity = needed;
+    }
+    if (tail > 0) std::memcpy(fresh.get(), buffer_.get() + consumed_, tail);
+    if (capacity_ >= kept_storage_bytes_) {  // worth keeping for reuse
+        spare_ = std::move(buffer_);
+        spare_capacity_ = capacity_;
+    }
+    buffer_ = std::move(fresh);
+    capacity_ = fresh_capacity;
+    size_ = tail;
+    consumed_ = 0;
+    kept_ = false;
 }
 
 void frame_reader::commit(size_t k) {
@@ -89,6 +137,16 @@ result<std::optional<frame>> frame_reader::next() {
 
 size_t frame_reader::buffered_bytes() const noexcept {
     return size_ - consumed_;
+}
+
+void frame_reader::release_spare() noexcept {
+    spare_.reset();
+    spare_capacity_ = 0;
+}
+
+frame_keeper frame_reader::keep() {
+    kept_ = true;
+    return buffer_;
 }
 
 result<frame> parse_single_frame(std::string_view bytes, uint32_t max_frame_bytes) {

@@ -23,12 +23,25 @@ struct frame {
     std::string_view body;
 };
 
+// Keeps the bytes of frames a frame_reader handed out valid and unchanged while it lives.
+using frame_keeper = std::shared_ptr<const void>;
+
 // Reads frames from a byte stream that arrives in pieces of any size. Bytes come in by feed()
 // (a copy) or are received straight into the reader: prepare(n) gives room for up to n bytes,
 // the caller writes (reads a socket) into it, then commit(k) takes the k bytes that came.
+//
+// A frame's body is valid until the reader next moves its bytes, unless the caller keeps it:
+// keep() returns a keeper for every frame handed out so far, and the reader then leaves those
+// bytes where they are, receiving on after them or into fresh storage once they fill it. A
+// keeper may be dropped on any thread; the storage it held is then reused or freed.
 class frame_reader {
   public:
-    explicit frame_reader(uint32_t max_frame_bytes = default_max_frame_bytes);
+    // Storage taken for received bytes while frames handed out are kept: several frames'
+    // worth, so that moving the start of a frame to fresh storage is rare.
+    static constexpr size_t default_kept_storage_bytes = 4u << 20;
+
+    explicit frame_reader(uint32_t max_frame_bytes = default_max_frame_bytes,
+                          size_t kept_storage_bytes = default_kept_storage_bytes);
 
     // Appends bytes received.
     void feed(std::string_view bytes);
@@ -45,14 +58,34 @@ class frame_reader {
     result<std::optional<frame>> next();
     // Bytes held that do not yet make a whole frame.
     size_t buffered_bytes() const noexcept;
+    // Keeps the bodies of the frames handed out so far valid and unchanged while the keeper
+    // lives, whatever the reader does meanwhile (on this thread; the keeper may be dropped on
+    // any).
+    frame_keeper keep();
+    // The storage frames are read into now, and its size: what a keep() holds (at least).
+    const void* storage() const noexcept { return buffer_.get(); }
+    size_t storage_bytes() const noexcept { return capacity_; }
+    // Frees the storage kept for reuse once its keepers are gone (the reader keeps one, of at
+    // least kept_storage_bytes, so that a steady stream of kept frames does not allocate):
+    // for a stream gone quiet.
+    void release_spare() noexcept;
 
   private:
+    // Room for `n` bytes while what was handed out is kept: after it, or in fresh storage with
+    // only the bytes not yet handed out moved there.
+    void prepare_around_kept(size_t n);
+
     uint32_t max_frame_bytes_;
-    std::unique_ptr<char[]> buffer_;  // [0, size_) held, of capacity_
+    size_t kept_storage_bytes_;
+    std::shared_ptr<char[]> buffer_;  // [0, size_) held, of capacity_; shared with keepers
     size_t capacity_ = 0;
     size_t size_ = 0;
     size_t consumed_ = 0;  // bytes of buffer_ already handed out as frames
     size_t prepared_ = 0;  // room handed out by the last prepare()
+    bool kept_ = false;    // buffer_'s bytes up to consumed_ may be kept
+    // Storage last given up while kept, reused once its keepers are gone.
+    std::shared_ptr<char[]> spare_;
+    size_t spare_capacity_ = 0;
 };
 
 // Checks the 16 bytes at the front of `bytes` as a frame header (errors as for frame_reader).

@@ -61,6 +61,9 @@ native_metrics::native_metrics(metrics::registry* registry) {
                        "Native protocol requests handled (every frame after HELLO)");
     events_published = counter("eventstream_native_events_published_total",
                                "Events accepted from native PUBLISH frames over TCP");
+    publishes_lent = counter("eventstream_native_publishes_lent_total",
+                             "Native PUBLISH frames whose events the engine read where they "
+                             "were received, without a copy into the ingest queue");
     events_delivered = counter("eventstream_native_events_delivered_total",
                                "Events sent to native subscribers in EVENTS frames");
     for (int i = 0; i < static_cast<int>(native_error_kind::count_); ++i) {

@@ -34,6 +34,8 @@ struct native_metrics {
     std::shared_ptr<metrics::counter> frames_sent;
     std::shared_ptr<metrics::counter> requests;
     std::shared_ptr<metrics::counter> events_published;
+    // PUBLISH frames whose events the engine read where they were received (lent).
+    std::shared_ptr<metrics::counter> publishes_lent;
     std::shared_ptr<metrics::counter> events_delivered;
     std::shared_ptr<metrics::counter> errors[static_cast<int>(native_error_kind::count_)];
     std::shared_ptr<metrics::counter> udp_accepted;

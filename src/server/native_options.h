@@ -37,6 +37,15 @@ inline constexpr size_t k_native_refused_lingering_max = 64;
 inline constexpr std::chrono::microseconds k_native_publish_retry_first{50};
 inline constexpr std::chrono::microseconds k_native_publish_retry_most{1000};
 inline constexpr std::chrono::milliseconds k_native_publish_wait_max{1000};
+// A PUBLISH (with acks) of at least k_native_lend_min_bytes has its events read by the
+// engine's workers straight from the frame as it was received, instead of copied into the
+// ingest queue first (core::publish_options::borrowed); the reader's storage that holds the
+// frame (protocol::frame_reader::kept_storage_bytes, or the frame's size if larger) is kept
+// until the PUBLISH is answered. Smaller ones are copied as usual, and so is one that would
+// make the storage kept for a connection's unanswered PUBLISHes more than
+// k_native_lent_storage_bytes_max.
+inline constexpr size_t k_native_lend_min_bytes = 32 * 1024;
+inline constexpr size_t k_native_lent_storage_bytes_max = 32u << 20;
 // Read size per receive call.
 inline constexpr size_t k_native_read_bytes = 64 * 1024;
 // Longest ERROR message sent.

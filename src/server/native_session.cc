@@ -421,6 +421,8 @@ void native_session::on_tick(const boost::system::error_code& ec) {
         end_deleted_subscriptions();
         // Waiting answers or back-pressure hold the idle clock.
         if (!slots_.empty() || !can_take_requests()) last_frame_at_ = now;
+        // A second without a frame: the storage kept for frames lent to the engine goes.
+        if (passed(last_frame_at_, 1000)) reader_.release_spare();
         progress();
     }
     arm_tick();

@@ -102,11 +102,15 @@ class native_session : public std::enable_shared_from_this<native_session> {
     static std::vector<uint32_t> leaders_of(const native_context& context,
                                             const core::topic_info& info,
                                             const std::optional<core::cluster_layout>& layout);
-    void publish(const protocol::frame& f);
+    // `received`: f is the frame the reader handed out last (not a held copy), which may be
+    // kept for the engine to read its events in place.
+    void publish(const protocol::frame& f, bool received);
     // A PUBLISH the engine had no room for (nothing queued): kept, and tried again on a timer
     // while no later request is taken (native_options.h). False once it has waited its
     // longest: the caller answers queue_full.
     bool hold_publish(const protocol::frame& f);
+    // A PUBLISH lent from `storage` is answered.
+    void end_lent(const void* storage);
     void retry_held_publish(const boost::system::error_code& ec);
     void subscribe(const protocol::frame& f);
     void credit(const protocol::frame& f);
@@ -182,6 +186,14 @@ class native_session : public std::enable_shared_from_this<native_session> {
     uint64_t next_subscription_id_ = 1;
     std::unordered_map<std::string, core::topic_ptr> topics_;  // lookups cache, bounded
     publish_views views_;                                      // reused by publish()
+    // The reader's storage that holds PUBLISH frames lent to the engine and not yet answered,
+    // by address: how many such frames, and its size (k_native_lent_storage_bytes_max).
+    struct lent_storage {
+        size_t frames = 0;
+        size_t bytes = 0;
+    };
+    std::unordered_map<const void*, lent_storage> lent_storage_;
+    size_t lent_storage_bytes_ = 0;  // the sizes of lent_storage_'s entries
     struct held_publish {
         protocol::frame_header header;
         std::string body;  // the frame's, copied out of the reader

@@ -2,6 +2,7 @@
 #include <spdlog/spdlog.h>
 #include <boost/asio/post.hpp>
 
+#include "common/assert.h"
 #include "server/admin_pool.h"
 #include "server/native_errors.h"
 #include "server/native_publish.h"
@@ -42,7 +43,7 @@ void native_session::handle_request(const protocol::frame& f) {
         case message_type::metadata:
             return metadata(f);
         case message_type::publish:
-            return publish(f);
+            return publish(f, true);
         case message_type::subscribe:
             return subscribe(f);
         case message_type::credit:
@@ -203,7 +204,7 @@ void native_session::metadata(const protocol::frame& f) {
     reply(std::move(bytes));
 }
 
-void native_session::publish(const protocol::frame& f) {
+void native_session::publish(const protocol::frame& f, bool received) {
     auto m = protocol::decode_publish(f.body);
     if (!m) return protocol_error(f.header.request_id, m.err());
     const uint64_t id = f.header.request_id;
@@ -238,25 +239,72 @@ void native_session::publish(const protocol::frame& f) {
         }
         return;
     }
+    // A large PUBLISH lends the engine its events where they were received: the workers encode
+    // them straight into the partitions, and the frame's storage (and the headers' views) stay
+    // until the answer, which comes once every batch has completed.
+    struct lent {
+        protocol::frame_keeper frame;
+        std::vector<core::header_in> headers;
+    };
+    std::shared_ptr<lent> lender;
+    const void* storage = nullptr;
+    if (received && f.body.size() >= k_native_lend_min_bytes) {
+        storage = reader_.storage();
+        const auto held = lent_storage_.find(storage);
+        if (held == lent_storage_.end() &&
+            lent_storage_bytes_ + reader_.storage_bytes() > k_native_lent_storage_bytes_max) {
+            storage = nullptr;  // copied: this connection has enough storage kept already
+        }
+    }
+    if (storage != nullptr) {
+        lender = std::make_shared<lent>();
+        lender->frame = reader_.keep();
+        lender->headers = std::move(views_.headers);  // the events' spans still point into it
+        views_.headers.clear();
+        options.borrowed = true;
+    }
     const uint64_t seq = open_slot();
     std::weak_ptr<native_session> weak = weak_from_this();
     native_metrics& metrics = context_->metrics;
-    auto refused = publish_with_ack(
-        context_->engine, *topic, views_.events, options, id, capabilities_,
-        [weak, &inbox = inbox_, seq, events, &metrics](std::string frame, bool acked) {
-            // On a worker thread, or here: hand the answer to the connection's
-            // thread, with the others that come meanwhile.
-            if (acked) metrics.events_published->inc(events);
-            inbox.post([weak, seq, frame = std::move(frame)]() mutable {
-                auto self = weak.lock();
-                if (!self) return;
-                self->fill(seq, std::move(frame));
-                self->progress();
-            });
-        });
-    if (!refused) return;
+    auto refused =
+        publish_with_ack(context_->engine, *topic, views_.events, options, id, capabilities_,
+                         [weak, &inbox = inbox_, seq, events, &metrics, storage,
+                          lender = std::move(lender)](std::string frame, bool acked) {
+                             // On a worker thread, or here: hand the answer to the connection's
+                             // thread, with the others that come meanwhile. What was lent goes with
+                             // this function, once every batch has completed.
+                             if (acked) {
+                                 metrics.events_published->inc(events);
+                                 if (lender) metrics.publishes_lent->inc();
+                             }
+                             inbox.post([weak, seq, storage, frame = std::move(frame)]() mutable {
+                                 auto self = weak.lock();
+                                 if (!self) return;
+                                 if (storage != nullptr) self->end_lent(storage);
+                                 self->fill(seq, std::move(frame));
+                                 self->progress();
+                             });
+                         });
+    if (!refused) {
+        if (storage != nullptr) {
+            lent_storage& s = lent_storage_[storage];
+            if (s.frames++ == 0) {
+                s.bytes = reader_.storage_bytes();
+                lent_storage_bytes_ += s.bytes;
+            }
+        }
+        return;
+    }
     slots_.pop_back();  // its slot, opened above: nothing will answer it
     if (!hold_publish(f)) reply_error(id, *refused);
+}
+
+void native_session::end_lent(const void* storage) {
+    const auto it = lent_storage_.find(storage);
+    ES_ASSERT(it != lent_storage_.end() && it->second.frames > 0);
+    if (--it->second.frames > 0) return;
+    lent_storage_bytes_ -= it->second.bytes;
+    lent_storage_.erase(it);
 }
 
 bool native_session::hold_publish(const protocol::frame& f) {
@@ -288,7 +336,7 @@ void native_session::retry_held_publish(const boost::system::error_code& ec) {
         return;
     }
     held_->armed = false;
-    publish(protocol::frame{held_->header, held_->body});  // may hold it again (armed)
+    publish(protocol::frame{held_->header, held_->body}, false);  // may hold it again (armed)
     if (held_ && !held_->armed) held_.reset();
     progress();  // the requests behind it, and reading
 }

@@ -30,6 +30,7 @@ struct read_event {
     std::string key;
     std::string payload;
     std::string headers;  // the raw headers region
+    int64_t timestamp_ns = 0;
 };
 
 std::vector<read_event> records_of(const events_push& e) {
@@ -46,6 +47,7 @@ std::vector<read_event> records_of(const events_push& e) {
         std::memcpy(&flags, p + 14, 2);
         std::memcpy(&offset, p + 24, 8);
         read_event r;
+        std::memcpy(&r.timestamp_ns, p + 16, 8);
         r.partition = e.partition;
         r.offset = offset;
         r.has_key = (flags & 1) != 0;
@@ -661,6 +663,110 @@ TEST_F(native_protocol_test, a_retry_straddling_the_next_number_is_acked_as_its_
     EXPECT_EQ(ack->batches[1].base_offset, 5u);
     EXPECT_EQ(ack->batches[1].count, 3u);
     expect_payloads(read_back("straddle", 8), 8);
+    expect_serving();
+}
+
+TEST_F(native_protocol_test, large_publishes_lent_to_the_engine_are_stored_as_sent) {
+    // PUBLISH frames of 32 KiB or more with acks are read by the engine where they were
+    // received (the frame kept until its answer). 106 of them pipelined (about 6 MiB, more than
+    // the reader's 4 MiB of storage, so that it moves on to fresh storage around kept frames),
+    // with keys, headers and timestamps, between copied ones (small PUBLISHes, and large ones
+    // with acks=0): every event is stored as it was sent, in order, and the frames were lent.
+    auto c = connect();
+    ASSERT_TRUE(c);
+    create_roomy_topic(*c, "lent");
+    const double lent_before = metric("eventstream_native_publishes_lent_total");
+    struct sent_event {
+        bool has_key;
+        std::string key, payload, headers;  // headers: the record's raw region
+        int64_t timestamp_ns;
+    };
+    std::vector<sent_event> sent;
+    std::string out;
+    int lent_frames = 0;
+    constexpr int frames = 130;
+    for (int frame = 0; frame < frames; ++frame) {
+        const bool small = frame % 11 == 5;
+        const bool fire_and_forget = frame % 11 == 8;
+        const int events = small ? 2 : 40;
+        // The views below point into these; they live until the frame is encoded.
+        std::vector<std::string> keys, payloads, names, values;
+        publish_request p;
+        p.topic = "lent";
+        p.partition = 0;
+        p.acks = fire_and_forget ? acks_level::none : acks_level::leader;
+        for (int i = 0; i < events; ++i) {
+            const int n = static_cast<int>(sent.size());
+            keys.push_back(n % 3 == 0 ? "" : "key-" + std::to_string(n));
+            payloads.push_back(std::string(1000 + n % 300, static_cast<char>('a' + n % 26)) +
+                               std::to_string(n));
+            sent_event e{n % 4 != 0, n % 4 != 0 ? keys.back() : "", payloads.back(), "",
+                         1'700'000'000'000'000'000LL + n};
+            if (n % 5 == 0) {
+                names.push_back("h" + std::to_string(n));
+                values.push_back("value-" + std::to_string(n));
+                const auto name_len = static_cast<uint16_t>(names.back().size());
+                const auto value_len = static_cast<uint32_t>(values.back().size());
+                e.headers.append(reinterpret_cast<const char*>(&name_len), 2);
+                e.headers.append(reinterpret_cast<const char*>(&value_len), 4);
+                e.headers += names.back() + values.back();
+            }
+            sent.push_back(e);
+        }
+        // Second pass, now that the strings no longer move.
+        for (int i = 0, h = 0; i < events; ++i) {
+            const sent_event& e = sent[sent.size() - events + i];
+            wire_event w{e.has_key,
+                         e.timestamp_ns,
+                         e.has_key ? std::string_view(keys[i]) : std::string_view(),
+                         payloads[i],
+                         0,
+                         0};
+            if (!e.headers.empty()) {
+                w.first_header = static_cast<uint32_t>(p.headers.size());
+                w.header_count = 1;
+                p.headers.push_back(wire_header{names[h], values[h]});
+                ++h;
+            }
+            p.events.push_back(w);
+        }
+        const size_t before = out.size();
+        encode(out, 2000 + frame, p);
+        if (!small && !fire_and_forget) {
+            ASSERT_GE(out.size() - before, 32u << 10);
+            ++lent_frames;
+        }
+    }
+    ASSERT_TRUE(c->send_raw(out));
+    uint64_t next_offset = 0;
+    for (int frame = 0; frame < frames; ++frame) {
+        if (frame % 11 == 8) {  // acks=0: no answer; its events sit between the others
+            next_offset += 40;
+            continue;
+        }
+        auto f = c->read_frame();
+        ASSERT_TRUE(f);
+        ASSERT_EQ(f->header.type, message_type::publish_ack) << error_of(*f).message;
+        EXPECT_EQ(f->header.request_id, static_cast<uint64_t>(2000 + frame));
+        auto ack = decode_publish_ack(f->body);
+        ASSERT_TRUE(ack);
+        ASSERT_EQ(ack->batches.size(), 1u);
+        EXPECT_EQ(ack->batches[0].base_offset, next_offset) << frame;
+        next_offset += ack->batches[0].count;
+    }
+    ASSERT_EQ(next_offset, sent.size());
+    const auto got = read_back("lent", sent.size());
+    ASSERT_EQ(got.size(), sent.size());
+    for (size_t i = 0; i < sent.size(); ++i) {
+        EXPECT_EQ(got[i].offset, i);
+        EXPECT_EQ(got[i].has_key, sent[i].has_key) << i;
+        EXPECT_EQ(got[i].key, sent[i].key) << i;
+        EXPECT_EQ(got[i].payload, sent[i].payload) << i;
+        EXPECT_EQ(got[i].headers, sent[i].headers) << i;
+        EXPECT_EQ(got[i].timestamp_ns, sent[i].timestamp_ns) << i;
+    }
+    EXPECT_EQ(lent_frames, 106);
+    EXPECT_EQ(metric("eventstream_native_publishes_lent_total"), lent_before + lent_frames);
     expect_serving();
 }
 

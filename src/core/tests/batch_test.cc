@@ -62,6 +62,23 @@ TEST(batch, padding_is_zeroed_so_equal_events_encode_equally) {
     ASSERT_TRUE(b->append(event_in::with_key("k", "odd")));
     ASSERT_EQ(a->bytes(), b->bytes());
     EXPECT_EQ(std::memcmp(a->data(), b->data(), a->bytes()), 0);
+    // Over memory that held anything before: every body length around the 8-byte alignment,
+    // with and without a header, encodes to the same bytes, its padding zero.
+    const header_in header[] = {{"h", "v"}};
+    for (size_t n = 0; n < 20; ++n) {
+        for (const bool with_header : {false, true}) {
+            event_in e = event_in::with_key(std::string_view("keykeykey", n % 4),
+                                            std::string_view("payloadpayloadpayload", n));
+            if (with_header) e.headers = header;
+            std::vector<std::byte> x(encoded_size(e), std::byte{0xAB});
+            std::vector<std::byte> y(encoded_size(e), std::byte{0xCD});
+            ASSERT_EQ(encode_record(e, x.data()), x.size());
+            ASSERT_EQ(encode_record(e, y.data()), y.size());
+            EXPECT_EQ(x, y) << n << " " << with_header;
+            const size_t body = record_header_bytes + n % 4 + n + (with_header ? 8 : 0);
+            for (size_t i = body; i < x.size(); ++i) EXPECT_EQ(x[i], std::byte{0}) << n;
+        }
+    }
 }
 
 TEST(batch, validate_event_enforces_limits_with_clear_messages) {

@@ -159,56 +159,64 @@ TEST(idempotent_publish, a_retry_straddling_the_next_number_appends_its_new_tail
     // A retry cut into batches differently from its first send (a node with a smaller ingest
     // queue, after a failover): its batch starts among numbers appended before and ends past
     // them. The head is a duplicate; the tail is new and must not be lost with it.
-    one_topic_engine x("straddle", 1);
-    engine& e = x.e;
-    const topic_ptr& t = x.t;
-    std::vector<std::string> values;
-    for (int i = 0; i < 8; ++i) values.push_back("e" + std::to_string(i));
-    std::vector<event_in> events;
-    for (const auto& v : values) events.push_back(event_in::without_key(v));
-    publish_options po;
-    po.partition = 0;
-    po.producer_id = 42;
-    po.first_sequence = 0;
-    outcomes out;
-    // First send: e0..e4 (numbers 0..4) got in.
-    ASSERT_TRUE(e.publish(t, std::span(events).first(5), po, out.completion()));
-    // The retry's batch: e2..e7 (numbers 2..7).
-    po.first_sequence = 2;
-    ASSERT_TRUE(e.publish(t, std::span(events).subspan(2), po, out.completion()));
-    ASSERT_TRUE(out.wait_for(2));
-    const publish_outcome& r = out.got[1];
-    EXPECT_EQ(r.code, errc::ok);
-    EXPECT_FALSE(r.duplicate);
-    EXPECT_EQ(r.count, 6u);
-    EXPECT_EQ(r.duplicate_head, 3u);  // e2, e3, e4
-    ASSERT_TRUE(r.head_known_offset);
-    EXPECT_EQ(r.head_base_offset, 2u);
-    EXPECT_EQ(r.base_offset, 5u);  // e5, e6, e7
-    EXPECT_EQ(e.describe_topic("straddle")->partitions[0].end_offset, 8u);
-    auto f = std::make_shared<feed>(1);
-    auto id = e.subscribe(t, {}, start_position::earliest(), f);
-    ASSERT_TRUE(id);
-    std::vector<std::pair<uint64_t, std::string>> got;
-    const auto deadline = std::chrono::steady_clock::now() + 10s;
-    while (got.size() < 8 && std::chrono::steady_clock::now() < deadline) {
-        f->poll([&](const event_view& v, uint32_t) { got.emplace_back(v.offset, v.payload); },
-                [](uint32_t, uint64_t, uint64_t) {});
-        std::this_thread::sleep_for(1ms);
+    // The same whether the events are copied into the queue or borrowed.
+    for (const bool borrowed : {false, true}) {
+        SCOPED_TRACE(borrowed ? "borrowed" : "copied");
+        // Lent (large enough to be lent): declared before the engine, to outlive it.
+        std::vector<std::string> values;
+        for (int i = 0; i < 8; ++i) {
+            values.push_back("e" + std::to_string(i) + std::string(70, '.'));
+        }
+        std::vector<event_in> events;
+        for (const auto& v : values) events.push_back(event_in::without_key(v));
+        one_topic_engine x("straddle", 1);
+        engine& e = x.e;
+        const topic_ptr& t = x.t;
+        publish_options po;
+        po.borrowed = borrowed;
+        po.partition = 0;
+        po.producer_id = 42;
+        po.first_sequence = 0;
+        outcomes out;
+        // First send: e0..e4 (numbers 0..4) got in.
+        ASSERT_TRUE(e.publish(t, std::span(events).first(5), po, out.completion()));
+        // The retry's batch: e2..e7 (numbers 2..7).
+        po.first_sequence = 2;
+        ASSERT_TRUE(e.publish(t, std::span(events).subspan(2), po, out.completion()));
+        ASSERT_TRUE(out.wait_for(2));
+        const publish_outcome& r = out.got[1];
+        EXPECT_EQ(r.code, errc::ok);
+        EXPECT_FALSE(r.duplicate);
+        EXPECT_EQ(r.count, 6u);
+        EXPECT_EQ(r.duplicate_head, 3u);  // e2, e3, e4
+        ASSERT_TRUE(r.head_known_offset);
+        EXPECT_EQ(r.head_base_offset, 2u);
+        EXPECT_EQ(r.base_offset, 5u);  // e5, e6, e7
+        EXPECT_EQ(e.describe_topic("straddle")->partitions[0].end_offset, 8u);
+        auto f = std::make_shared<feed>(1);
+        auto id = e.subscribe(t, {}, start_position::earliest(), f);
+        ASSERT_TRUE(id);
+        std::vector<std::pair<uint64_t, std::string>> got;
+        const auto deadline = std::chrono::steady_clock::now() + 10s;
+        while (got.size() < 8 && std::chrono::steady_clock::now() < deadline) {
+            f->poll([&](const event_view& v, uint32_t) { got.emplace_back(v.offset, v.payload); },
+                    [](uint32_t, uint64_t, uint64_t) {});
+            std::this_thread::sleep_for(1ms);
+        }
+        ASSERT_EQ(got.size(), 8u);
+        for (uint64_t i = 0; i < 8; ++i) {
+            EXPECT_EQ(got[i].first, i);
+            EXPECT_EQ(got[i].second, values[i]);
+        }
+        // The producer goes on from number 8.
+        po.first_sequence = 8;
+        const event_in next[] = {event_in::without_key("e8")};
+        ASSERT_TRUE(e.publish(t, next, po, out.completion()));
+        ASSERT_TRUE(out.wait_for(3));
+        EXPECT_EQ(out.got[2].code, errc::ok);
+        EXPECT_EQ(out.got[2].base_offset, 8u);
+        EXPECT_TRUE(e.unsubscribe(*id));
     }
-    ASSERT_EQ(got.size(), 8u);
-    for (uint64_t i = 0; i < 8; ++i) {
-        EXPECT_EQ(got[i].first, i);
-        EXPECT_EQ(got[i].second, values[i]);
-    }
-    // The producer goes on from number 8.
-    po.first_sequence = 8;
-    const event_in next[] = {event_in::without_key("e8")};
-    ASSERT_TRUE(e.publish(t, next, po, out.completion()));
-    ASSERT_TRUE(out.wait_for(3));
-    EXPECT_EQ(out.got[2].code, errc::ok);
-    EXPECT_EQ(out.got[2].base_offset, 8u);
-    EXPECT_TRUE(e.unsubscribe(*id));
 }
 
 }  // namespace

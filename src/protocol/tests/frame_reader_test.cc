@@ -3,8 +3,10 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <deque>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "protocol/codec.h"
@@ -165,6 +167,93 @@ TEST(frame_reader, random_chunks) {
         }
         expect_same(read_all(s, chunks), want);
     }
+}
+
+TEST(frame_reader, kept_frames_stay_where_they_were_while_it_reads_on) {
+    // Frames of 0 to 40 KiB received in pieces of up to 16 KiB into storage of 64 KiB, every
+    // other frame kept for a while (as the node lends a PUBLISH to the engine) and let go on
+    // another thread: each kept body stays where it was, unchanged, until its keeper goes, and
+    // the frames read are those sent.
+    std::mt19937 rng(7);
+    std::string stream;
+    std::vector<seen_frame> want;
+    for (uint64_t i = 0; i < 400; ++i) {
+        const size_t before = stream.size();
+        encode_ping(stream, i,
+                    ping{std::string(rng() % (40 << 10), static_cast<char>('a' + i % 26))});
+        auto f = parse_single_frame(std::string_view(stream).substr(before), max_frame_bytes_limit);
+        ASSERT_TRUE(f.has_value());
+        want.push_back({f->header.type, f->header.request_id, std::string(f->body)});
+    }
+    struct kept_frame {
+        frame_keeper keeper;
+        std::string_view body;
+        std::string copy;
+    };
+    std::deque<kept_frame> kept;
+    struct joined {  // an ASSERT's early return must not leave a thread joinable
+        std::vector<std::thread> threads;
+        ~joined() {
+            for (auto& t : threads) t.join();
+        }
+    } droppers;
+    frame_reader reader(default_max_frame_bytes, 64 << 10);
+    std::vector<seen_frame> got;
+    size_t at = 0;
+    while (at < stream.size()) {
+        const size_t n = std::min<size_t>(stream.size() - at, 1 + rng() % (16 << 10));
+        char* into = reader.prepare(16 << 10);
+        std::memcpy(into, stream.data() + at, n);
+        reader.commit(n);
+        at += n;
+        for (;;) {
+            auto f = reader.next();
+            ASSERT_TRUE(f.has_value());
+            if (!*f) break;
+            got.push_back({(*f)->header.type, (*f)->header.request_id, std::string((*f)->body)});
+            if (got.size() % 2 == 0)
+                kept.push_back({reader.keep(), (*f)->body, std::string((*f)->body)});
+        }
+        for (const kept_frame& k : kept) ASSERT_EQ(k.body, k.copy);
+        while (kept.size() > 6) {  // the oldest go, on another thread
+            droppers.threads.emplace_back(
+                [k = std::move(kept.front().keeper)]() mutable { k.reset(); });
+            kept.pop_front();
+        }
+    }
+    for (const kept_frame& k : kept) EXPECT_EQ(k.body, k.copy);
+    EXPECT_EQ(reader.buffered_bytes(), 0u);
+    expect_same(got, want);
+}
+
+TEST(frame_reader, a_frame_kept_is_not_moved_by_what_comes_after_it) {
+    // One frame kept while a partial one behind it grows past the storage's end: the partial
+    // one moves to fresh storage, the kept one does not.
+    std::string s;
+    encode_ping(s, 1, ping{std::string(3000, 'k')});
+    const size_t first = s.size();
+    encode_ping(s, 2, ping{std::string(9000, 'n')});
+    const std::string first_body = s.substr(frame_header_bytes, first - frame_header_bytes);
+    const std::string second_body = s.substr(first + frame_header_bytes);
+    frame_reader reader(default_max_frame_bytes, 4096);
+    reader.feed(std::string_view(s).substr(0, first + 100));
+    auto f = reader.next();
+    ASSERT_TRUE(f.has_value() && f->has_value());
+    const std::string_view body = (*f)->body;
+    frame_keeper keeper = reader.keep();
+    reader.feed(std::string_view(s).substr(first + 100));
+    auto g = reader.next();
+    ASSERT_TRUE(g.has_value() && g->has_value());
+    EXPECT_EQ((*g)->body, second_body);
+    EXPECT_EQ(body, first_body);
+    // Let go, the storage is the reader's again: reading goes on as usual.
+    keeper.reset();
+    std::string more;
+    encode_ping(more, 3, ping{"again"});
+    reader.feed(more);
+    auto h = reader.next();
+    ASSERT_TRUE(h.has_value() && h->has_value());
+    EXPECT_EQ(decode_ping((*h)->body)->data, "again");
 }
 
 TEST(frame_reader, partial_frame_is_buffered) {
