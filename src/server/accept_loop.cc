@@ -87,23 +87,22 @@ void accept_loop::close() {
 
 void accept_loop::accept_next() {
     if (closed_) return;
-    // Each connection gets a strand of its own, on the next io thread's context; the handler
-    // runs on the acceptor's strand.
-    acceptor_.async_accept(
-        asio::make_strand(pool_.next()),
-        [this](const boost::system::error_code& ec, strand_socket socket) {
-            if (closed_ || ec == asio::error::operation_aborted) return;
-            if (ec) {
-                spdlog::warn("{}: accept failed: {}; retrying", name_, ec.message());
-                retry_timer_.expires_after(accept_retry_delay);
-                retry_timer_.async_wait([this](const boost::system::error_code& e) {
-                    if (!e) accept_next();
-                });
-                return;
-            }
-            handler_(std::move(socket));
-            accept_next();
-        });
+    // Each connection goes to the next io thread's context; the handler runs on the
+    // acceptor's strand.
+    acceptor_.async_accept(pool_.next().get_executor(), [this](const boost::system::error_code& ec,
+                                                               connection_socket socket) {
+        if (closed_ || ec == asio::error::operation_aborted) return;
+        if (ec) {
+            spdlog::warn("{}: accept failed: {}; retrying", name_, ec.message());
+            retry_timer_.expires_after(accept_retry_delay);
+            retry_timer_.async_wait([this](const boost::system::error_code& e) {
+                if (!e) accept_next();
+            });
+            return;
+        }
+        handler_(std::move(socket));
+        accept_next();
+    });
 }
 
 }  // namespace es::server

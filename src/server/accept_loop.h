@@ -30,18 +30,21 @@ std::string endpoint_text(const asio::ip::tcp::endpoint& endpoint);
 result<asio::ip::tcp::acceptor> open_listener(asio::io_context& io, const std::string& bind,
                                               uint16_t port, std::string_view field);
 
-// A connection's socket, bound to the connection's own strand. The executor's concrete type (not
-// any_io_executor) spares every socket and timer operation a type-erased executor copy.
-using strand_socket =
-    asio::ip::tcp::socket::rebind_executor<asio::strand<asio::io_context::executor_type>>::other;
+// A connection's socket, bound to its io thread's context. No strand: each of the node's
+// io_contexts is run by exactly one thread (io_pool), so a connection's handlers never run
+// concurrently, and a strand would only cost its lock and a reference count on every operation.
+// The executor's concrete type (not any_io_executor) spares every socket and timer operation a
+// type-erased executor copy.
+using connection_socket =
+    asio::ip::tcp::socket::rebind_executor<asio::io_context::executor_type>::other;
 
-// Accepts connections until closed. Each accepted socket gets its own strand on the pool's
-// next context, so that connections spread over the io threads and a listener may post to a
-// connection from any thread without further locking.
+// Accepts connections until closed. Each accepted socket is bound to the pool's next context,
+// so that connections spread over the io threads; a listener posts to a connection from any
+// thread through that context.
 class accept_loop {
   public:
     // Called on the acceptor's strand for every accepted connection.
-    using on_accept = std::function<void(strand_socket)>;
+    using on_accept = std::function<void(connection_socket)>;
 
     // `name` is used in log lines ("http", "native").
     // The acceptor runs on its own executor (open_listener's strand); `pool` must outlive

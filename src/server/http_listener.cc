@@ -33,9 +33,8 @@ namespace http = boost::beast::http;
 
 namespace {
 
-// A connection's stream with its strand's concrete type (see strand_socket).
-using http_stream =
-    beast::basic_stream<asio::ip::tcp, asio::strand<asio::io_context::executor_type>>;
+// A connection's stream with its context's concrete executor type (see connection_socket).
+using http_stream = beast::basic_stream<asio::ip::tcp, asio::io_context::executor_type>;
 
 std::string_view to_std(beast::string_view s) {
     return {s.data(), s.size()};
@@ -64,7 +63,7 @@ struct http_listener::shared_state {
 
 class http_listener::session : public std::enable_shared_from_this<session> {
   public:
-    session(strand_socket socket, std::shared_ptr<shared_state> state, uint64_t id)
+    session(connection_socket socket, std::shared_ptr<shared_state> state, uint64_t id)
         : stream_(std::move(socket)),
           executor_(stream_.get_executor()),
           inbox_(inbox_of(executor_)),
@@ -89,7 +88,7 @@ class http_listener::session : public std::enable_shared_from_this<session> {
         });
     }
 
-    // On the session's strand.
+    // On the session's io thread.
     void close() {
         if (upgraded_) return;  // the stream belongs to the WebSocket session now
         closing_ = true;
@@ -99,7 +98,7 @@ class http_listener::session : public std::enable_shared_from_this<session> {
     }
 
     // Any thread; valid after an upgrade moved the stream away.
-    const asio::strand<asio::io_context::executor_type>& executor() const { return executor_; }
+    const asio::io_context::executor_type& executor() const { return executor_; }
 
   private:
     void read_next() {
@@ -160,7 +159,7 @@ class http_listener::session : public std::enable_shared_from_this<session> {
                 if (state_->requests) state_->requests->inc();
                 closing_ = true;
                 upgraded_ = true;
-                // The WebSocket session takes the socket (still on this strand) with a
+                // The WebSocket session takes the socket (still on this io thread) with a
                 // type-erased executor, off the hot path.
                 state_->upgrade(beast::tcp_stream(stream_.release_socket()), parser_->release());
                 return;
@@ -245,7 +244,7 @@ class http_listener::session : public std::enable_shared_from_this<session> {
     }
 
     http_stream stream_;
-    const asio::strand<asio::io_context::executor_type> executor_;  // the connection's strand
+    const asio::io_context::executor_type executor_;  // the connection's io thread
     io_inbox& inbox_;  // of the connection's io_context: answers from other threads
     beast::flat_buffer buffer_;
     std::optional<http::request_parser<http::string_body>> parser_;
@@ -256,8 +255,8 @@ class http_listener::session : public std::enable_shared_from_this<session> {
     const std::shared_ptr<shared_state> state_;
     const uint64_t id_;
     bool closing_ = false;
-    bool upgraded_ = false;  // on the strand
-    // A handler's answer given during route() (on the strand) is kept here.
+    bool upgraded_ = false;  // on the io thread
+    // A handler's answer given during route() (on the io thread) is kept here.
     std::optional<http_response> answer_;
     std::optional<std::chrono::steady_clock::time_point> request_started_;
     std::chrono::steady_clock::time_point read_started_;
@@ -267,7 +266,7 @@ http_listener::http_listener(io_pool& pool, asio::ip::tcp::acceptor acceptor,
                              std::shared_ptr<const http_router> router,
                              http_listener_options options, metrics::registry* metrics)
     : state_(std::make_shared<shared_state>()),
-      loop_(pool, std::move(acceptor), "http", [state = state_](strand_socket socket) {
+      loop_(pool, std::move(acceptor), "http", [state = state_](connection_socket socket) {
           std::shared_ptr<session> s;
           {
               std::lock_guard lock(state->mutex);

@@ -36,7 +36,7 @@ struct http_listener_options {
 
 // Takes over a connection whose request asked for a WebSocket upgrade (RFC 6455) on the path
 // it was registered for: the handler owns the stream from then on, and answers the upgrade
-// request itself (accepting or refusing it). Called on the connection's strand.
+// request itself (accepting or refusing it). Called on the connection's io thread.
 using http_upgrade_handler =
     std::function<void(boost::beast::tcp_stream stream,
                        boost::beast::http::request<boost::beast::http::string_body> request)>;

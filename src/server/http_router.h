@@ -60,7 +60,7 @@ struct http_response {
 using http_handler = std::function<http_response(const http_request&)>;
 
 // Sends the response of an asynchronous handler. Call it exactly once, from any thread (the
-// connection hands the response over to its own strand); calling it after the connection closed
+// connection hands the response over to its own io thread); calling it after the connection closed
 // is harmless.
 using http_responder = std::function<void(http_response)>;
 // An asynchronous handler answers through `respond`, now or later (after a publish completes,

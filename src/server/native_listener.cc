@@ -92,7 +92,7 @@ void native_listener::close() {
             if (auto s = weak.lock()) live.push_back(std::move(s));
         }
     }
-    // Each session ends its subscriptions on its strand; wait for all of them, so that the
+    // Each session ends its subscriptions on its io thread; wait for all of them, so that the
     // engine stops with no sink of ours left in it.
     struct latch {
         std::mutex m;

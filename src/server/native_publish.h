@@ -15,7 +15,7 @@
 namespace es::server {
 
 // Called once with the answer's frame bytes (`acked`: a PUBLISH_ACK, not an ERROR), on a worker
-// thread or on the caller's thread: it must not block (it posts to the connection's strand).
+// thread or on the caller's thread: it must not block (it posts to the connection's io thread).
 using native_answer = std::function<void(std::string frame, bool acked)>;
 
 // Publishes `events` (views that need to live only during this call: the engine copies them)

@@ -3,8 +3,8 @@
 // writes, and the closes: after a protocol error (ERROR, then a clean close), on a time-out
 // (handshake, idle, slowloris) and when the node stops.
 //
-// Everything runs on the socket's thread (its strand, or the io_context's inbox: the context has
-// that one thread), except the engine's calls into the subscriptions' sinks and the publish
+// Everything runs on the socket's io thread (the one thread that runs its io_context: handlers
+// and the context's inbox), except the engine's calls into the subscriptions' sinks and the publish
 // completions, which hand their work back through the inbox. Memory is bounded: at most
 // k_native_in_flight_max requests await their answer, at most k_native_outgoing_bytes_max
 // (plus a frame) wait to be sent, and each subscription holds no more than its credit.
@@ -46,7 +46,7 @@ struct native_context {
     uint16_t port = 0;
     // Where topic creations and deletions run (they may block).
     admin_pool& admin;
-    // Called once, on the session's strand, when the session is over.
+    // Called once, on the session's io thread, when the session is over.
     std::function<void(uint64_t session_id)> on_closed;
 };
 
@@ -56,10 +56,10 @@ class native_session : public std::enable_shared_from_this<native_session> {
                    uint64_t session_id);
     ~native_session();
 
-    // Starts reading. Any thread (posts to the strand).
+    // Starts reading. Any thread (posts to the io thread).
     void start();
     // Sends ERROR shutting_down (request_id 0), ends the subscriptions, closes. `done` runs once
-    // the subscriptions are ended (on the strand, or at once if the session is already over).
+    // the subscriptions are ended (on the io thread, or at once if the session is already over).
     // Any thread.
     void shut_down(std::function<void()> done);
     // Refuses the connection: ERROR queue_full (too many connections), then a clean close.
@@ -98,7 +98,7 @@ class native_session : public std::enable_shared_from_this<native_session> {
     void describe_topic(const protocol::frame& f);
     void metadata(const protocol::frame& f);
     // Each partition's leader (core::partition_leaders) as this node knows it. Static: admin
-    // work off the strand calls it too.
+    // work off the io thread calls it too.
     static std::vector<uint32_t> leaders_of(const native_context& context,
                                             const core::topic_info& info,
                                             const std::optional<core::cluster_layout>& layout);
@@ -120,8 +120,8 @@ class native_session : public std::enable_shared_from_this<native_session> {
     result<core::topic_ptr> find_topic(std::string_view name);
     // Runs `work` on the admin pool (it may block) and answers request `id` in answer slot
     // `seq` with the bytes it returns, or an ERROR; then `then` (when it succeeded), on the
-    // strand. No further request is taken until then, so that requests pipelined after it
-    // see its effect, as they would if it had run on the strand.
+    // io thread. No further request is taken until then, so that requests pipelined after it
+    // see its effect, as they would if it had run on the io thread.
     void run_admin(uint64_t seq, uint64_t id, std::function<result<std::string>()> work,
                    std::function<void(native_session&)> then);
     void end_deleted_subscriptions();
@@ -167,7 +167,7 @@ class native_session : public std::enable_shared_from_this<native_session> {
     const std::shared_ptr<const native_context> context_;
     const uint64_t session_id_;
 
-    // All on the strand.
+    // All on the io thread.
     state state_ = state::open;
     bool hello_done_ = false;
     uint64_t capabilities_ = 0;  // granted in HELLO_OK (protocol::capability_*)

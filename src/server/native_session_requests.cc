@@ -80,7 +80,7 @@ void native_session::run_admin(uint64_t seq, uint64_t id, std::function<result<s
     admin_in_flight_ = true;
     std::weak_ptr<native_session> weak = weak_from_this();
     auto executor = socket_.get_executor();
-    // Back on the strand: the answer in its slot, then the requests held behind it.
+    // Back on the io thread: the answer in its slot, then the requests held behind it.
     auto answer = [weak, executor, seq, id, then = std::move(then)](result<std::string> r) {
         asio::post(executor, [weak, seq, id, r = std::move(r), then]() mutable {
             auto self = weak.lock();

@@ -1,5 +1,5 @@
 // One native subscription's sink: the engine's workers hand it record runs, which it turns
-// into EVENTS frames at once (one copy of the run); the connection's strand takes the frames
+// into EVENTS frames at once (one copy of the run); the connection's io thread takes the frames
 // out only as far as the client's credit allows, so the server never sends beyond the credit.
 //
 // What it holds is bounded: the credit it shows the workers is the client's credit minus what
@@ -23,7 +23,7 @@ namespace es::server {
 class native_subscription final : public core::subscription_sink {
   public:
     // `wake` is called on a worker thread when frames arrive and no wake is pending; it must
-    // not block (it posts to the connection's strand). `request_id` is the SUBSCRIBE's.
+    // not block (it posts to the connection's io thread). `request_id` is the SUBSCRIBE's.
     native_subscription(uint64_t subscription_id, uint64_t request_id, uint32_t credit_events,
                         uint64_t credit_bytes, std::function<void()> wake);
 
@@ -35,7 +35,7 @@ class native_subscription final : public core::subscription_sink {
 
     // Strand. Moves the frames the credit allows (and gaps) to `out`, oldest first, up to
     // about `room` bytes (at least one frame when any fits the credit). Returns the events
-    // moved. Clears the pending wake, so a later delivery wakes the strand again.
+    // moved. Clears the pending wake, so a later delivery wakes the connection again.
     uint64_t take(std::deque<std::string>& out, size_t room, size_t& moved_bytes);
 
     // subscription_sink; worker threads.
@@ -56,7 +56,7 @@ class native_subscription final : public core::subscription_sink {
     const std::function<void()> wake_;
     std::atomic<bool> wake_pending_{false};
 
-    std::mutex mutex_;             // held for a few instructions by workers and the strand
+    std::mutex mutex_;             // held for a few instructions by workers and the io thread
     std::deque<held_frame> held_;  // guarded by mutex_
     uint64_t credit_events_ = 0;   // granted, not yet sent; guarded by mutex_
     uint64_t credit_bytes_ = 0;    // guarded by mutex_

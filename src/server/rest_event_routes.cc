@@ -139,7 +139,7 @@ void rest_service::publish(const http_request& request, http_responder respond) 
     publish_async(engine_, *topic, events, req->acks,
                   [req, respond = std::move(respond)](result<publish_report> r) {
                       // On a worker thread: build the answer here, the responder hands it to
-                      // the connection's strand.
+                      // the connection's io thread.
                       const bool ok = r.has_value() && r->summary.events_refused == 0;
                       if (r) req->metrics->events_published->inc(r->summary.events_queued);
                       auto answer = publish_answer(*req, std::move(r));

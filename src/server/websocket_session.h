@@ -42,7 +42,7 @@ class websocket_session : public std::enable_shared_from_this<websocket_session>
     websocket_session(boost::beast::tcp_stream stream, std::shared_ptr<rest_service> service);
     ~websocket_session();
 
-    // Answers the upgrade request and starts. On the stream's strand.
+    // Answers the upgrade request and starts. On the stream's io thread.
     void start(boost::beast::http::request<boost::beast::http::string_body> request);
     // Closes with 1001 (going away) and ends the subscriptions; `done` runs once that is done.
     // Any thread.
@@ -60,7 +60,7 @@ class websocket_session : public std::enable_shared_from_this<websocket_session>
         std::map<uint32_t, uint64_t> delivered;  // partition -> next offset sent
     };
 
-    // All on the strand.
+    // All on the io thread.
     void on_accept(boost::beast::error_code ec);
     void read_next();
     void on_read(boost::beast::error_code ec, std::size_t bytes);
@@ -107,7 +107,7 @@ class websocket_session : public std::enable_shared_from_this<websocket_session>
     // cannot stop it) must not close the next message.
     uint64_t message_number_ = 0;
 
-    // On the strand.
+    // On the io thread.
     std::deque<std::string> out_;
     uint64_t out_bytes_ = 0;
     bool writing_ = false;
