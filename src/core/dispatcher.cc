@@ -190,11 +190,12 @@ result<publish_summary> dispatcher::publish(const topic_ptr& t, std::span<const 
         if (options.on_full != backpressure::fail) continue;
         // Without waiting, a group's batches are claimed all at once (below), so they must fit
         // the queue together: on an empty queue they take their entries plus, at most, padding
-        // to the ring's end shorter than the largest of them.
+        // to the ring's end shorter than the largest of them. Counted as records even for
+        // batches lent (never larger), so that whether a call is too large does not depend on
+        // whether it was lent (a publisher may lend a call, then copy its retry).
         size_t claimed = 0, largest = 0;
         for (size_t k = first; k < pieces.size(); ++k) {
-            const size_t entry =
-                mpsc_byte_ring::entry_bytes(ingest_header_bytes + entry_payload(pieces[k]));
+            const size_t entry = mpsc_byte_ring::entry_bytes(ingest_header_bytes + pieces[k].bytes);
             claimed += entry;
             largest = std::max(largest, entry);
         }

@@ -37,7 +37,8 @@ inline constexpr size_t k_native_refused_lingering_max = 64;
 inline constexpr std::chrono::microseconds k_native_publish_retry_first{50};
 inline constexpr std::chrono::microseconds k_native_publish_retry_most{1000};
 inline constexpr std::chrono::milliseconds k_native_publish_wait_max{1000};
-// A PUBLISH (with acks) of at least k_native_lend_min_bytes has its events read by the
+// A PUBLISH (with acks) of at least k_native_lend_min_bytes, whose events average 64 bytes or
+// more (core::event_in's size), has its events read by the
 // engine's workers straight from the frame as it was received, instead of copied into the
 // ingest queue first (core::publish_options::borrowed); the reader's storage that holds the
 // frame (protocol::frame_reader::kept_storage_bytes, or the frame's size if larger) is kept

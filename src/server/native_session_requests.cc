@@ -248,7 +248,10 @@ void native_session::publish(const protocol::frame& f, bool received) {
     };
     std::shared_ptr<lent> lender;
     const void* storage = nullptr;
-    if (received && f.body.size() >= k_native_lend_min_bytes) {
+    // Only when the events are large enough for the engine to take them lent (their views,
+    // 64 bytes each, no larger than their records, which the frame's size stands for).
+    if (received && f.body.size() >= k_native_lend_min_bytes &&
+        views_.events.size() * sizeof(core::event_in) <= f.body.size()) {
         storage = reader_.storage();
         const auto held = lent_storage_.find(storage);
         if (held == lent_storage_.end() &&

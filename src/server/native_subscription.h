@@ -29,13 +29,13 @@ class native_subscription final : public core::subscription_sink {
 
     uint64_t id() const noexcept { return id_; }
 
-    // Strand. Adds to the client's credit. Error: invalid_argument when the sum would pass
-    // 2^32-1 events or 2^63 bytes (a protocol error).
+    // The connection's io thread. Adds to the client's credit. Error: invalid_argument when the sum
+    // would pass 2^32-1 events or 2^63 bytes (a protocol error).
     status grant(uint32_t events, uint64_t bytes);
 
-    // Strand. Moves the frames the credit allows (and gaps) to `out`, oldest first, up to
-    // about `room` bytes (at least one frame when any fits the credit). Returns the events
-    // moved. Clears the pending wake, so a later delivery wakes the connection again.
+    // The connection's io thread. Moves the frames the credit allows (and gaps) to `out`, oldest
+    // first, up to about `room` bytes (at least one frame when any fits the credit). Returns the
+    // events moved. Clears the pending wake, so a later delivery wakes the connection again.
     uint64_t take(std::deque<std::string>& out, size_t room, size_t& moved_bytes);
 
     // subscription_sink; worker threads.

@@ -38,7 +38,7 @@ struct publish_report {
 };
 
 // Called once, on a worker thread or on the caller's thread: it must not block (hand the
-// result to a strand).
+// result to the caller's thread).
 using publish_done = std::function<void(result<publish_report>)>;
 
 // Publishes `events` to `t` with `options` (whose on_full is forced to backpressure::fail: an

@@ -619,6 +619,8 @@ struct small_queue_engine {
 };
 
 TEST(engine, a_publish_too_large_for_the_ingest_queue_in_one_go_is_refused_as_too_large) {
+    // Lent below: declared before the engine, to outlive its workers.
+    const std::vector<std::string> larger(30, std::string(90, 'l'));
     small_queue_engine x(4096, 256, 100);
     engine& e = x.e;
     const topic_ptr& t = x.t;
@@ -628,6 +630,18 @@ TEST(engine, a_publish_too_large_for_the_ingest_queue_in_one_go_is_refused_as_to
     EXPECT_EQ(r.err().code, errc::too_large);
     EXPECT_FALSE(r.err().retryable());
     EXPECT_NE(r.err().message.find("ingest_queue_bytes"), std::string::npos) << r.err().message;
+    // 30 events of 90 bytes: their records (128 bytes each, two per batch) do not fit at once,
+    // their views (64 bytes each) would. Refused lent as copied, so that the verdict does not
+    // depend on whether a publisher lends a call or copies its retry.
+    publish_options lent;
+    lent.borrowed = true;
+    outcome_log none;
+    for (const bool lend : {false, true}) {
+        auto l = e.publish(t, events_of(larger), lend ? lent : publish_options{},
+                           lend ? none.completion() : publish_completion{});
+        ASSERT_FALSE(l) << lend;
+        EXPECT_EQ(l.err().code, errc::too_large) << lend;
+    }
     // Blocking publishers take it batch by batch.
     publish_options blocking;
     blocking.on_full = backpressure::block;
