@@ -180,6 +180,14 @@ size_t drain(core::feed& f, collected& c) {
         [&](uint32_t p, uint64_t first, uint64_t last) { c.gaps.emplace_back(p, first, last); });
 }
 
+// Options of idempotent producer `id` publishing to partition 0.
+core::publish_options idempotent_producer(uint64_t id) {
+    core::publish_options po;
+    po.partition = 0;
+    po.producer_id = id;
+    return po;
+}
+
 // Subscribes to every partition of `t` from the earliest event and collects into `c` until
 // `count` events came. Returns the subscription's feed (null when they did not come in time).
 std::shared_ptr<core::feed> read_from_earliest(core::engine& e, const core::topic_ptr& t,
@@ -544,9 +552,7 @@ TEST(durable_engine_test, a_retry_of_a_batch_not_yet_on_disk_is_acked_once_it_is
     const core::publish_completion done = s.completion();
     const core::event_in events[] = {core::event_in::without_key("x"),
                                      core::event_in::without_key("y")};
-    core::publish_options po;
-    po.partition = 0;
-    po.producer_id = 77;
+    core::publish_options po = idempotent_producer(77);
     ASSERT_TRUE(n.engine().publish(t, events, po, done));
     ASSERT_TRUE(n.engine().publish(t, events, po, done));
     ASSERT_TRUE(eventually([&] { return s.size() == 2; }));
@@ -573,9 +579,7 @@ TEST(durable_engine_test, a_retried_publish_in_parts_is_answered_part_by_part_in
     const core::publish_completion done = s.completion();
     const std::string payload(100 * 1024, 'p');  // 10 events to a 1 MiB part
     std::vector<core::event_in> events(30, core::event_in::without_key(payload));
-    core::publish_options po;
-    po.partition = 0;
-    po.producer_id = 78;
+    core::publish_options po = idempotent_producer(78);
     auto first = n.engine().publish(t, events, po, done);
     ASSERT_TRUE(first) << first.err().message;
     ASSERT_EQ(first->batches_queued, 3u);
@@ -610,9 +614,7 @@ TEST(durable_engine_test, a_retry_of_a_forgotten_batch_with_nothing_left_to_writ
     ASSERT_TRUE(n.engine().create_topic(durable_topic("old")));
     auto t = *n.engine().find_topic("old");
     acks a;
-    core::publish_options po;
-    po.partition = 0;
-    po.producer_id = 79;
+    core::publish_options po = idempotent_producer(79);
     const core::event_in one[] = {core::event_in::without_key("e")};
     for (uint64_t i = 0; i < 7; ++i) {  // seven batches: the first is forgotten
         po.first_sequence = i;
@@ -640,9 +642,7 @@ TEST(durable_engine_test, a_retry_straddling_the_next_number_writes_its_new_tail
         ASSERT_TRUE(n.engine().create_topic(durable_topic("straddle")));
         auto t = *n.engine().find_topic("straddle");
         outcome_log s;
-        core::publish_options po;
-        po.partition = 0;
-        po.producer_id = 80;
+        core::publish_options po = idempotent_producer(80);
         ASSERT_TRUE(n.engine().publish(t, std::span(events).first(5), po, s.completion()));
         po.first_sequence = 2;
         ASSERT_TRUE(n.engine().publish(t, std::span(events).subspan(2), po, s.completion()));
